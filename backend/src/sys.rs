@@ -1,0 +1,130 @@
+//! Thin wrappers over the libc calls the core makes. Every one of them is a syscall the page shows.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Turns the C convention (-1 and errno) into `io::Result`.
+macro_rules! syscall {
+    ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+        // SAFETY: each caller passes arguments that satisfy the named libc function's contract.
+        let res = unsafe { libc::$fn($($arg),*) };
+        if res == -1 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(res)
+        }
+    }};
+}
+pub(crate) use syscall;
+
+/// `accept4` with the new fd non-blocking and close-on-exec in one call.
+pub fn accept(listener: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let fd = syscall!(accept4(
+        listener,
+        storage.as_mut_ptr().cast(),
+        &mut len,
+        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
+    ))?;
+    // SAFETY: accept4 returned a new fd that nobody else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: the kernel wrote a valid sockaddr of `len` bytes.
+    let addr = unsafe { sockaddr_to_std(storage.as_ptr(), len) }
+        .unwrap_or(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)));
+    Ok((owned, addr))
+}
+
+/// # Safety
+/// `storage` must point at a sockaddr the kernel filled in, `len` bytes long.
+unsafe fn sockaddr_to_std(storage: *const libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+    match (*storage).ss_family as libc::c_int {
+        libc::AF_INET if len as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
+            let a = &*(storage as *const libc::sockaddr_in);
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(a.sin_port))))
+        }
+        libc::AF_INET6 if len as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
+            let a = &*(storage as *const libc::sockaddr_in6);
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(ip, u16::from_be(a.sin6_port), a.sin6_flowinfo, a.sin6_scope_id)))
+        }
+        _ => None,
+    }
+}
+
+/// recv(2) into `buf`. `Ok(0)` is EOF.
+pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    let n = syscall!(recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0))?;
+    Ok(n as usize)
+}
+
+/// send(2) without SIGPIPE: a peer that vanished gives EPIPE, not a dead process.
+pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    let n = syscall!(send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL))?;
+    Ok(n as usize)
+}
+
+/// Gathers several buffers into one sendmsg(2) (writev with MSG_NOSIGNAL).
+pub fn sendv(fd: RawFd, bufs: &[libc::iovec]) -> io::Result<usize> {
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len() as _;
+    let n = syscall!(sendmsg(fd, &msg, libc::MSG_NOSIGNAL))?;
+    Ok(n as usize)
+}
+
+/// A non-blocking eventfd: the loop's doorbell for other threads.
+pub fn eventfd() -> io::Result<OwnedFd> {
+    let fd = syscall!(eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC))?;
+    // SAFETY: a fresh fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub fn eventfd_ring(fd: &OwnedFd) -> io::Result<()> {
+    let one: u64 = 1;
+    match syscall!(write(fd.as_raw_fd(), (&one as *const u64).cast(), 8)) {
+        Ok(_) => Ok(()),
+        // The counter is saturated: the loop is already due to wake up.
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn eventfd_drain(fd: RawFd) {
+    let mut val: u64 = 0;
+    let _ = syscall!(read(fd, (&mut val as *mut u64).cast(), 8));
+}
+
+/// Opens /dev/null, the spare fd kept for the EMFILE trick.
+pub fn open_devnull() -> io::Result<OwnedFd> {
+    let fd = syscall!(open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC))?;
+    // SAFETY: a fresh fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Monotonic clock in nanoseconds (CLOCK_MONOTONIC), the timestamps of every event.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+pub fn is_would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// The soft limit on open fds (RLIMIT_NOFILE), raised to the hard limit.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    syscall!(getrlimit(libc::RLIMIT_NOFILE, &mut lim))?;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        syscall!(setrlimit(libc::RLIMIT_NOFILE, &lim))?;
+    }
+    Ok(lim.rlim_cur as u64)
+}

@@ -1,0 +1,241 @@
+//! The loop's side of the event stream: a bounded queue it never blocks on.
+//!
+//! Events are built only while someone listens (one relaxed atomic load per loop turn decides),
+//! collected in a per-turn batch and handed over with one `try_send` per turn. When the queue is
+//! full the batch is dropped and counted; the next event the consumer sees is a `gap` that says
+//! how many were lost. Nothing is lost silently and nothing waits.
+
+use crate::sys::monotonic_ns;
+use muxscope_shared::{Event, EventBody, Snapshot};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+
+/// Most events one loop turn may queue; the rest of that turn is counted as dropped.
+pub const MAX_BATCH: usize = 8192;
+/// Batches the queue holds before the loop starts dropping.
+pub const QUEUE_BATCHES: usize = 32;
+
+/// What crosses from the loop thread to the consumer.
+#[derive(Debug)]
+pub enum Batch {
+    Events(Vec<Event>),
+    Snapshot(Box<Snapshot>),
+}
+
+/// Shared between the loop and its consumer.
+#[derive(Debug, Default)]
+pub struct Tap {
+    /// Set by the consumer while anyone wants events.
+    pub subscribed: AtomicBool,
+    /// Events dropped by the loop so far (also reported in-band as `gap`).
+    pub dropped: AtomicU64,
+}
+
+pub struct Telemetry {
+    link: Option<(SyncSender<Batch>, Arc<Tap>)>,
+    enabled: bool,
+    seq: u64,
+    epoch_ns: u64,
+    batch: Vec<Event>,
+    /// Dropped and not yet reported by a delivered `gap`.
+    unreported: u64,
+    /// What the `gap` in the current batch reports.
+    gap_in_batch: u64,
+    dropped_total: u64,
+}
+
+/// The consumer's end.
+pub struct TelemetryRx {
+    pub rx: Receiver<Batch>,
+    pub tap: Arc<Tap>,
+}
+
+pub fn channel() -> (Telemetry, TelemetryRx) {
+    let (tx, rx) = sync_channel(QUEUE_BATCHES);
+    let tap = Arc::new(Tap::default());
+    let mut tel = Telemetry::disabled();
+    tel.link = Some((tx, tap.clone()));
+    (tel, TelemetryRx { rx, tap })
+}
+
+impl Telemetry {
+    /// Emits nothing, costs one branch per call site.
+    pub fn disabled() -> Telemetry {
+        Telemetry {
+            link: None,
+            enabled: false,
+            seq: 0,
+            epoch_ns: monotonic_ns(),
+            batch: Vec::new(),
+            unreported: 0,
+            gap_in_batch: 0,
+            dropped_total: 0,
+        }
+    }
+
+    /// Called once per loop turn: are we being watched?
+    pub fn begin_turn(&mut self) {
+        self.enabled = match &self.link {
+            Some((_, tap)) => tap.subscribed.load(Ordering::Relaxed),
+            None => false,
+        };
+        if self.enabled && self.unreported > 0 && self.gap_in_batch == 0 {
+            let dropped = self.unreported;
+            self.gap_in_batch = dropped;
+            self.push(EventBody::Gap { dropped });
+        }
+    }
+
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Records one event. The closure runs only while someone listens.
+    #[inline]
+    pub fn emit(&mut self, body: impl FnOnce() -> EventBody) {
+        if self.enabled {
+            self.push(body());
+        }
+    }
+
+    fn push(&mut self, body: EventBody) {
+        self.seq += 1;
+        if self.batch.len() >= MAX_BATCH {
+            self.drop_events(1);
+            return;
+        }
+        if self.batch.capacity() == 0 {
+            self.batch.reserve(256);
+        }
+        self.batch.push(Event { seq: self.seq, ts_ns: self.now_ns(), body });
+    }
+
+    fn drop_events(&mut self, n: u64) {
+        self.unreported += n;
+        self.dropped_total += n;
+        if let Some((_, tap)) = &self.link {
+            tap.dropped.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    pub fn now_ns(&self) -> u64 {
+        monotonic_ns().saturating_sub(self.epoch_ns)
+    }
+
+    /// The seq of the last event emitted (or dropped).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_total
+    }
+
+    /// Hands this turn's events to the consumer, or counts them as dropped. Never blocks.
+    pub fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let Some((tx, _)) = &self.link else {
+            self.batch.clear();
+            return;
+        };
+        let batch = std::mem::take(&mut self.batch);
+        let gap = std::mem::take(&mut self.gap_in_batch);
+        match tx.try_send(Batch::Events(batch)) {
+            Ok(()) => self.unreported -= gap,
+            Err(TrySendError::Full(Batch::Events(b))) => {
+                // Lost with the batch: its own gap, which the next gap will cover.
+                self.drop_events(b.len() as u64);
+                // Keep the allocation for the next turn.
+                self.batch = b;
+                self.batch.clear();
+            }
+            Err(TrySendError::Full(_)) => unreachable!("sent an events batch"),
+            Err(TrySendError::Disconnected(_)) => {
+                self.link = None;
+                self.enabled = false;
+            }
+        }
+    }
+
+    /// Queues a snapshot after everything emitted so far. False when the queue is full (ask again
+    /// next turn).
+    pub fn send_snapshot(&mut self, snap: Snapshot) -> bool {
+        self.flush();
+        let Some((tx, _)) = &self.link else { return true };
+        match tx.try_send(Batch::Snapshot(Box::new(snap))) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => false,
+            Err(TrySendError::Disconnected(_)) => {
+                self.link = None;
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(fd: i32) -> EventBody {
+        EventBody::Nick { fd, name: "x".into(), role: muxscope_shared::Role::Tcp }
+    }
+
+    #[test]
+    fn nothing_is_built_without_a_subscriber() {
+        let (mut tel, rx) = channel();
+        tel.begin_turn();
+        let mut built = false;
+        tel.emit(|| {
+            built = true;
+            body(1)
+        });
+        tel.flush();
+        assert!(!built);
+        assert!(rx.rx.try_recv().is_err());
+        assert_eq!(tel.seq(), 0);
+    }
+
+    #[test]
+    fn a_full_queue_becomes_a_counted_gap() {
+        let (mut tel, rx) = channel();
+        rx.tap.subscribed.store(true, Ordering::Relaxed);
+        for turn in 0..QUEUE_BATCHES + 3 {
+            tel.begin_turn();
+            tel.emit(|| body(turn as i32));
+            tel.flush();
+        }
+        // Turn 32 lost its event; turns 33 and 34 lost a gap and an event each.
+        assert_eq!(tel.dropped_total(), 5);
+        assert_eq!(rx.tap.dropped.load(Ordering::Relaxed), 5);
+        let mut seqs = vec![];
+        while let Ok(Batch::Events(b)) = rx.rx.try_recv() {
+            seqs.extend(b.iter().map(|e| e.seq));
+        }
+        assert_eq!(seqs, (1..=QUEUE_BATCHES as u64).collect::<Vec<_>>());
+        tel.begin_turn();
+        tel.flush();
+        let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no gap batch") };
+        assert_eq!(b[0].body, EventBody::Gap { dropped: 5 });
+        // The stream has no unexplained hole: last seen + dropped + 1.
+        assert_eq!(b[0].seq, QUEUE_BATCHES as u64 + 5 + 1);
+    }
+
+    #[test]
+    fn one_turn_is_capped() {
+        let (mut tel, rx) = channel();
+        rx.tap.subscribed.store(true, Ordering::Relaxed);
+        tel.begin_turn();
+        for i in 0..MAX_BATCH + 10 {
+            tel.emit(|| body(i as i32));
+        }
+        tel.flush();
+        let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!() };
+        assert_eq!(b.len(), MAX_BATCH);
+        assert_eq!(tel.dropped_total(), 10);
+    }
+}

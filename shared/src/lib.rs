@@ -1,0 +1,436 @@
+//! Wire types shared by the muxscope chat core, its axum gateway and the Yew page.
+//!
+//! # The event stream (`/ws/events`)
+//!
+//! Every step of the event loop is an [`Event`]: a sequence number (`seq`, strictly increasing,
+//! no holes except where a [`EventBody::Gap`] says how many were dropped), a monotonic timestamp in
+//! nanoseconds (`ts_ns`, since the core started) and a body whose JSON `"kind"` is one of:
+//!
+//! | kind        | meaning (seed vocabulary)                                                  |
+//! |-------------|----------------------------------------------------------------------------|
+//! | `ctl`       | the interest list changed: `epoll_ctl` add / mod / del (or the poll/select table) |
+//! | `wait`      | one wakeup: the wait's timeout, how many fds were registered, the ready list it returned, how long the loop was blocked, how many fds the kernel scanned |
+//! | `accept`    | a new connection came off the listen backlog                                |
+//! | `recv`      | phase two of IO: recv copied `bytes` from the kernel into user space        |
+//! | `send`      | a flush of a client's output queue: bytes written, whether it hit EAGAIN, bytes still queued |
+//! | `broadcast` | one chat line fanned out to every client                                   |
+//! | `close`     | an fd left the loop, with the reason                                       |
+//! | `gap`       | `dropped` events were lost because a consumer fell behind: counted, never silent |
+//! | `nick`      | (extension) a client took a name with `/nick`                              |
+//!
+//! Example (one line each):
+//! ```json
+//! {"seq":7,"ts_ns":1200,"kind":"ctl","op":"add","fd":5,"interest":"r","role":"tcp"}
+//! {"seq":8,"ts_ns":1300,"kind":"wait","timeout_ms":-1,"registered":2,"ready":[{"fd":5,"flags":"IN"}],"ready_total":1,"blocked_ns":900,"scanned":1}
+//! ```
+//!
+//! A `/ws/events` subscriber first receives a [`ServerMsg::Snapshot`] (everything that is
+//! registered now, with counters), then [`ServerMsg::Events`] batches whose events all have
+//! `seq > snapshot.seq`. A subscriber that falls behind gets a `gap` and a fresh snapshot.
+//!
+//! The types here are versioned by [`PROTOCOL_VERSION`]; new kinds and new optional fields may be
+//! added, existing names are never changed.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// Bumped when a change would break an older reader.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What a registered fd waits for. Never empty (as in Python's `selectors`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Interest {
+    #[serde(rename = "r")]
+    Read,
+    #[serde(rename = "w")]
+    Write,
+    #[serde(rename = "rw")]
+    ReadWrite,
+}
+
+impl Interest {
+    pub fn is_readable(self) -> bool {
+        matches!(self, Interest::Read | Interest::ReadWrite)
+    }
+    pub fn is_writable(self) -> bool {
+        matches!(self, Interest::Write | Interest::ReadWrite)
+    }
+    pub fn from_bools(read: bool, write: bool) -> Option<Interest> {
+        match (read, write) {
+            (true, false) => Some(Interest::Read),
+            (false, true) => Some(Interest::Write),
+            (true, true) => Some(Interest::ReadWrite),
+            (false, false) => None,
+        }
+    }
+    pub fn add(self, other: Interest) -> Interest {
+        Interest::from_bools(
+            self.is_readable() || other.is_readable(),
+            self.is_writable() || other.is_writable(),
+        )
+        .expect("union of non-empty interests is non-empty")
+    }
+    /// `None` when removing `other` leaves nothing.
+    pub fn remove(self, other: Interest) -> Option<Interest> {
+        Interest::from_bools(
+            self.is_readable() && !other.is_readable(),
+            self.is_writable() && !other.is_writable(),
+        )
+    }
+}
+
+impl fmt::Display for Interest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Interest::Read => "READ",
+            Interest::Write => "WRITE",
+            Interest::ReadWrite => "READ|WRITE",
+        })
+    }
+}
+
+/// Readiness reported by a wait, with epoll's names. ERR and HUP count as readable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ReadyFlags(pub u8);
+
+impl ReadyFlags {
+    pub const IN: u8 = 1;
+    pub const OUT: u8 = 2;
+    pub const ERR: u8 = 4;
+    pub const HUP: u8 = 8;
+    pub const RDHUP: u8 = 16;
+    const NAMES: [(u8, &'static str); 5] = [
+        (Self::IN, "IN"),
+        (Self::OUT, "OUT"),
+        (Self::ERR, "ERR"),
+        (Self::HUP, "HUP"),
+        (Self::RDHUP, "RDHUP"),
+    ];
+
+    pub fn contains(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+    /// Python's rule: an error or hang-up wakes a reader, who then sees EOF or the error.
+    pub fn readable(self) -> bool {
+        self.0 & (Self::IN | Self::ERR | Self::HUP | Self::RDHUP) != 0
+    }
+    pub fn writable(self) -> bool {
+        self.0 & (Self::OUT | Self::ERR | Self::HUP) != 0
+    }
+}
+
+impl fmt::Display for ReadyFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (bit, name) in Self::NAMES {
+            if self.0 & bit != 0 {
+                if !first {
+                    f.write_str("|")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for ReadyFlags {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReadyFlags {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let mut bits = 0;
+        for part in text.split('|').filter(|p| !p.is_empty()) {
+            let (bit, _) = Self::NAMES
+                .iter()
+                .find(|(_, name)| *name == part)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown ready flag {part:?}")))?;
+            bits |= bit;
+        }
+        Ok(ReadyFlags(bits))
+    }
+}
+
+/// What an fd is, for the picture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The listening socket: readable means "a connection waits in the backlog".
+    Listener,
+    /// A TCP chat client (nc, telnet, the seed's clients).
+    Tcp,
+    /// A browser user, bridged by the gateway over a real TCP connection.
+    Web,
+    /// The eventfd the gateway uses to wake the loop (the self-pipe trick).
+    Waker,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CtlOp {
+    Add,
+    Mod,
+    Del,
+}
+
+/// Why an fd left the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The peer closed its side (recv returned 0).
+    Eof,
+    /// The client sent `quit`.
+    Quit,
+    /// recv/send failed (e.g. ECONNRESET).
+    Error,
+    /// A line longer than the limit.
+    LineTooLong,
+    /// No newline within the time limit.
+    LineTimeout,
+    /// The output queue passed the hard limit.
+    OutputHardLimit,
+    /// The output queue stayed over the soft limit for too long.
+    OutputSoftLimit,
+    /// The selector cannot watch this fd (select and FD_SETSIZE).
+    SelectorLimit,
+    /// `--max-clients` reached.
+    MaxClients,
+    /// The process ran out of fds (EMFILE): accepted only to say so.
+    FdExhausted,
+    /// The server is stopping.
+    Shutdown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadyFd {
+    pub fd: i32,
+    pub flags: ReadyFlags,
+}
+
+/// One step of the loop. `kind` comes from the flattened body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub ts_ns: u64,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// The interest list changed. `interest` is absent for `del`. `error` is set when the kernel
+    /// (or select's FD_SETSIZE) refused.
+    Ctl {
+        op: CtlOp,
+        fd: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interest: Option<Interest>,
+        role: Role,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// One wakeup. `timeout_ms` is -1 for "block until something is ready". `ready` holds at
+    /// most [`MAX_READY_IN_EVENT`] entries; `ready_total` is the full length of the ready list.
+    /// `scanned` is how many fds the kernel had to look at: every registered one for poll and
+    /// select (the linear scan), only the ready ones for epoll.
+    Wait {
+        timeout_ms: i64,
+        registered: u32,
+        ready: Vec<ReadyFd>,
+        ready_total: u32,
+        blocked_ns: u64,
+        scanned: u32,
+    },
+    Accept {
+        fd: i32,
+        peer: String,
+        listener: i32,
+    },
+    /// `bytes` copied into user space; `eof` when recv returned 0; `would_block` when it returned
+    /// EAGAIN (the kernel had nothing more); `lines` complete lines found.
+    Recv {
+        fd: i32,
+        bytes: u32,
+        eof: bool,
+        would_block: bool,
+        lines: u32,
+    },
+    /// One flush of a client's output queue (one writev/sendmsg call).
+    Send {
+        fd: i32,
+        bytes: u64,
+        would_block: bool,
+        queued: u64,
+    },
+    /// One line fanned out: `from` is the sender's fd, `recipients` how many queues got it.
+    Broadcast {
+        from: i32,
+        name: String,
+        recipients: u32,
+        bytes: u32,
+        text: String,
+    },
+    /// (extension) a client named itself with `/nick`; `role` tells a browser user (`web`)
+    /// from a TCP one.
+    Nick {
+        fd: i32,
+        name: String,
+        role: Role,
+    },
+    Close {
+        fd: i32,
+        reason: CloseReason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// `dropped` events were not delivered to this consumer.
+    Gap {
+        dropped: u64,
+    },
+}
+
+impl EventBody {
+    /// The JSON `kind` string.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Ctl { .. } => "ctl",
+            EventBody::Wait { .. } => "wait",
+            EventBody::Accept { .. } => "accept",
+            EventBody::Recv { .. } => "recv",
+            EventBody::Send { .. } => "send",
+            EventBody::Broadcast { .. } => "broadcast",
+            EventBody::Nick { .. } => "nick",
+            EventBody::Close { .. } => "close",
+            EventBody::Gap { .. } => "gap",
+        }
+    }
+}
+
+/// The ready list inside a `wait` event is cut to this length (the count stays exact).
+pub const MAX_READY_IN_EVENT: usize = 256;
+
+/// One registered fd as a snapshot sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdInfo {
+    pub fd: i32,
+    pub role: Role,
+    pub interest: Interest,
+    /// Nick if set, else `ip:port` for clients, the address for the listener.
+    pub name: String,
+    /// Bytes waiting in the output queue.
+    #[serde(default)]
+    pub pending_out: u64,
+}
+
+/// Totals since the core started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub wakeups: u64,
+    pub accepted: u64,
+    pub closed: u64,
+    pub messages: u64,
+    pub deliveries: u64,
+    pub recv_bytes: u64,
+    pub sent_bytes: u64,
+    /// Telemetry events the core could not queue (no consumer kept up).
+    pub dropped_events: u64,
+}
+
+/// The present state of the loop.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: u32,
+    /// `epoll`, `epoll-et`, `poll` or `select`.
+    pub poller: String,
+    pub chat_addr: String,
+    pub fds: Vec<FdInfo>,
+    pub counters: Counters,
+    /// Events after this snapshot have `seq > seq`.
+    pub seq: u64,
+    pub ts_ns: u64,
+}
+
+/// Frames on `/ws/events`, server to browser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Snapshot(Snapshot),
+    Events { events: Vec<Event> },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_the_contract_names() {
+        let e = Event {
+            seq: 1,
+            ts_ns: 2,
+            body: EventBody::Ctl {
+                op: CtlOp::Add,
+                fd: 5,
+                interest: Some(Interest::Read),
+                role: Role::Tcp,
+                error: None,
+            },
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"seq":1,"ts_ns":2,"kind":"ctl","op":"add","fd":5,"interest":"r","role":"tcp"}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
+        let bodies = [
+            EventBody::Wait {
+                timeout_ms: -1,
+                registered: 1,
+                ready: vec![ReadyFd { fd: 3, flags: ReadyFlags(ReadyFlags::IN | ReadyFlags::HUP) }],
+                ready_total: 1,
+                blocked_ns: 5,
+                scanned: 1,
+            },
+            EventBody::Accept { fd: 4, peer: "127.0.0.1:5".into(), listener: 3 },
+            EventBody::Recv { fd: 4, bytes: 3, eof: false, would_block: false, lines: 1 },
+            EventBody::Send { fd: 4, bytes: 3, would_block: true, queued: 9 },
+            EventBody::Broadcast { from: 4, name: "a".into(), recipients: 2, bytes: 9, text: "hi".into() },
+            EventBody::Close { fd: 4, reason: CloseReason::Eof, detail: None },
+            EventBody::Gap { dropped: 10 },
+        ];
+        for body in bodies {
+            let kind = body.kind();
+            let e = Event { seq: 1, ts_ns: 1, body };
+            let v: serde_json::Value = serde_json::to_value(&e).unwrap();
+            assert_eq!(v["kind"], kind);
+            assert_eq!(serde_json::from_value::<Event>(v).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn ready_flags_read_like_epoll() {
+        let f = ReadyFlags(ReadyFlags::IN | ReadyFlags::ERR);
+        assert_eq!(f.to_string(), "IN|ERR");
+        assert!(ReadyFlags(ReadyFlags::HUP).readable());
+        assert!(!ReadyFlags(ReadyFlags::OUT).readable());
+        assert!(serde_json::from_str::<ReadyFlags>("\"IN|BOGUS\"").is_err());
+    }
+
+    #[test]
+    fn interest_algebra() {
+        assert_eq!(Interest::Read.add(Interest::Write), Interest::ReadWrite);
+        assert_eq!(Interest::ReadWrite.remove(Interest::Write), Some(Interest::Read));
+        assert_eq!(Interest::Write.remove(Interest::Write), None);
+    }
+
+    #[test]
+    fn server_msg_is_tagged_by_type() {
+        let m = ServerMsg::Events { events: vec![] };
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"type":"events","events":[]}"#);
+    }
+}
