@@ -5,6 +5,7 @@
 //! - [`chat`]: the seed's chat server on that selector, single-threaded, non-blocking.
 //! - [`telemetry`]: the bounded, never-blocking queue that carries events out of the loop.
 
+pub mod bench;
 pub mod chat;
 pub mod selector;
 pub mod sys;
