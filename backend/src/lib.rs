@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod chat;
+pub mod gateway;
 pub mod selector;
 pub mod sys;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 use clap::{Parser, Subcommand};
 use muxscope::bench::{self, Proto};
 use muxscope::chat::{self, Config};
+use muxscope::gateway::{self, guard::Allow, hub::Hub, AppState};
 use muxscope::selector::PollerKind;
 use muxscope::telemetry::{self, Batch, Telemetry};
 use std::net::SocketAddr;
@@ -42,6 +43,12 @@ struct Cli {
     out_soft_limit: usize,
     #[arg(long, default_value_t = 10.0)]
     out_soft_seconds: f64,
+    /// Also accept this Host header (repeatable), e.g. when reached through a name or a proxy.
+    #[arg(long = "allow-host", value_name = "HOST:PORT")]
+    allow_hosts: Vec<String>,
+    /// Also accept WebSocket upgrades from this Origin (repeatable), e.g. https://demo.lan.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
     /// Benchmarks only: consume the event stream in a thread, as a watching browser would.
     #[arg(long, hide = true)]
     drain_events: bool,
@@ -144,29 +151,69 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         out_soft_time: secs("out-soft-seconds", cli.out_soft_seconds)?,
         ..Config::default()
     };
-    let (tel, rx) = if cli.drain_events { telemetry::channel() } else { (Telemetry::disabled(), dummy_rx()) };
+    if cli.no_web {
+        return run_core_only(cfg, cli.drain_events);
+    }
+    let (tel, rx) = telemetry::channel();
     let running = chat::spawn(cfg, tel)?;
+    let chat_addr = running.addr;
+    let hub = Hub::start(rx, running.control.clone())?;
+    print_chat_banner(chat_addr, cli.poller);
+    let (core_done_tx, core_done) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = core_done_tx.send(running.join());
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("gateway").enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(cli.web_addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot bind web address {}: {e}", cli.web_addr))?;
+        let web_addr = listener.local_addr()?;
+        let allow = Allow::new(web_addr, &cli.allow_hosts, &cli.allow_origins);
+        let app = gateway::router(AppState { hub, chat_addr, poller: cli.poller.name() }, allow);
+        if !gateway::assets::page_is_embedded() {
+            tracing::warn!("this binary has no page embedded: `cargo xtask run` builds and serves the real one");
+        }
+        println!("muxscope: web on http://{web_addr}/");
+        tokio::select! {
+            r = gateway::serve(listener, app) => r.map_err(anyhow::Error::from),
+            r = core_done => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(anyhow::anyhow!("chat core failed: {e}")),
+                Err(_) => Err(anyhow::anyhow!("chat core thread vanished")),
+            },
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })
+}
+
+fn print_chat_banner(addr: SocketAddr, poller: PollerKind) {
     // Tests and scripts read this line to learn the port when --chat-addr ends in :0.
-    println!("muxscope: chat listening on {} (poller {})", running.addr, cli.poller);
-    println!("muxscope: join with  nc {} {}", running.addr.ip(), running.addr.port());
-    if cli.drain_events {
+    println!("muxscope: chat listening on {addr} (poller {poller})");
+    println!("muxscope: join with  nc {} {}", addr.ip(), addr.port());
+}
+
+fn run_core_only(cfg: Config, drain_events: bool) -> anyhow::Result<()> {
+    let poller = cfg.poller;
+    let (tel, rx) = if drain_events { telemetry::channel() } else { (Telemetry::disabled(), dummy_rx()) };
+    let running = chat::spawn(cfg, tel)?;
+    print_chat_banner(running.addr, poller);
+    if drain_events {
         rx.tap.subscribed.store(true, Ordering::Relaxed);
         std::thread::Builder::new().name("event-drain".into()).spawn(move || {
             let mut events = 0u64;
-            let mut bytes = 0u64;
             while let Ok(batch) = rx.rx.recv() {
                 if let Batch::Events(ev) = batch {
                     events += ev.len() as u64;
-                    // Serialize, as the gateway does for every watching browser.
-                    bytes += serde_json::to_vec(&ev).map(|v| v.len() as u64).unwrap_or(0);
+                    // Serialize, as the gateway does for the frames it sends.
+                    let _ = serde_json::to_vec(&ev);
                     if events % 1_000_000 < ev.len() as u64 {
-                        tracing::info!(events, bytes, dropped = rx.tap.dropped.load(Ordering::Relaxed), "drained");
+                        tracing::info!(events, dropped = rx.tap.dropped.load(Ordering::Relaxed), "drained");
                     }
                 }
             }
         })?;
     }
-    let _ = cli.web_addr;
     running.join()?;
     Ok(())
 }

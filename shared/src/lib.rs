@@ -356,6 +356,111 @@ pub struct Snapshot {
     pub ts_ns: u64,
 }
 
+impl Snapshot {
+    /// An empty picture, before the first snapshot arrives.
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            version: PROTOCOL_VERSION,
+            poller: String::new(),
+            chat_addr: String::new(),
+            fds: Vec::new(),
+            counters: Counters::default(),
+            seq: 0,
+            ts_ns: 0,
+        }
+    }
+
+    pub fn fd(&self, fd: i32) -> Option<&FdInfo> {
+        self.fds.binary_search_by_key(&fd, |f| f.fd).ok().map(|i| &self.fds[i])
+    }
+
+    fn fd_mut(&mut self, fd: i32) -> Option<&mut FdInfo> {
+        self.fds.binary_search_by_key(&fd, |f| f.fd).ok().map(|i| &mut self.fds[i])
+    }
+
+    fn upsert(&mut self, info: FdInfo) {
+        match self.fds.binary_search_by_key(&info.fd, |f| f.fd) {
+            Ok(i) => self.fds[i] = info,
+            Err(i) => self.fds.insert(i, info),
+        }
+    }
+
+    fn remove(&mut self, fd: i32) {
+        if let Ok(i) = self.fds.binary_search_by_key(&fd, |f| f.fd) {
+            self.fds.remove(i);
+        }
+    }
+
+    /// Moves the picture forward by one event: the same events always give the same picture.
+    /// Events at or before `seq` are already in it and are ignored; a `gap` is always counted.
+    pub fn apply(&mut self, e: &Event) {
+        if let EventBody::Gap { dropped } = e.body {
+            self.counters.dropped_events += dropped;
+        }
+        if e.seq <= self.seq {
+            return;
+        }
+        self.seq = e.seq;
+        self.ts_ns = e.ts_ns;
+        let c = &mut self.counters;
+        match &e.body {
+            EventBody::Ctl { op, fd, interest, role, error } => {
+                if error.is_some() {
+                    if *op == CtlOp::Add {
+                        self.remove(*fd);
+                    }
+                    return;
+                }
+                match (op, interest) {
+                    (CtlOp::Add, Some(interest)) => {
+                        let name = match self.fd(*fd) {
+                            Some(f) => f.name.clone(),
+                            None if *role == Role::Listener => self.chat_addr.clone(),
+                            None => format!("fd {fd}"),
+                        };
+                        self.upsert(FdInfo { fd: *fd, role: *role, interest: *interest, name, pending_out: 0 });
+                    }
+                    (CtlOp::Mod, Some(interest)) => {
+                        if let Some(f) = self.fd_mut(*fd) {
+                            f.interest = *interest;
+                        }
+                    }
+                    (CtlOp::Del, _) => self.remove(*fd),
+                    _ => {}
+                }
+            }
+            EventBody::Wait { .. } => c.wakeups += 1,
+            EventBody::Accept { fd, peer, .. } => {
+                c.accepted += 1;
+                // Registered by the ctl add that follows; named now.
+                self.upsert(FdInfo { fd: *fd, role: Role::Tcp, interest: Interest::Read, name: peer.clone(), pending_out: 0 });
+            }
+            EventBody::Recv { bytes, .. } => c.recv_bytes += *bytes as u64,
+            EventBody::Send { fd, bytes, queued, .. } => {
+                c.sent_bytes += bytes;
+                if let Some(f) = self.fd_mut(*fd) {
+                    f.pending_out = *queued;
+                }
+            }
+            EventBody::Broadcast { recipients, .. } => {
+                c.messages += 1;
+                c.deliveries += *recipients as u64;
+            }
+            EventBody::Nick { fd, name, role } => {
+                if let Some(f) = self.fd_mut(*fd) {
+                    f.name = name.clone();
+                    f.role = *role;
+                }
+            }
+            EventBody::Close { fd, .. } => {
+                c.closed += 1;
+                self.remove(*fd);
+            }
+            EventBody::Gap { .. } => {}
+        }
+    }
+}
+
 /// Frames on `/ws/events`, server to browser.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -426,6 +531,42 @@ mod tests {
         assert_eq!(Interest::Read.add(Interest::Write), Interest::ReadWrite);
         assert_eq!(Interest::ReadWrite.remove(Interest::Write), Some(Interest::Read));
         assert_eq!(Interest::Write.remove(Interest::Write), None);
+    }
+
+    #[test]
+    fn apply_follows_a_client_through_its_life() {
+        let mut s = Snapshot::empty();
+        s.chat_addr = "127.0.0.1:3999".into();
+        let ev = |seq, body| Event { seq, ts_ns: seq * 10, body };
+        let steps = vec![
+            ev(1, EventBody::Ctl { op: CtlOp::Add, fd: 3, interest: Some(Interest::Read), role: Role::Listener, error: None }),
+            ev(2, EventBody::Accept { fd: 7, peer: "127.0.0.1:5000".into(), listener: 3 }),
+            ev(3, EventBody::Ctl { op: CtlOp::Add, fd: 7, interest: Some(Interest::Read), role: Role::Tcp, error: None }),
+            ev(4, EventBody::Nick { fd: 7, name: "ann".into(), role: Role::Web }),
+            ev(5, EventBody::Ctl { op: CtlOp::Mod, fd: 7, interest: Some(Interest::ReadWrite), role: Role::Web, error: None }),
+            ev(6, EventBody::Send { fd: 7, bytes: 10, would_block: true, queued: 90 }),
+        ];
+        for e in &steps {
+            s.apply(e);
+        }
+        assert_eq!(s.fds.len(), 2);
+        let f = s.fd(7).unwrap();
+        assert_eq!((f.name.as_str(), f.role, f.interest, f.pending_out), ("ann", Role::Web, Interest::ReadWrite, 90));
+        assert_eq!(s.fd(3).unwrap().name, "127.0.0.1:3999");
+        // Replaying old events changes nothing.
+        let before = s.clone();
+        s.apply(&steps[1]);
+        assert_eq!(s, before);
+        s.apply(&ev(7, EventBody::Ctl { op: CtlOp::Del, fd: 7, interest: None, role: Role::Web, error: None }));
+        s.apply(&ev(8, EventBody::Close { fd: 7, reason: CloseReason::Eof, detail: None }));
+        assert!(s.fd(7).is_none());
+        assert_eq!((s.counters.accepted, s.counters.closed, s.seq), (1, 1, 8));
+        // A refused registration leaves nothing behind.
+        s.apply(&ev(9, EventBody::Accept { fd: 1030, peer: "p".into(), listener: 3 }));
+        s.apply(&ev(10, EventBody::Ctl { op: CtlOp::Add, fd: 1030, interest: Some(Interest::Read), role: Role::Tcp, error: Some("FD_SETSIZE".into()) }));
+        assert!(s.fd(1030).is_none());
+        s.apply(&ev(3, EventBody::Gap { dropped: 4 }));
+        assert_eq!(s.counters.dropped_events, 4);
     }
 
     #[test]

@@ -1,0 +1,191 @@
+//! The hub sits between the loop's telemetry queue and any number of browsers.
+//!
+//! A plain thread (the queue is a std channel) that keeps a mirror of the loop's state — the
+//! last snapshot moved forward by every event — and cuts the stream into frames, one per tick,
+//! each serialized once for every subscriber. A frame holds at most [`FRAME_CAP`] events; the
+//! rest of a busy tick is folded into a counted `gap` followed by a fresh snapshot, so a browser
+//! always ends up with the exact state and an honest count of what it did not see.
+
+use crate::chat::Control;
+use crate::telemetry::{Batch, Tap, TelemetryRx};
+use muxscope_shared::{Event, EventBody, ServerMsg, Snapshot};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, oneshot};
+
+/// One frame every 40 ms (25 per second): smooth enough to animate, cheap to parse.
+pub const TICK: Duration = Duration::from_millis(40);
+/// Events per frame; a busier tick is folded (counted as a gap, then a snapshot).
+pub const FRAME_CAP: usize = 1000;
+/// Frames a subscriber may fall behind before it is told it lagged.
+pub const SUBSCRIBER_BACKLOG: usize = 128;
+
+/// A serialized `/ws/events` message and the event seqs it covers.
+#[derive(Debug)]
+pub struct Frame {
+    pub json: String,
+    /// For a snapshot, the snapshot's seq; for events, the last event's seq.
+    pub last_seq: u64,
+}
+
+type SnapshotReply = oneshot::Sender<Arc<Frame>>;
+
+pub struct Hub {
+    frames: broadcast::Sender<Arc<Frame>>,
+    requests: Mutex<mpsc::Sender<SnapshotReply>>,
+    subscribers: AtomicUsize,
+    /// Bumped each time watching starts from nobody: the mirror is stale until the next snapshot.
+    epoch: AtomicU64,
+    tap: Arc<Tap>,
+    control: Control,
+    /// Frames folded because a tick was over [`FRAME_CAP`].
+    pub folded_events: AtomicU64,
+}
+
+/// While alive, the loop emits events. Dropped when a browser leaves.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    pub frames: broadcast::Receiver<Arc<Frame>>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if self.hub.subscribers.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.hub.tap.subscribed.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Hub {
+    pub fn start(rx: TelemetryRx, control: Control) -> std::io::Result<Arc<Hub>> {
+        let (frames, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
+        let (req_tx, req_rx) = mpsc::channel();
+        let hub = Arc::new(Hub {
+            frames,
+            requests: Mutex::new(req_tx),
+            subscribers: AtomicUsize::new(0),
+            epoch: AtomicU64::new(0),
+            tap: rx.tap.clone(),
+            control,
+            folded_events: AtomicU64::new(0),
+        });
+        let h = hub.clone();
+        std::thread::Builder::new().name("event-hub".into()).spawn(move || h.run(rx, req_rx))?;
+        Ok(hub)
+    }
+
+    pub fn loop_dropped(&self) -> u64 {
+        self.tap.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers.load(Ordering::SeqCst)
+    }
+
+    /// Starts watching. The first subscriber turns the loop's telemetry on and asks it for a
+    /// snapshot to rebuild the mirror from.
+    pub fn subscribe(self: &Arc<Self>) -> Subscription {
+        let frames = self.frames.subscribe();
+        if self.subscribers.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+            self.tap.subscribed.store(true, Ordering::SeqCst);
+            self.control.request_snapshot();
+        }
+        Subscription { hub: self.clone(), frames }
+    }
+
+    /// The present state, as a snapshot frame (waits for the loop's snapshot if the mirror is
+    /// stale).
+    pub async fn snapshot(&self) -> Option<Arc<Frame>> {
+        let (tx, rx) = oneshot::channel();
+        self.requests.lock().ok()?.send(tx).ok()?;
+        tokio::time::timeout(Duration::from_secs(5), rx).await.ok()?.ok()
+    }
+
+    fn run(self: Arc<Self>, rx: TelemetryRx, requests: mpsc::Receiver<SnapshotReply>) {
+        let mut mirror: Option<Snapshot> = None;
+        let mut mirror_epoch = 0;
+        let mut pending: Vec<Event> = Vec::new();
+        let mut folded: u64 = 0;
+        let mut waiting: Vec<SnapshotReply> = Vec::new();
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            let epoch = self.epoch.load(Ordering::SeqCst);
+            if epoch != mirror_epoch {
+                // Watching restarted: events were not emitted meanwhile, so the mirror is stale.
+                mirror = None;
+                mirror_epoch = epoch;
+                pending.clear();
+                folded = 0;
+            }
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match rx.rx.recv_timeout(wait) {
+                Ok(Batch::Events(events)) => {
+                    if let Some(m) = mirror.as_mut() {
+                        for e in events {
+                            m.apply(&e);
+                            if pending.len() < FRAME_CAP {
+                                pending.push(e);
+                            } else {
+                                folded += 1;
+                            }
+                        }
+                    }
+                }
+                Ok(Batch::Snapshot(s)) => {
+                    pending.retain(|e| e.seq > s.seq);
+                    let frame = snapshot_frame(&s);
+                    let _ = self.frames.send(frame.clone());
+                    for w in waiting.drain(..) {
+                        let _ = w.send(frame.clone());
+                    }
+                    mirror = Some(*s);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            while let Ok(req) = requests.try_recv() {
+                match &mirror {
+                    Some(m) => {
+                        let _ = req.send(snapshot_frame(m));
+                    }
+                    None => waiting.push(req),
+                }
+            }
+            if Instant::now() >= next_tick {
+                next_tick = Instant::now() + TICK;
+                let Some(m) = mirror.as_ref() else { continue };
+                // Real events only: the gap below has seq 0 (it moves no state, it is counted).
+                let last_seq = pending.iter().map(|e| e.seq).max().unwrap_or(0);
+                if folded > 0 {
+                    self.folded_events.fetch_add(folded, Ordering::Relaxed);
+                    pending.push(Event { seq: 0, ts_ns: m.ts_ns, body: EventBody::Gap { dropped: folded } });
+                }
+                if !pending.is_empty() {
+                    let msg = ServerMsg::Events { events: std::mem::take(&mut pending) };
+                    let json = serde_json::to_string(&msg).expect("events serialize");
+                    let _ = self.frames.send(Arc::new(Frame { json, last_seq }));
+                }
+                if folded > 0 {
+                    folded = 0;
+                    let _ = self.frames.send(snapshot_frame(m));
+                }
+            }
+        }
+    }
+}
+
+pub fn snapshot_frame(s: &Snapshot) -> Arc<Frame> {
+    let json = serde_json::to_string(&ServerMsg::Snapshot(s.clone())).expect("snapshot serializes");
+    Arc::new(Frame { json, last_seq: s.seq })
+}
+
+/// A `gap` frame for a subscriber that skipped from `from_seq` to `to_seq`. Its seq is 0: a gap
+/// is counted, it moves no state; the snapshot after it does.
+pub fn gap_frame(from_seq: u64, to_seq: u64) -> Arc<Frame> {
+    let dropped = to_seq.saturating_sub(from_seq);
+    let msg = ServerMsg::Events { events: vec![Event { seq: 0, ts_ns: 0, body: EventBody::Gap { dropped } }] };
+    Arc::new(Frame { json: serde_json::to_string(&msg).expect("gap serializes"), last_seq: from_seq })
+}

@@ -1,0 +1,277 @@
+//! The web gateway: axum on tokio, in the same process as the chat core but never inside its
+//! loop. It serves the page, streams the loop's events to any number of browsers
+//! (`/ws/events`), and bridges each browser chat user to the core as a real TCP client
+//! (`/ws/chat?nick=NAME`), so a browser user is an fd in the picture like any nc user.
+
+pub mod assets;
+pub mod guard;
+pub mod hub;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use hub::{gap_frame, Hub};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Largest WebSocket message (and frame) a browser may send on `/ws/chat`: a chat line and change.
+pub const CHAT_MAX_MESSAGE: usize = 8 << 10;
+/// On `/ws/events` the browser only ever sends control frames.
+pub const EVENTS_MAX_MESSAGE: usize = 1 << 10;
+/// Lines one browser may send per second on average, and in a burst.
+pub const CHAT_RATE: f64 = 10.0;
+pub const CHAT_BURST: f64 = 20.0;
+/// Longest line read back from the chat core (its own limit plus the `[name] ` prefix).
+const CHAT_LINE_LIMIT: u64 = 16 << 10;
+/// A browser that does not take a frame within this time is disconnected.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub chat_addr: SocketAddr,
+    pub poller: &'static str,
+}
+
+pub fn router(state: AppState, allow: guard::Allow) -> Router {
+    Router::new()
+        .route("/ws/events", get(events_ws))
+        .route("/ws/chat", get(chat_ws))
+        .route("/api/stats", get(stats))
+        .fallback(get(assets::serve))
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(Arc::new(allow), guard::check))
+}
+
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+    axum::serve(listener, app).await
+}
+
+#[derive(serde::Serialize)]
+struct Stats {
+    poller: &'static str,
+    chat_addr: String,
+    subscribers: usize,
+    folded_events: u64,
+    loop_dropped_events: u64,
+    page_embedded: bool,
+}
+
+async fn stats(State(st): State<AppState>) -> Json<Stats> {
+    Json(Stats {
+        poller: st.poller,
+        chat_addr: st.chat_addr.to_string(),
+        subscribers: st.hub.subscriber_count(),
+        folded_events: st.hub.folded_events.load(Ordering::Relaxed),
+        loop_dropped_events: st.hub.loop_dropped(),
+        page_embedded: assets::page_is_embedded(),
+    })
+}
+
+// ---- /ws/events ------------------------------------------------------------------------------
+
+async fn events_ws(ws: WebSocketUpgrade, State(st): State<AppState>) -> Response {
+    ws.max_message_size(EVENTS_MAX_MESSAGE)
+        .max_frame_size(EVENTS_MAX_MESSAGE)
+        .on_upgrade(move |socket| events_session(socket, st.hub))
+}
+
+async fn send_text(ws: &mut WebSocket, text: &str) -> bool {
+    matches!(tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text.into()))).await, Ok(Ok(())))
+}
+
+/// Snapshot first, then every frame after it. A browser that falls behind gets a counted gap
+/// and a fresh snapshot; the loop never waits for it.
+async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
+    let mut sub = hub.subscribe();
+    let Some(snap) = hub.snapshot().await else {
+        let _ = ws.send(Message::Close(Some(CloseFrame { code: 1011, reason: "no snapshot from the chat core".into() }))).await;
+        return;
+    };
+    if !send_text(&mut ws, &snap.json).await {
+        return;
+    }
+    let mut last = snap.last_seq;
+    loop {
+        tokio::select! {
+            frame = sub.frames.recv() => match frame {
+                Ok(f) => {
+                    if f.last_seq > last || f.last_seq == 0 {
+                        if !send_text(&mut ws, &f.json).await {
+                            return;
+                        }
+                        last = last.max(f.last_seq);
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    let Some(snap) = hub.snapshot().await else { return };
+                    if !send_text(&mut ws, &gap_frame(last, snap.last_seq).json).await || !send_text(&mut ws, &snap.json).await {
+                        return;
+                    }
+                    last = snap.last_seq;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            msg = ws.recv() => match msg {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+// ---- /ws/chat --------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct ChatQuery {
+    nick: Option<String>,
+}
+
+/// The same rule the chat core applies to `/nick`.
+pub fn valid_nick(n: &str) -> bool {
+    !n.is_empty() && n.chars().count() <= 32 && n.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '[' && c != ']')
+}
+
+async fn chat_ws(ws: WebSocketUpgrade, Query(q): Query<ChatQuery>, State(st): State<AppState>) -> Response {
+    let nick = q.nick.unwrap_or_default();
+    if !valid_nick(&nick) {
+        return (StatusCode::BAD_REQUEST, "nick must be 1 to 32 characters, without spaces or brackets\n").into_response();
+    }
+    ws.max_message_size(CHAT_MAX_MESSAGE)
+        .max_frame_size(CHAT_MAX_MESSAGE)
+        .on_upgrade(move |socket| chat_session(socket, nick, st.chat_addr))
+}
+
+/// A token bucket: `CHAT_RATE` lines a second, bursts of `CHAT_BURST`.
+struct RateLimit {
+    tokens: f64,
+    at: Instant,
+}
+
+impl RateLimit {
+    fn new() -> RateLimit {
+        RateLimit { tokens: CHAT_BURST, at: Instant::now() }
+    }
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * CHAT_RATE).min(CHAT_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One browser user = one real TCP client of the chat core. Lines go both ways unchanged; the
+/// core does all the chat logic (and all the sanitizing).
+async fn chat_session(mut ws: WebSocket, nick: String, chat_addr: SocketAddr) {
+    let tcp = match TcpStream::connect(chat_addr).await {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = send_text(&mut ws, &format!("* error: cannot reach the chat core: {e}")).await;
+            return;
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let (r, mut w) = tcp.into_split();
+    let mut lines = BufReader::new(r);
+    if w.write_all(format!("/role web\n/nick {nick}\n").as_bytes()).await.is_err() {
+        return;
+    }
+    let mut limit = RateLimit::new();
+    let mut buf = Vec::with_capacity(256);
+    loop {
+        if buf.len() as u64 > CHAT_LINE_LIMIT {
+            // Cannot happen with the core's own line limit; never buffer without bound anyway.
+            let _ = send_text(&mut ws, "* error: line from the chat core too long").await;
+            return;
+        }
+        tokio::select! {
+            msg = ws.recv() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    for line in text.as_str().split('\n') {
+                        let line = line.trim_end_matches('\r');
+                        if line.trim().is_empty() {
+                            continue;
+                        }
+                        if !limit.take() {
+                            let note = format!("* slow down: at most {CHAT_RATE} lines a second; not sent: {line}");
+                            if !send_text(&mut ws, &note).await {
+                                return;
+                            }
+                            continue;
+                        }
+                        let mut out = line.as_bytes().to_vec();
+                        out.push(b'\n');
+                        if w.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let _ = send_text(&mut ws, "* error: send chat lines as text frames").await;
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            n = read_line_bounded(&mut lines, &mut buf) => {
+                match n {
+                    Ok(0) | Err(_) => {
+                        let _ = ws.send(Message::Close(Some(CloseFrame { code: 1000, reason: "chat connection closed".into() }))).await;
+                        return;
+                    }
+                    Ok(_) => {
+                        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                            buf.pop();
+                        }
+                        let text = String::from_utf8_lossy(&buf).into_owned();
+                        buf.clear();
+                        if !send_text(&mut ws, &text).await {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One line (up to LF) into `buf`, reading at most [`CHAT_LINE_LIMIT`] bytes. Cancel-safe:
+/// bytes read before a cancellation stay in `buf`.
+async fn read_line_bounded<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    r.take(CHAT_LINE_LIMIT).read_until(b'\n', buf).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_allows_a_burst_then_throttles() {
+        let mut r = RateLimit::new();
+        let allowed = (0..100).filter(|_| r.take()).count();
+        assert_eq!(allowed, CHAT_BURST as usize);
+    }
+
+    #[test]
+    fn nick_rules() {
+        assert!(valid_nick("ann"));
+        assert!(valid_nick("中文"));
+        assert!(!valid_nick(""));
+        assert!(!valid_nick("a b"));
+        assert!(!valid_nick("[x]"));
+        assert!(!valid_nick(&"x".repeat(33)));
+    }
+}
