@@ -433,13 +433,16 @@ impl ChatServer {
         let max = self.cfg.max_line;
         let Some(c) = self.client(fd) else { return false };
         let mut partial = std::mem::take(&mut c.partial);
-        let mut lines = 0u32;
-        let res = split_lines(&mut partial, data, max, |line| {
-            lines += 1;
-            self.handle_line(fd, line)
-        });
+        // Phase two is done (the bytes are in user space): say so before acting on them.
         let n = data.len() as u32;
-        self.sel.tel.emit(|| EventBody::Recv { fd, bytes: n, eof: false, would_block: false, lines });
+        self.sel.tel.emit(|| EventBody::Recv {
+            fd,
+            bytes: n,
+            eof: false,
+            would_block: false,
+            lines: memchr::memchr_iter(b'\n', data).count() as u32,
+        });
+        let res = split_lines(&mut partial, data, max, |line| self.handle_line(fd, line));
         let now = self.now_ms();
         match res {
             Ok(ControlFlow::Continue(())) => {

@@ -135,6 +135,8 @@ impl Hub {
                     }
                 }
                 Ok(Batch::Snapshot(s)) => {
+                    // Requested after the epoch began, so it is fresh for this epoch.
+                    mirror_epoch = self.epoch.load(Ordering::SeqCst);
                     pending.retain(|e| e.seq > s.seq);
                     let frame = snapshot_frame(&s);
                     let _ = self.frames.send(frame.clone());

@@ -1,0 +1,220 @@
+//! The gateway, end to end: the real binary, real WebSockets (tokio-tungstenite), real TCP.
+
+mod common;
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use muxscope_shared::{EventBody, Role, ServerMsg};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+fn web_server(poller: &str) -> Server {
+    Server::start(poller, &["--web-addr", "127.0.0.1:0"])
+}
+
+async fn ws(s: &Server, path: &str) -> Ws {
+    let url = format!("ws://{}{path}", s.web.unwrap());
+    tokio_tungstenite::connect_async(url).await.expect("ws connect").0
+}
+
+async fn next_msg(ws: &mut Ws) -> ServerMsg {
+    loop {
+        let m = tokio::time::timeout(TIMEOUT, ws.next()).await.expect("timed out waiting for a frame").expect("stream ended").unwrap();
+        if let Message::Text(t) = m {
+            return serde_json::from_str(t.as_str()).unwrap_or_else(|e| panic!("bad frame {e}: {}", t.as_str()));
+        }
+    }
+}
+
+async fn next_text(ws: &mut Ws) -> String {
+    loop {
+        let m = tokio::time::timeout(TIMEOUT, ws.next()).await.expect("timed out").expect("stream ended").unwrap();
+        if let Message::Text(t) = m {
+            return t.as_str().to_string();
+        }
+    }
+}
+
+/// An event stream read event by event (frames are split, nothing is skipped).
+struct Events {
+    ws: Ws,
+    queued: std::collections::VecDeque<EventBody>,
+}
+
+impl Events {
+    async fn open(s: &Server) -> (Events, muxscope_shared::Snapshot) {
+        let mut w = ws(s, "/ws/events").await;
+        let ServerMsg::Snapshot(snap) = next_msg(&mut w).await else { panic!("first frame is not a snapshot") };
+        (Events { ws: w, queued: Default::default() }, snap)
+    }
+
+    async fn next(&mut self) -> EventBody {
+        loop {
+            if let Some(e) = self.queued.pop_front() {
+                return e;
+            }
+            if let ServerMsg::Events { events } = next_msg(&mut self.ws).await {
+                self.queued.extend(events.into_iter().map(|e| e.body));
+            }
+        }
+    }
+
+    /// Reads until `pred` holds; returns every event seen, the matching one last.
+    async fn until(&mut self, mut pred: impl FnMut(&EventBody) -> bool) -> Vec<EventBody> {
+        let mut seen = vec![];
+        let deadline = Instant::now() + TIMEOUT;
+        while Instant::now() < deadline {
+            let e = self.next().await;
+            let hit = pred(&e);
+            seen.push(e);
+            if hit {
+                return seen;
+            }
+        }
+        panic!("event never came; saw {seen:?}");
+    }
+}
+
+#[tokio::test]
+async fn snapshot_first_then_live_events() {
+    for p in POLLERS {
+        let s = web_server(p);
+        let (mut w, snap) = Events::open(&s).await;
+        assert_eq!(snap.poller, p);
+        assert!(snap.fds.iter().any(|f| f.role == Role::Listener), "{snap:?}");
+        assert!(snap.fds.iter().any(|f| f.role == Role::Waker), "{snap:?}");
+        let mut c = s.client();
+        let port = c.local.port();
+        let seen = w.until(|e| matches!(e, EventBody::Ctl { role: Role::Tcp, .. })).await;
+        let accept_fd = seen
+            .iter()
+            .find_map(|e| match e {
+                EventBody::Accept { fd, peer, .. } if peer.ends_with(&format!(":{port}")) => Some(*fd),
+                _ => None,
+            })
+            .expect("accept event");
+        // The wakeup that announced the connection: the listener in the ready list.
+        assert!(seen.iter().any(|e| matches!(e, EventBody::Wait { ready, .. } if !ready.is_empty())), "{p}: {seen:?}");
+        c.send("hello events\n");
+        let seen = w.until(|e| matches!(e, EventBody::Broadcast { .. })).await;
+        assert!(seen.iter().any(|e| matches!(e, EventBody::Recv { fd, bytes: 13, .. } if *fd == accept_fd)), "{p}: {seen:?}");
+        let EventBody::Broadcast { from, text, recipients, .. } = seen.last().unwrap() else { unreachable!() };
+        assert_eq!((*from, text.as_str(), *recipients), (accept_fd, "hello events", 1));
+        let seen = w.until(|e| matches!(e, EventBody::Send { .. })).await;
+        assert!(matches!(seen.last(), Some(EventBody::Send { fd, bytes, .. }) if *fd == accept_fd && *bytes > 13));
+        c.send("quit\n");
+        w.until(|e| matches!(e, EventBody::Close { fd, .. } if *fd == accept_fd)).await;
+    }
+}
+
+#[tokio::test]
+async fn chat_bridge_both_ways_with_a_tcp_client() {
+    let s = web_server("epoll");
+    let (mut watch, _) = Events::open(&s).await;
+    let mut browser = ws(&s, "/ws/chat?nick=ann").await;
+    // The browser user is a real fd, named and marked as web.
+    watch.until(|e| matches!(e, EventBody::Nick { name, role: Role::Web, .. } if name == "ann")).await;
+    let mut tcp = s.joined();
+    browser.send(Message::Text("hello from the browser".into())).await.unwrap();
+    assert_eq!(tcp.line_until("[ann] hello from the browser"), Vec::<String>::new());
+    assert_eq!(next_text(&mut browser).await, "[ann] hello from the browser");
+    tcp.send("hi ann\n");
+    assert_eq!(next_text(&mut browser).await, format!("[{}] hi ann", tcp.name()));
+    // Several lines in one frame are several chat lines.
+    browser.send(Message::Text("one\ntwo".into())).await.unwrap();
+    assert_eq!(next_text(&mut browser).await, "[ann] one");
+    assert_eq!(next_text(&mut browser).await, "[ann] two");
+}
+
+#[tokio::test]
+async fn bad_nick_origin_and_host_are_refused() {
+    let s = web_server("epoll");
+    let base = s.web.unwrap();
+    let err = tokio_tungstenite::connect_async(format!("ws://{base}/ws/chat?nick=a%20b")).await.unwrap_err();
+    assert!(err.to_string().contains("400"), "{err}");
+    let mut req = format!("ws://{base}/ws/events").into_client_request().unwrap();
+    req.headers_mut().insert("Origin", HeaderValue::from_static("http://evil.example"));
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+    let mut req = format!("ws://{base}/ws/events").into_client_request().unwrap();
+    req.headers_mut().insert("Origin", HeaderValue::from_str(&format!("http://localhost:{}", base.port())).unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_ok(), "the page's own origin must pass");
+    let mut req = format!("ws://{base}/ws/events").into_client_request().unwrap();
+    req.headers_mut().insert("Host", HeaderValue::from_static("rebound.example:8080"));
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+}
+
+#[tokio::test]
+async fn a_lagging_subscriber_gets_a_counted_gap_and_a_fresh_snapshot() {
+    let s = web_server("epoll");
+    // A watcher with a tiny receive window that stops reading.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&s.web.unwrap().into()).unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let stream = TcpStream::from_std(sock.into()).unwrap();
+    let (mut slow, _) = tokio_tungstenite::client_async(format!("ws://{}/ws/events", s.web.unwrap()), MaybeTlsStream::Plain(stream))
+        .await
+        .unwrap();
+    let ServerMsg::Snapshot(first) = next_msg(&mut slow).await else { panic!() };
+    // Meanwhile a healthy watcher keeps up.
+    let mut healthy = ws(&s, "/ws/events").await;
+    let _ = next_msg(&mut healthy).await;
+    // Lots of events: 40 clients chatting as fast as they can for a while.
+    let chat = s.chat;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let talkers: Vec<_> = (0..40)
+        .map(|i| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::connect(chat);
+                let mut r = c.stream.try_clone().unwrap();
+                std::thread::spawn(move || std::io::copy(&mut r, &mut std::io::sink()));
+                let t0 = Instant::now();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(20) {
+                    c.send(&format!("talker {i} says something\n"));
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        })
+        .collect();
+    // The healthy watcher sees the traffic live while the slow one is stuck.
+    let t0 = Instant::now();
+    let mut healthy_events = 0usize;
+    while t0.elapsed() < Duration::from_secs(8) {
+        if let ServerMsg::Events { events } = next_msg(&mut healthy).await {
+            healthy_events += events.len();
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in talkers {
+        t.join().unwrap();
+    }
+    assert!(healthy_events > 1000, "healthy watcher saw only {healthy_events} events");
+    // Now the slow one reads: somewhere in its stream there is a gap, and a snapshot after it.
+    let mut gap_total = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut snapshot_after_gap = None;
+    while Instant::now() < deadline && snapshot_after_gap.is_none() {
+        match next_msg(&mut slow).await {
+            ServerMsg::Events { events } => {
+                gap_total += events.iter().map(|e| if let EventBody::Gap { dropped } = e.body { dropped } else { 0 }).sum::<u64>()
+            }
+            ServerMsg::Snapshot(snap) if gap_total > 0 => snapshot_after_gap = Some(snap),
+            ServerMsg::Snapshot(_) => {}
+        }
+    }
+    let snap = snapshot_after_gap.expect("the lagging watcher never got a gap followed by a snapshot");
+    assert!(gap_total > 0);
+    assert!(snap.seq > first.seq);
+    // The loop itself never waited: the server still answers instantly.
+    let mut c = s.joined();
+    c.send("still quick\n");
+    c.line_until(&format!("[{}] still quick", c.name()));
+}
