@@ -1,1 +1,15 @@
-//! The muxscope page.
+//! The muxscope page. [`state`] is the pure reducer (compiled and tested natively); the Yew
+//! components that draw it exist only in the wasm build.
+
+pub mod state;
+
+#[cfg(target_arch = "wasm32")]
+mod app;
+#[cfg(target_arch = "wasm32")]
+mod net;
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn start() {
+    yew::Renderer::<app::App>::new().render();
+}

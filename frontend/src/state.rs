@@ -1,0 +1,720 @@
+//! The page's state: a pure reducer over the event stream. `(Model, Action) -> Model`, with the
+//! clock passed in, so the same events always give the same picture. Compiled and tested
+//! natively; the Yew components only draw a [`Model`].
+//!
+//! Playback: frames from `/ws/events` go into a queue; `Tick` plays them. Live (speed 1) plays
+//! everything each tick, animating the newest [`ANIMATE_PER_TICK`] and folding the rest into the
+//! state with a visible "×N folded" count. Slow motion (0.1×–0.9×) plays one event every
+//! `SLOW_BASE_MS / speed`. Paused plays nothing until `Step`. The queue is bounded: past
+//! [`QUEUE_CAP`] its oldest half is folded, and says so.
+
+use muxscope_shared::{CloseReason, CtlOp, Event, EventBody, Interest, ReadyFd, Role, ServerMsg, Snapshot};
+use std::collections::{HashMap, VecDeque};
+
+pub const LOG_CAP: usize = 150;
+pub const CHAT_CAP: usize = 500;
+pub const QUEUE_CAP: usize = 20_000;
+pub const ANIMATE_PER_TICK: usize = 24;
+pub const SLOW_BASE_MS: f64 = 250.0;
+const RATE_WINDOW_MS: f64 = 2000.0;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    Event(Event),
+    Snapshot(Snapshot),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flash {
+    /// Phase one: the kernel has data (in the ready list).
+    Ready,
+    /// Phase two: recv copied it to user space.
+    Copy,
+    /// send/writev handed bytes to the kernel.
+    Send,
+    /// Just joined the interest list.
+    Join,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaitView {
+    pub id: u64,
+    pub call: &'static str,
+    pub timeout_ms: i64,
+    pub registered: u32,
+    pub ready: Vec<ReadyFd>,
+    pub ready_total: u32,
+    pub blocked_ms: f64,
+    pub scanned: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fanout {
+    pub id: u64,
+    pub from: i32,
+    pub to: Vec<i32>,
+    pub line: String,
+}
+
+/// What the current step is, in the seed's words.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Phase {
+    pub id: u64,
+    pub step: u8,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogLine {
+    pub id: u64,
+    pub class: &'static str,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Sample {
+    at_ms: f64,
+    wakeups: u64,
+    messages: u64,
+    bytes: u64,
+    events: u64,
+}
+
+/// Per-second rates over the last two seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rates {
+    pub wakeups: f64,
+    pub messages: f64,
+    pub bytes: f64,
+    pub events_per_wakeup: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Connected(bool),
+    Server(ServerMsg),
+    Tick(f64),
+    Pause,
+    Resume,
+    Step,
+    Speed(f64),
+    Live,
+    ChatLine(String),
+    ChatStatus(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// The loop as of the last played event.
+    pub snap: Snapshot,
+    pub connected: bool,
+    pub queue: VecDeque<Item>,
+    pub paused: bool,
+    pub speed: f64,
+    next_play_ms: f64,
+    /// Timestamp of the newest event received, and of the last one played.
+    pub live_ts_ns: u64,
+    pub played_ts_ns: u64,
+    pub wait: Option<WaitView>,
+    pub phase: Option<Phase>,
+    pub fanout: Option<Fanout>,
+    pub flashes: HashMap<i32, (Flash, u64)>,
+    pub log: VecDeque<LogLine>,
+    pub folded_total: u64,
+    pub gaps_total: u64,
+    pub events_played: u64,
+    samples: VecDeque<Sample>,
+    pub rates: Rates,
+    pub chat: VecDeque<LogLine>,
+    next_id: u64,
+}
+
+impl Default for Model {
+    fn default() -> Model {
+        Model {
+            snap: Snapshot::empty(),
+            connected: false,
+            queue: VecDeque::new(),
+            paused: false,
+            speed: 1.0,
+            next_play_ms: 0.0,
+            live_ts_ns: 0,
+            played_ts_ns: 0,
+            wait: None,
+            phase: None,
+            fanout: None,
+            flashes: HashMap::new(),
+            log: VecDeque::new(),
+            folded_total: 0,
+            gaps_total: 0,
+            events_played: 0,
+            samples: VecDeque::new(),
+            rates: Rates::default(),
+            chat: VecDeque::new(),
+            next_id: 1,
+        }
+    }
+}
+
+impl Model {
+    pub fn is_live(&self) -> bool {
+        !self.paused && self.speed >= 0.999
+    }
+
+    /// Seconds the picture is behind the newest event received.
+    pub fn behind_s(&self) -> f64 {
+        if self.queue.is_empty() {
+            0.0
+        } else {
+            self.live_ts_ns.saturating_sub(self.played_ts_ns) as f64 / 1e9
+        }
+    }
+
+    /// Clients (TCP and web) registered now.
+    pub fn clients(&self) -> usize {
+        self.snap.fds.iter().filter(|f| matches!(f.role, Role::Tcp | Role::Web)).count()
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Applies one action. Returns false when nothing changed (the view need not redraw).
+    pub fn update(&mut self, action: Action) -> bool {
+        match action {
+            Action::Connected(c) => {
+                if self.connected == c {
+                    return false;
+                }
+                self.connected = c;
+                let text = if c { "connected to the event stream" } else { "event stream lost; reconnecting…" };
+                self.log_line("sys", text.to_string());
+            }
+            Action::Server(msg) => {
+                match msg {
+                    ServerMsg::Snapshot(s) => {
+                        self.live_ts_ns = self.live_ts_ns.max(s.ts_ns);
+                        self.queue.push_back(Item::Snapshot(s));
+                    }
+                    ServerMsg::Events { events } => {
+                        for e in events {
+                            self.live_ts_ns = self.live_ts_ns.max(e.ts_ns);
+                            self.queue.push_back(Item::Event(e));
+                        }
+                    }
+                }
+                if self.queue.len() > QUEUE_CAP {
+                    let n = self.queue.len() - QUEUE_CAP / 2;
+                    self.fold(n, "queue full");
+                }
+            }
+            Action::Tick(now) => return self.tick(now),
+            Action::Pause => self.paused = true,
+            Action::Resume => {
+                self.paused = false;
+                self.next_play_ms = 0.0;
+            }
+            Action::Step => {
+                if !self.paused {
+                    self.paused = true;
+                }
+                match self.queue.pop_front() {
+                    Some(item) => self.play(item, true),
+                    None => return false,
+                }
+            }
+            Action::Speed(s) => {
+                let s = if s.is_finite() { s.clamp(0.1, 1.0) } else { 1.0 };
+                if (s - self.speed).abs() < 1e-9 {
+                    return false;
+                }
+                self.speed = s;
+                self.next_play_ms = 0.0;
+            }
+            Action::Live => {
+                self.paused = false;
+                self.speed = 1.0;
+                self.play_live();
+            }
+            Action::ChatLine(text) => {
+                let id = self.id();
+                push_capped(&mut self.chat, LogLine { id, class: "chat", text }, CHAT_CAP);
+            }
+            Action::ChatStatus(text) => {
+                let id = self.id();
+                push_capped(&mut self.chat, LogLine { id, class: "status", text }, CHAT_CAP);
+            }
+        }
+        true
+    }
+
+    fn tick(&mut self, now: f64) -> bool {
+        let played = self.play_due(now);
+        // Rates after playing: they describe the picture on screen.
+        self.sample(now) || played
+    }
+
+    fn play_due(&mut self, now: f64) -> bool {
+        if self.paused || self.queue.is_empty() {
+            return false;
+        }
+        if self.is_live() {
+            self.play_live();
+            return true;
+        }
+        let interval = SLOW_BASE_MS / self.speed;
+        if self.next_play_ms == 0.0 {
+            self.next_play_ms = now;
+        }
+        if now < self.next_play_ms {
+            return false;
+        }
+        if let Some(item) = self.queue.pop_front() {
+            self.play(item, true);
+        }
+        self.next_play_ms = (self.next_play_ms + interval).max(now - interval);
+        true
+    }
+
+    /// Everything queued, now: the newest few animate, the rest are folded (and counted).
+    fn play_live(&mut self) {
+        let n = self.queue.len();
+        if n > ANIMATE_PER_TICK {
+            self.fold(n - ANIMATE_PER_TICK, "faster than it can be drawn");
+        }
+        while let Some(item) = self.queue.pop_front() {
+            self.play(item, true);
+        }
+    }
+
+    /// Applies the oldest `n` queued items without animating them.
+    fn fold(&mut self, n: usize, why: &str) {
+        let mut folded = 0u64;
+        for _ in 0..n {
+            let Some(item) = self.queue.pop_front() else { break };
+            if matches!(item, Item::Event(_)) {
+                folded += 1;
+            }
+            self.play(item, false);
+        }
+        if folded > 0 {
+            self.folded_total += folded;
+            self.log_line("fold", format!("×{folded} events folded ({why})"));
+        }
+    }
+
+    fn sample(&mut self, now: f64) -> bool {
+        let c = &self.snap.counters;
+        let s = Sample {
+            at_ms: now,
+            wakeups: c.wakeups,
+            messages: c.messages,
+            bytes: c.recv_bytes + c.sent_bytes,
+            events: self.events_played,
+        };
+        if let Some(last) = self.samples.back() {
+            if now - last.at_ms < 250.0 {
+                return false;
+            }
+        }
+        self.samples.push_back(s);
+        while self.samples.len() > 2 && now - self.samples[0].at_ms > RATE_WINDOW_MS {
+            self.samples.pop_front();
+        }
+        let first = self.samples[0];
+        let dt = (now - first.at_ms) / 1000.0;
+        let old = self.rates;
+        if dt > 0.0 {
+            let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt;
+            let wakeups = s.wakeups.saturating_sub(first.wakeups);
+            self.rates = Rates {
+                wakeups: per(s.wakeups, first.wakeups),
+                messages: per(s.messages, first.messages),
+                bytes: per(s.bytes, first.bytes),
+                events_per_wakeup: if wakeups > 0 { s.events.saturating_sub(first.events) as f64 / wakeups as f64 } else { 0.0 },
+            };
+        }
+        self.rates != old
+    }
+
+    fn log_line(&mut self, class: &'static str, text: String) {
+        let id = self.id();
+        push_capped(&mut self.log, LogLine { id, class, text }, LOG_CAP);
+    }
+
+    fn flash(&mut self, fd: i32, kind: Flash) {
+        let id = self.id();
+        self.flashes.insert(fd, (kind, id));
+    }
+
+    /// Plays one item: the state always moves; with `animate`, the picture and the log follow.
+    fn play(&mut self, item: Item, animate: bool) {
+        let e = match item {
+            Item::Snapshot(s) => {
+                self.played_ts_ns = self.played_ts_ns.max(s.ts_ns);
+                let dropped = self.snap.counters.dropped_events.max(s.counters.dropped_events);
+                self.snap = s;
+                self.snap.counters.dropped_events = dropped;
+                let fds: Vec<i32> = self.snap.fds.iter().map(|f| f.fd).collect();
+                self.flashes.retain(|fd, _| fds.binary_search(fd).is_ok());
+                if animate {
+                    let text = format!("snapshot: {} fds registered, {} poller", self.snap.fds.len(), self.snap.poller);
+                    self.log_line("sys", text);
+                }
+                return;
+            }
+            Item::Event(e) => e,
+        };
+        if let EventBody::Gap { dropped } = e.body {
+            self.gaps_total += dropped;
+            self.log_line("gap", format!("⚠ {dropped} events not shown here (a consumer fell behind); counted, and the state resynced"));
+        }
+        if e.seq != 0 && e.seq <= self.snap.seq {
+            return;
+        }
+        // Names as they were before this event (a close forgets them).
+        let name_of = |s: &Snapshot, fd: i32| s.fd(fd).map(|f| f.name.clone()).unwrap_or_else(|| format!("fd {fd}"));
+        let before_name = match &e.body {
+            EventBody::Close { fd, .. } | EventBody::Ctl { fd, .. } => Some(name_of(&self.snap, *fd)),
+            _ => None,
+        };
+        self.snap.apply(&e);
+        self.events_played += 1;
+        self.played_ts_ns = self.played_ts_ns.max(e.ts_ns);
+        if let EventBody::Close { fd, .. } | EventBody::Ctl { op: CtlOp::Del, fd, .. } = &e.body {
+            self.flashes.remove(fd);
+        }
+        if !animate {
+            return;
+        }
+        let poller = self.snap.poller.clone();
+        let id = self.id();
+        match &e.body {
+            EventBody::Wait { timeout_ms, registered, ready, ready_total, blocked_ns, scanned } => {
+                for r in ready {
+                    self.flash(r.fd, Flash::Ready);
+                }
+                self.wait = Some(WaitView {
+                    id,
+                    call: wait_call(&poller),
+                    timeout_ms: *timeout_ms,
+                    registered: *registered,
+                    ready: ready.clone(),
+                    ready_total: *ready_total,
+                    blocked_ms: *blocked_ns as f64 / 1e6,
+                    scanned: *scanned,
+                });
+                if *ready_total > 0 {
+                    let fds: Vec<String> = ready.iter().take(6).map(|r| format!("fd {} {}", r.fd, r.flags)).collect();
+                    let more = if *ready_total as usize > fds.len() { " …" } else { "" };
+                    self.phase = Some(Phase {
+                        id,
+                        step: 1,
+                        text: format!("① the kernel has data: {} returned {ready_total} ready ({}{more})", wait_call(&poller), fds.join(", ")),
+                    });
+                }
+            }
+            EventBody::Recv { fd, bytes, eof, would_block, .. } => {
+                if *bytes > 0 {
+                    self.flash(*fd, Flash::Copy);
+                    let name = name_of(&self.snap, *fd);
+                    self.phase = Some(Phase { id, step: 2, text: format!("② recv(fd {fd}) copied {bytes} bytes from the kernel to user space ({name})") });
+                } else if *eof {
+                    self.phase = Some(Phase { id, step: 2, text: format!("② recv(fd {fd}) returned 0: the peer closed") });
+                } else if *would_block {
+                    self.phase = Some(Phase { id, step: 2, text: format!("② recv(fd {fd}) → EAGAIN: drained, nothing more in the kernel") });
+                }
+            }
+            EventBody::Broadcast { from, name, text, .. } => {
+                let to: Vec<i32> = self.snap.fds.iter().filter(|f| matches!(f.role, Role::Tcp | Role::Web)).map(|f| f.fd).collect();
+                self.fanout = Some(Fanout { id, from: *from, to, line: format!("[{name}] {text}") });
+                self.phase = Some(Phase { id, step: 3, text: format!("③ fan-out: \"[{name}] {text}\" encoded once, owed to every client") });
+            }
+            EventBody::Send { fd, .. } => self.flash(*fd, Flash::Send),
+            EventBody::Ctl { op: CtlOp::Add, fd, error: None, .. } => self.flash(*fd, Flash::Join),
+            _ => {}
+        }
+        let text = describe(&e.body, &poller, before_name.as_deref());
+        push_capped(&mut self.log, LogLine { id, class: e.body.kind(), text }, LOG_CAP);
+    }
+}
+
+fn push_capped<T>(q: &mut VecDeque<T>, v: T, cap: usize) {
+    if q.len() >= cap {
+        q.pop_front();
+    }
+    q.push_back(v);
+}
+
+pub fn wait_call(poller: &str) -> &'static str {
+    match poller {
+        "poll" => "poll",
+        "select" => "select",
+        _ => "epoll_wait",
+    }
+}
+
+fn interest_flags(poller: &str, i: Interest) -> &'static str {
+    match (poller, i) {
+        ("poll", Interest::Read) => "POLLIN",
+        ("poll", Interest::Write) => "POLLOUT",
+        ("poll", Interest::ReadWrite) => "POLLIN|POLLOUT",
+        ("select", Interest::Read) => "readfds",
+        ("select", Interest::Write) => "writefds",
+        ("select", Interest::ReadWrite) => "readfds+writefds",
+        (_, Interest::Read) => "EPOLLIN",
+        (_, Interest::Write) => "EPOLLOUT",
+        (_, Interest::ReadWrite) => "EPOLLIN|EPOLLOUT",
+    }
+}
+
+fn close_reason(r: CloseReason) -> &'static str {
+    match r {
+        CloseReason::Eof => "peer closed",
+        CloseReason::Quit => "said quit",
+        CloseReason::Error => "socket error",
+        CloseReason::LineTooLong => "line too long",
+        CloseReason::LineTimeout => "line never finished",
+        CloseReason::OutputHardLimit => "slow consumer: hard output limit",
+        CloseReason::OutputSoftLimit => "slow consumer: soft output limit",
+        CloseReason::SelectorLimit => "select() cannot watch it (FD_SETSIZE)",
+        CloseReason::MaxClients => "server full (--max-clients)",
+        CloseReason::FdExhausted => "out of file descriptors",
+        CloseReason::Shutdown => "server stopping",
+    }
+}
+
+/// One log line per event, with the syscall each backend really made.
+pub fn describe(e: &EventBody, poller: &str, name: Option<&str>) -> String {
+    let et = if poller == "epoll-et" { "|EPOLLET" } else { "" };
+    match e {
+        EventBody::Ctl { op, fd, interest, error, .. } => {
+            let call = match (poller, op, interest) {
+                ("poll", CtlOp::Add, Some(i)) => format!("pollfd[] += {{fd {fd}, {}}}", interest_flags(poller, *i)),
+                ("poll", CtlOp::Mod, Some(i)) => format!("pollfd[fd {fd}].events = {}", interest_flags(poller, *i)),
+                ("poll", _, _) => format!("pollfd[] -= fd {fd}"),
+                ("select", CtlOp::Add, Some(i)) | ("select", CtlOp::Mod, Some(i)) => format!("FD_SET({fd}, {})", interest_flags(poller, *i)),
+                ("select", _, _) => format!("FD_CLR({fd})"),
+                (_, CtlOp::Add, Some(i)) => format!("epoll_ctl(ADD, {fd}, {}{et})", interest_flags(poller, *i)),
+                (_, CtlOp::Mod, Some(i)) => format!("epoll_ctl(MOD, {fd}, {}{et})", interest_flags(poller, *i)),
+                (_, _, _) => format!("epoll_ctl(DEL, {fd})"),
+            };
+            let who = name.map(|n| format!("  [{n}]")).unwrap_or_default();
+            match error {
+                Some(err) => format!("{call} refused: {err}"),
+                None => format!("{call}{who}"),
+            }
+        }
+        EventBody::Wait { timeout_ms, registered, ready_total, blocked_ns, scanned, .. } => {
+            let t = if *timeout_ms < 0 { "∞".to_string() } else { format!("{timeout_ms} ms") };
+            let scan = match poller {
+                "poll" | "select" => format!(", scanned {scanned} fds"),
+                _ => String::new(),
+            };
+            format!(
+                "{}({registered} fds, timeout {t}) → {ready_total} ready after {:.2} ms{scan}",
+                wait_call(poller),
+                *blocked_ns as f64 / 1e6
+            )
+        }
+        EventBody::Accept { fd, peer, listener } => format!("accept4(fd {listener}) → fd {fd} from {peer}"),
+        EventBody::Recv { fd, bytes, eof, would_block, lines } => {
+            if *eof {
+                format!("recv(fd {fd}) → 0 (EOF)")
+            } else if *would_block {
+                format!("recv(fd {fd}) → EAGAIN")
+            } else {
+                format!("recv(fd {fd}) → {bytes} B, {lines} line(s)")
+            }
+        }
+        EventBody::Send { fd, bytes, would_block, queued } => {
+            let wb = if *would_block { " (kernel buffer full: EAGAIN)" } else { "" };
+            let q = if *queued > 0 { format!(", {queued} B still queued") } else { String::new() };
+            format!("send(fd {fd}) → {bytes} B{wb}{q}")
+        }
+        EventBody::Broadcast { from, name, recipients, bytes, text } => {
+            format!("broadcast from fd {from} [{name}] to {recipients} clients, {bytes} B: {text}")
+        }
+        EventBody::Nick { fd, name, role } => {
+            let via = if *role == Role::Web { " (browser)" } else { "" };
+            format!("fd {fd} is now {name}{via}")
+        }
+        EventBody::Close { fd, reason, detail } => {
+            let d = detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default();
+            let who = name.map(|n| format!(" [{n}]")).unwrap_or_default();
+            format!("close(fd {fd}){who} — {}{d}", close_reason(*reason))
+        }
+        EventBody::Gap { dropped } => format!("gap: {dropped} events dropped"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use muxscope_shared::{Counters, FdInfo, ReadyFlags};
+
+    fn snap(seq: u64) -> Snapshot {
+        Snapshot {
+            version: 1,
+            poller: "epoll".into(),
+            chat_addr: "127.0.0.1:3999".into(),
+            fds: vec![
+                FdInfo { fd: 3, role: Role::Listener, interest: Interest::Read, name: "127.0.0.1:3999".into(), pending_out: 0 },
+                FdInfo { fd: 5, role: Role::Tcp, interest: Interest::Read, name: "ann".into(), pending_out: 0 },
+            ],
+            counters: Counters::default(),
+            seq,
+            ts_ns: 0,
+        }
+    }
+
+    fn ev(seq: u64, body: EventBody) -> Event {
+        Event { seq, ts_ns: seq * 1000, body }
+    }
+
+    fn chat_turn(seq: u64) -> Vec<Event> {
+        vec![
+            ev(seq, EventBody::Wait {
+                timeout_ms: -1,
+                registered: 2,
+                ready: vec![ReadyFd { fd: 5, flags: ReadyFlags(ReadyFlags::IN) }],
+                ready_total: 1,
+                blocked_ns: 2_000_000,
+                scanned: 1,
+            }),
+            ev(seq + 1, EventBody::Recv { fd: 5, bytes: 3, eof: false, would_block: false, lines: 1 }),
+            ev(seq + 2, EventBody::Broadcast { from: 5, name: "ann".into(), recipients: 1, bytes: 9, text: "hi".into() }),
+            ev(seq + 3, EventBody::Send { fd: 5, bytes: 9, would_block: false, queued: 0 }),
+        ]
+    }
+
+    fn live(events: Vec<Event>) -> Model {
+        let mut m = Model::default();
+        m.update(Action::Server(ServerMsg::Snapshot(snap(10))));
+        m.update(Action::Server(ServerMsg::Events { events }));
+        m.update(Action::Tick(1000.0));
+        m
+    }
+
+    #[test]
+    fn a_chat_turn_shows_both_io_phases_and_the_fan_out() {
+        let mut m = Model::default();
+        m.update(Action::Server(ServerMsg::Snapshot(snap(10))));
+        m.update(Action::Pause);
+        m.update(Action::Server(ServerMsg::Events { events: chat_turn(11) }));
+        assert_eq!(m.queue.len(), 5);
+        m.update(Action::Step); // the snapshot
+        m.update(Action::Step); // the wait
+        assert_eq!(m.flashes.get(&5).map(|f| f.0), Some(Flash::Ready));
+        assert_eq!(m.phase.as_ref().unwrap().step, 1);
+        assert_eq!(m.wait.as_ref().unwrap().call, "epoll_wait");
+        m.update(Action::Step); // recv
+        assert_eq!(m.flashes.get(&5).map(|f| f.0), Some(Flash::Copy));
+        assert!(m.phase.as_ref().unwrap().text.contains("copied 3 bytes from the kernel to user space"));
+        m.update(Action::Step); // broadcast
+        let f = m.fanout.as_ref().unwrap();
+        assert_eq!((f.from, f.to.clone(), f.line.as_str()), (5, vec![5], "[ann] hi"));
+        m.update(Action::Step);
+        assert_eq!(m.flashes.get(&5).map(|f| f.0), Some(Flash::Send));
+        assert!(m.queue.is_empty());
+        assert_eq!(m.snap.counters.messages, 1);
+        assert_eq!(m.log.back().unwrap().text, "send(fd 5) → 9 B");
+    }
+
+    #[test]
+    fn the_same_events_give_the_same_picture() {
+        let a = live(chat_turn(11));
+        let b = live(chat_turn(11));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn paused_plays_nothing_and_slow_motion_plays_at_its_pace() {
+        let mut m = Model::default();
+        m.update(Action::Server(ServerMsg::Snapshot(snap(10))));
+        m.update(Action::Speed(0.5));
+        m.update(Action::Server(ServerMsg::Events { events: chat_turn(11) }));
+        // 0.5×: one item every 500 ms.
+        m.update(Action::Tick(0.0));
+        assert_eq!(m.queue.len(), 4);
+        m.update(Action::Tick(100.0));
+        assert_eq!(m.queue.len(), 4);
+        m.update(Action::Tick(520.0));
+        assert_eq!(m.queue.len(), 3);
+        assert!(m.behind_s() > 0.0);
+        m.update(Action::Pause);
+        m.update(Action::Tick(5000.0));
+        assert_eq!(m.queue.len(), 3);
+        m.update(Action::Live);
+        assert!(m.queue.is_empty());
+        assert!(m.is_live());
+        assert_eq!(m.behind_s(), 0.0);
+    }
+
+    #[test]
+    fn floods_are_folded_and_counted_never_dropped() {
+        let mut events = vec![];
+        for i in 0..100u64 {
+            events.extend(chat_turn(11 + i * 4));
+        }
+        let m = live(events);
+        assert_eq!(m.snap.counters.messages, 100, "every event reached the state");
+        assert_eq!(m.folded_total, 400 - ANIMATE_PER_TICK as u64);
+        assert!(m.log.iter().any(|l| l.class == "fold" && l.text.contains("×376 events folded")));
+    }
+
+    #[test]
+    fn the_queue_is_bounded() {
+        let mut m = Model::default();
+        m.update(Action::Server(ServerMsg::Snapshot(snap(10))));
+        m.update(Action::Pause);
+        for i in 0..(QUEUE_CAP as u64 / 4 + 10) {
+            m.update(Action::Server(ServerMsg::Events { events: chat_turn(11 + i * 4) }));
+        }
+        assert!(m.queue.len() <= QUEUE_CAP);
+        assert!(m.folded_total > 0);
+    }
+
+    #[test]
+    fn gaps_are_shown_and_snapshots_resync() {
+        let mut m = live(chat_turn(11));
+        m.update(Action::Server(ServerMsg::Events { events: vec![ev(0, EventBody::Gap { dropped: 42 })] }));
+        let mut s = snap(500);
+        s.fds.push(FdInfo { fd: 9, role: Role::Web, interest: Interest::Read, name: "bob".into(), pending_out: 0 });
+        m.update(Action::Server(ServerMsg::Snapshot(s)));
+        m.update(Action::Tick(2000.0));
+        assert_eq!(m.gaps_total, 42);
+        assert!(m.log.iter().any(|l| l.class == "gap"));
+        assert_eq!(m.snap.seq, 500);
+        assert_eq!(m.clients(), 2);
+        // Old events after a newer snapshot change nothing.
+        m.update(Action::Server(ServerMsg::Events { events: chat_turn(20) }));
+        m.update(Action::Tick(3000.0));
+        assert_eq!(m.snap.seq, 500);
+    }
+
+    #[test]
+    fn syscalls_are_named_per_poller() {
+        let add = EventBody::Ctl { op: CtlOp::Add, fd: 7, interest: Some(Interest::Read), role: Role::Tcp, error: None };
+        assert_eq!(describe(&add, "epoll", None), "epoll_ctl(ADD, 7, EPOLLIN)");
+        assert_eq!(describe(&add, "epoll-et", None), "epoll_ctl(ADD, 7, EPOLLIN|EPOLLET)");
+        assert_eq!(describe(&add, "poll", None), "pollfd[] += {fd 7, POLLIN}");
+        assert_eq!(describe(&add, "select", Some("ann")), "FD_SET(7, readfds)  [ann]");
+        let wait = EventBody::Wait { timeout_ms: -1, registered: 9, ready: vec![], ready_total: 0, blocked_ns: 1_500_000, scanned: 12 };
+        assert_eq!(describe(&wait, "select", None), "select(9 fds, timeout ∞) → 0 ready after 1.50 ms, scanned 12 fds");
+    }
+
+    #[test]
+    fn rates_come_from_counters() {
+        let mut m = live(chat_turn(11));
+        m.update(Action::Tick(1250.0));
+        let mut s = m.snap.clone();
+        s.seq = 100;
+        s.counters.messages += 10;
+        s.counters.wakeups += 20;
+        m.update(Action::Server(ServerMsg::Snapshot(s)));
+        m.update(Action::Tick(2250.0));
+        assert!((m.rates.messages - 10.0 / 1.25).abs() < 1e-6, "{:?}", m.rates);
+    }
+}
