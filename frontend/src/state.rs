@@ -170,6 +170,12 @@ impl Model {
         }
     }
 
+    /// False when a `Tick` at `now` would change nothing (lets the view skip a copy).
+    pub fn needs_tick(&self, now: f64) -> bool {
+        let sample_due = self.samples.back().is_none_or(|s| now - s.at_ms >= 250.0);
+        sample_due || (!self.paused && !self.queue.is_empty())
+    }
+
     /// Clients (TCP and web) registered now.
     pub fn clients(&self) -> usize {
         self.snap.fds.iter().filter(|f| matches!(f.role, Role::Tcp | Role::Web)).count()

@@ -1,0 +1,447 @@
+//! The Yew view. Components only draw a [`Model`]; every change goes through the reducer.
+
+use crate::net::{self, Socket};
+use crate::state::{Action, Fanout, Flash, Model};
+use gloo_timers::callback::{Interval, Timeout};
+use muxscope_shared::{FdInfo, Interest, Role, ServerMsg};
+use std::cell::RefCell;
+use std::rc::Rc;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+impl Reducible for Model {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        if let Action::Tick(now) = action {
+            if !self.needs_tick(now) {
+                return self;
+            }
+        }
+        let mut next = (*self).clone();
+        if next.update(action) {
+            Rc::new(next)
+        } else {
+            self
+        }
+    }
+}
+
+type Dispatch = UseReducerDispatcher<Model>;
+
+/// The same rule the server applies.
+fn valid_nick(n: &str) -> bool {
+    !n.is_empty() && n.chars().count() <= 32 && n.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '[' && c != ']')
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let model = use_reducer(Model::default);
+    let reconnect = use_state(|| 0u32);
+    {
+        // /ws/events, reopened a second after it drops.
+        let dispatch = model.dispatcher();
+        let reconnect = reconnect.clone();
+        use_effect_with(*reconnect, move |_| {
+            let timer: Rc<RefCell<Option<Timeout>>> = Rc::default();
+            let (d_open, d_text, d_close) = (dispatch.clone(), dispatch.clone(), dispatch.clone());
+            let retry = {
+                let timer = timer.clone();
+                let reconnect = reconnect.clone();
+                move || {
+                    let r = reconnect.clone();
+                    timer.replace(Some(Timeout::new(1000, move || r.set(*r + 1))));
+                }
+            };
+            let retry2 = retry.clone();
+            let sock = Socket::open(
+                &net::url("/ws/events"),
+                Callback::from(move |_| d_open.dispatch(Action::Connected(true))),
+                Callback::from(move |text: String| {
+                    if let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) {
+                        d_text.dispatch(Action::Server(msg));
+                    }
+                }),
+                Callback::from(move |_| {
+                    d_close.dispatch(Action::Connected(false));
+                    retry2();
+                }),
+            );
+            if sock.is_none() {
+                retry();
+            }
+            move || {
+                drop(sock);
+                timer.borrow_mut().take();
+            }
+        });
+    }
+    {
+        let dispatch = model.dispatcher();
+        use_effect_with((), move |_| {
+            let iv = Interval::new(50, move || dispatch.dispatch(Action::Tick(net::now_ms())));
+            move || drop(iv)
+        });
+    }
+    let d = model.dispatcher();
+    html! {
+        <div class="app">
+            <header>
+                <h1>{ "muxscope" }</h1>
+                <span class="tagline">{ "see IO multiplexing work, live" }</span>
+                <span class="poller">{ if model.snap.poller.is_empty() { "…".to_string() } else { model.snap.poller.clone() } }</span>
+                <span class={classes!("conn", model.connected.then_some("up"))}>{ if model.connected { "● live" } else { "○ connecting" } }</span>
+                { controls(&model, &d) }
+            </header>
+            <main>
+                <section class="stage-wrap">
+                    { wait_bar(&model) }
+                    { stage(&model) }
+                    { phase(&model) }
+                </section>
+                <aside class="side">
+                    <ChatPane dispatch={d.clone()} lines={model.chat.iter().map(|l| (l.id, l.class, l.text.clone())).collect::<Vec<_>>()} />
+                    { counters(&model) }
+                </aside>
+            </main>
+            { event_log(&model) }
+        </div>
+    }
+}
+
+fn controls(m: &Model, d: &Dispatch) -> Html {
+    let pause = {
+        let d = d.clone();
+        let paused = m.paused;
+        Callback::from(move |_| d.dispatch(if paused { Action::Resume } else { Action::Pause }))
+    };
+    let step = {
+        let d = d.clone();
+        Callback::from(move |_| d.dispatch(Action::Step))
+    };
+    let live = {
+        let d = d.clone();
+        Callback::from(move |_| d.dispatch(Action::Live))
+    };
+    let speed = {
+        let d = d.clone();
+        Callback::from(move |e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            if let Ok(v) = input.value().parse::<f64>() {
+                d.dispatch(Action::Speed(v));
+            }
+        })
+    };
+    let status = if m.queue.is_empty() && m.is_live() {
+        "live".to_string()
+    } else {
+        format!("{} queued · {:.1} s behind live", m.queue.len(), m.behind_s())
+    };
+    html! {
+        <div class="controls">
+            <button data-testid="pause" class={classes!(m.paused.then_some("on"))} onclick={pause}>
+                { if m.paused { "▶ resume" } else { "❚❚ pause" } }
+            </button>
+            <button data-testid="step" onclick={step} title="play one event (pauses)">{ "▶| step" }</button>
+            <label class="speed">
+                <span>{ "speed" }</span>
+                <input data-testid="speed" type="range" min="0.1" max="1" step="0.1" value={format!("{:.1}", m.speed)} oninput={speed} />
+                <b>{ if m.speed >= 0.999 { "1× live".to_string() } else { format!("{:.1}×", m.speed) } }</b>
+            </label>
+            <button data-testid="live" onclick={live} title="jump back to live">{ "» live" }</button>
+            <span data-testid="queue" class={classes!("queue", (!m.queue.is_empty()).then_some("behind"))}>{ status }</span>
+        </div>
+    }
+}
+
+fn wait_bar(m: &Model) -> Html {
+    let Some(w) = &m.wait else {
+        return html! { <div class="waitbar">{ "waiting for the first wakeup…" }</div> };
+    };
+    let timeout = if w.timeout_ms < 0 { "∞".to_string() } else { format!("{} ms", w.timeout_ms) };
+    let scan = match m.snap.poller.as_str() {
+        "poll" | "select" => format!("the kernel scanned {} fds to find them", w.scanned),
+        _ => "no scan: the kernel kept the ready list".to_string(),
+    };
+    let ready: Vec<Html> = w
+        .ready
+        .iter()
+        .take(12)
+        .map(|r| html! { <span class="chip" key={r.fd}>{ format!("fd {} {}", r.fd, r.flags) }</span> })
+        .collect();
+    let more = (w.ready_total as usize > w.ready.len().min(12)).then(|| html! { <span class="chip more">{ format!("+{}", w.ready_total as usize - w.ready.len().min(12)) }</span> });
+    html! {
+        <div class="waitbar" key={w.id}>
+            <code>{ format!("{}({} fds, timeout {timeout})", w.call, w.registered) }</code>
+            <span class="blocked">{ format!(" slept {:.1} ms → ", w.blocked_ms) }</span>
+            <b>{ format!("{} ready", w.ready_total) }</b>
+            { for ready }
+            { for more }
+            <span class="scan">{ scan }</span>
+        </div>
+    }
+}
+
+const W: f64 = 1000.0;
+const KERNEL_TOP: f64 = 64.0;
+const KERNEL_BOTTOM: f64 = 396.0;
+const CORE: (f64, f64) = (500.0, 530.0);
+
+/// Grid positions for `n` nodes inside the kernel box: (x, y, radius).
+fn layout(n: usize) -> Vec<(f64, f64, f64)> {
+    if n == 0 {
+        return vec![];
+    }
+    let (w, h) = (W - 80.0, KERNEL_BOTTOM - KERNEL_TOP - 10.0);
+    let cols = ((n as f64 * w / h).sqrt().ceil() as usize).clamp(1, n);
+    let rows = n.div_ceil(cols);
+    let (cw, ch) = (w / cols as f64, h / rows as f64);
+    let r = (cw.min(ch) * 0.36).clamp(2.5, 36.0);
+    (0..n)
+        .map(|i| {
+            let (c, row) = (i % cols, i / cols);
+            (40.0 + cw * (c as f64 + 0.5), KERNEL_TOP + 5.0 + ch * (row as f64 + 0.5), r)
+        })
+        .collect()
+}
+
+fn short(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        name.to_string()
+    } else {
+        let s: String = name.chars().take(max.saturating_sub(1)).collect();
+        format!("{s}…")
+    }
+}
+
+fn role_class(r: Role) -> &'static str {
+    match r {
+        Role::Listener => "listener",
+        Role::Tcp => "tcp",
+        Role::Web => "web",
+        Role::Waker => "waker",
+    }
+}
+
+fn node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>) -> Html {
+    let flash_class = flash.map(|(k, _)| match k {
+        Flash::Ready => "ready",
+        Flash::Copy => "copy",
+        Flash::Send => "send",
+        Flash::Join => "join",
+    });
+    let writing = f.interest != Interest::Read;
+    // A new key restarts the CSS animation for this node only.
+    let key = format!("{}-{}", f.fd, flash.map(|f| f.1).unwrap_or(0));
+    let label = if r >= 16.0 { Some(short(&f.name, (r / 3.2) as usize + 4)) } else { None };
+    let title = format!("fd {} · {} · {} · interest {}{}", f.fd, role_class(f.role), f.name, f.interest, if f.pending_out > 0 { format!(" · {} B queued", f.pending_out) } else { String::new() });
+    html! {
+        <g key={key} data-testid="fd-node" data-fd={f.fd.to_string()} data-role={role_class(f.role)}
+           class={classes!("node", role_class(f.role), flash_class, writing.then_some("wants-write"))}
+           transform={format!("translate({x:.1},{y:.1})")}>
+            <title>{ title }</title>
+            if writing { <circle class="wring" r={format!("{:.1}", r + 4.0)} /> }
+            <circle class="body" r={format!("{r:.1}")} />
+            if r >= 7.0 { <text class="fdnum" dy="0.35em" font-size={format!("{:.0}", (r * 0.75).clamp(7.0, 22.0))}>{ f.fd }</text> }
+            if let Some(l) = label { <text class="name" y={format!("{:.1}", r + 14.0)}>{ l }</text> }
+        </g>
+    }
+}
+
+const MAX_LINES: usize = 300;
+
+fn fanout_lines(f: &Fanout, pos: &dyn Fn(i32) -> Option<(f64, f64)>) -> Html {
+    let lines: Vec<Html> = f
+        .to
+        .iter()
+        .take(MAX_LINES)
+        .filter_map(|fd| pos(*fd))
+        .map(|(x, y)| html! { <line class="fan" x1={CORE.0.to_string()} y1={CORE.1.to_string()} x2={format!("{x:.1}")} y2={format!("{y:.1}")} /> })
+        .collect();
+    let from = pos(f.from).map(|(x, y)| html! { <line class="fan-in" x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={CORE.0.to_string()} y2={CORE.1.to_string()} /> });
+    html! {
+        <g key={format!("fan-{}", f.id)} data-testid="fanout" data-recipients={f.to.len().to_string()} class="fanout">
+            { for from }
+            { for lines }
+        </g>
+    }
+}
+
+fn stage(m: &Model) -> Html {
+    let places = layout(m.snap.fds.len());
+    let pos = |fd: i32| m.snap.fds.binary_search_by_key(&fd, |f| f.fd).ok().map(|i| (places[i].0, places[i].1));
+    let nodes: Vec<Html> = m.snap.fds.iter().zip(&places).map(|(f, p)| node(f, *p, m.flashes.get(&f.fd).copied())).collect();
+    let copies: Vec<Html> = m
+        .flashes
+        .iter()
+        .filter(|(_, (k, _))| *k == Flash::Copy)
+        .take(64)
+        .filter_map(|(fd, (_, id))| {
+            let (x, y) = pos(*fd)?;
+            Some(html! { <line key={format!("cp-{id}")} class="copy-line" x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={CORE.0.to_string()} y2={CORE.1.to_string()} /> })
+        })
+        .collect();
+    let title = format!("kernel · {} · interest list: {} fds", if m.snap.poller.is_empty() { "…" } else { &m.snap.poller }, m.snap.fds.len());
+    let pending: u64 = m.snap.fds.iter().map(|f| f.pending_out).sum();
+    html! {
+        <svg class="stage" viewBox="0 0 1000 600" role="img" aria-label="the event loop">
+            <rect class="kernel" x="8" y="8" width="984" height="396" rx="18" />
+            <text class="boxlabel" x="28" y="40">{ title }</text>
+            <rect class="user" x="8" y="452" width="984" height="140" rx="18" />
+            <text class="boxlabel" x="28" y="484">{ "user space · muxscope chat loop (one thread)" }</text>
+            <text class="boxnote" x="28" y="512">{ format!("{} B owed in output queues", pending) }</text>
+            <g class="core" transform={format!("translate({},{})", CORE.0, CORE.1)}>
+                <circle r="30" />
+                <text dy="0.35em">{ "loop" }</text>
+            </g>
+            { for copies }
+            { for m.fanout.as_ref().map(|f| fanout_lines(f, &pos)) }
+            { for nodes }
+        </svg>
+    }
+}
+
+fn phase(m: &Model) -> Html {
+    match &m.phase {
+        Some(p) => html! { <div key={p.id} class={classes!("phase", format!("step-{}", p.step))}>{ &p.text }</div> },
+        None => html! { <div class="phase">{ "① wait for readiness → ② recv copies the data → ③ fan-out to every client" }</div> },
+    }
+}
+
+fn human_bytes(b: f64) -> String {
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b:.0} B")
+    }
+}
+
+fn counters(m: &Model) -> Html {
+    let c = &m.snap.counters;
+    let stat = |id: &'static str, label: &'static str, value: String| {
+        html! { <div class="stat" data-testid={id}><b>{ value }</b><span>{ label }</span></div> }
+    };
+    html! {
+        <div class="stats">
+            { stat("counter-clients", "clients", m.clients().to_string()) }
+            { stat("counter-wakeups", "wakeups/s", format!("{:.0}", m.rates.wakeups)) }
+            { stat("counter-epw", "events/wakeup", format!("{:.1}", m.rates.events_per_wakeup)) }
+            { stat("counter-msgs-rate", "messages/s", format!("{:.0}", m.rates.messages)) }
+            { stat("counter-bytes", "bytes/s", human_bytes(m.rates.bytes)) }
+            { stat("counter-messages", "messages", c.messages.to_string()) }
+            { stat("counter-folded", "events folded", m.folded_total.to_string()) }
+            { stat("counter-dropped", "events dropped", (m.gaps_total.max(c.dropped_events)).to_string()) }
+        </div>
+    }
+}
+
+fn event_log(m: &Model) -> Html {
+    html! {
+        <section class="log" data-testid="event-log">
+            { for m.log.iter().rev().map(|l| html! { <div key={l.id} class={classes!("ev", l.class)}>{ &l.text }</div> }) }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ChatProps {
+    pub dispatch: Dispatch,
+    pub lines: Vec<(u64, &'static str, String)>,
+}
+
+/// The chat pane: a browser user is a real TCP client of the loop, through `/ws/chat`.
+#[function_component(ChatPane)]
+pub fn chat_pane(p: &ChatProps) -> Html {
+    let nick = use_state(String::new);
+    let text = use_state(String::new);
+    let sock: Rc<RefCell<Option<(String, Socket)>>> = use_mut_ref(|| None);
+    let outbox: Rc<RefCell<Vec<String>>> = use_mut_ref(Vec::new);
+    let send = {
+        let (nick, text, sock, outbox, d) = (nick.clone(), text.clone(), sock.clone(), outbox.clone(), p.dispatch.clone());
+        Callback::from(move |_: ()| {
+            let line = text.trim().to_string();
+            let n = nick.trim().to_string();
+            if line.is_empty() {
+                return;
+            }
+            if !valid_nick(&n) {
+                d.dispatch(Action::ChatStatus("choose a nick first: 1 to 32 characters, no spaces or brackets".into()));
+                return;
+            }
+            let mut slot = sock.borrow_mut();
+            match slot.as_mut() {
+                Some((current, s)) if s.is_open() => {
+                    if *current != n {
+                        s.send(&format!("/nick {n}"));
+                        *current = n;
+                    }
+                    s.send(&line);
+                }
+                Some((current, _)) if *current == n && !outbox.borrow().is_empty() => outbox.borrow_mut().push(line),
+                _ => {
+                    outbox.borrow_mut().push(line);
+                    let (d_line, d_close) = (d.clone(), d.clone());
+                    let (sock2, outbox2) = (sock.clone(), outbox.clone());
+                    let url = net::url(&format!("/ws/chat?nick={}", js_sys::encode_uri_component(&n)));
+                    d.dispatch(Action::ChatStatus(format!("joining as {n}…")));
+                    let s = Socket::open(
+                        &url,
+                        Callback::from(move |_| {
+                            if let Some((_, s)) = sock2.borrow().as_ref() {
+                                for m in outbox2.borrow_mut().drain(..) {
+                                    s.send(&m);
+                                }
+                            }
+                        }),
+                        Callback::from(move |t: String| d_line.dispatch(Action::ChatLine(t))),
+                        Callback::from(move |reason: String| {
+                            let why = if reason.is_empty() { "connection closed".to_string() } else { reason };
+                            d_close.dispatch(Action::ChatStatus(format!("chat: {why}")));
+                        }),
+                    );
+                    *slot = s.map(|s| (n, s));
+                }
+            }
+            text.set(String::new());
+        })
+    };
+    let on_nick = {
+        let nick = nick.clone();
+        Callback::from(move |e: InputEvent| nick.set(e.target_unchecked_into::<HtmlInputElement>().value()))
+    };
+    let on_text = {
+        let text = text.clone();
+        Callback::from(move |e: InputEvent| text.set(e.target_unchecked_into::<HtmlInputElement>().value()))
+    };
+    let on_key = {
+        let send = send.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if e.key() == "Enter" {
+                send.emit(());
+            }
+        })
+    };
+    let on_click = Callback::from(move |_: MouseEvent| send.emit(()));
+    html! {
+        <div class="chat">
+            <div class="chat-head">
+                <h2>{ "chat" }</h2>
+                <input data-testid="chat-nick" placeholder="your nick" maxlength="32" value={(*nick).clone()} oninput={on_nick} />
+            </div>
+            <div class="chat-log" data-testid="chat-log">
+                <div>
+                    { for p.lines.iter().map(|(id, class, t)| html! { <div key={*id} class={classes!("line", *class)}>{ t }</div> }) }
+                </div>
+            </div>
+            <div class="chat-send">
+                <input data-testid="chat-input" placeholder="say something (nc 127.0.0.1 3999 works too)" maxlength="4000"
+                       value={(*text).clone()} oninput={on_text} onkeydown={on_key} />
+                <button data-testid="chat-send" onclick={on_click}>{ "send" }</button>
+            </div>
+        </div>
+    }
+}

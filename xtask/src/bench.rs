@@ -1,0 +1,325 @@
+//! `cargo xtask bench`: every benchmark of BENCHMARKS.md in one run, so the ratios compare
+//! servers measured on the same machine at the same time.
+//!
+//! Targets: muxscope (core only; core with a draining telemetry consumer; core + gateway with a
+//! headless Chromium watching the page), the seed's Python chat server (if `../shared/seed` is
+//! there), Redis pub/sub, and the kernel floor. Loopback only; every run bounded.
+
+use crate::{cmd, root, setup, status, step, Result};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Proc {
+    name: String,
+    child: Child,
+    // Kept open: the seed reads commands from stdin and exits on EOF.
+    _stdin: Option<std::process::ChildStdin>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+fn wait_port(addr: SocketAddr, what: &str) -> Result {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Ok(s) = TcpStream::connect(addr) {
+            let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("{what} did not start listening on {addr}"))
+}
+
+fn muxscope_bin() -> String {
+    root().join("target/release/muxscope").display().to_string()
+}
+
+/// Children get the hard fd limit as their soft one (10k clients need it).
+fn with_fd_limit(program: &str, args: &[&str]) -> Command {
+    let mut c = cmd("bash");
+    let quoted: Vec<String> = std::iter::once(program).chain(args.iter().copied()).map(|a| format!("'{a}'")).collect();
+    c.args(["-c", &format!("ulimit -n $(ulimit -Hn); exec {}", quoted.join(" "))]);
+    c
+}
+
+fn spawn(name: &str, mut c: Command, port: u16, stdin: bool) -> Result<Proc> {
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    if stdin {
+        c.stdin(Stdio::piped());
+    }
+    let mut child = c.spawn().map_err(|e| format!("starting {name}: {e}"))?;
+    let stdin = child.stdin.take();
+    let p = Proc { name: name.into(), child, _stdin: stdin };
+    wait_port(SocketAddr::from(([127, 0, 0, 1], port)), name)?;
+    Ok(p)
+}
+
+fn muxscope(port: u16, extra: &[&str]) -> Result<Proc> {
+    let addr = format!("127.0.0.1:{port}");
+    let mut args = vec!["--chat-addr", addr.as_str()];
+    args.extend_from_slice(extra);
+    if !extra.contains(&"--web-addr") {
+        args.push("--no-web");
+    }
+    let mut c = with_fd_limit(&muxscope_bin(), &args);
+    c.env("RUST_LOG", "warn");
+    spawn(&format!("muxscope {}", extra.join(" ")), c, port, false)
+}
+
+fn start_seed() -> Result<Option<Proc>> {
+    let path = root().join("../shared/seed/chat_server.py");
+    if !path.exists() {
+        eprintln!("    (the seed's chat_server.py is not at {}; skipping it)", path.display());
+        return Ok(None);
+    }
+    if TcpStream::connect("127.0.0.1:3999").is_ok() {
+        return Err("port 3999 is busy; the seed's server needs it (stop muxscope first)".into());
+    }
+    let c = with_fd_limit("python3", &[path.to_str().unwrap()]);
+    Ok(Some(spawn("seed", c, 3999, true)?))
+}
+
+fn redis(port: u16) -> Result<Proc> {
+    let p = port.to_string();
+    let c = with_fd_limit("redis-server", &["--port", &p, "--save", "", "--appendonly", "no", "--maxclients", "19000", "--bind", "127.0.0.1"]);
+    spawn("redis", c, port, false)
+}
+
+/// Runs one `muxscope bench` scenario; returns its JSON.
+fn bench(args: &[&str]) -> Result<Value> {
+    let mut c = with_fd_limit(&muxscope_bin(), &[&["bench"][..], args].concat());
+    c.stderr(Stdio::inherit());
+    let out = c.output().map_err(|e| format!("muxscope bench: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("muxscope bench {} failed", args.join(" ")));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or("")).map_err(|e| format!("bad bench output {text:?}: {e}"))
+}
+
+fn f(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or(f64::NAN)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if xs.is_empty() {
+        f64::NAN
+    } else {
+        xs[xs.len() / 2]
+    }
+}
+
+struct Report {
+    lines: Vec<String>,
+}
+
+impl Report {
+    fn line(&mut self, s: String) {
+        println!("{s}");
+        self.lines.push(s);
+    }
+}
+
+pub fn main(args: &[String]) -> Result {
+    let quick = args.iter().any(|a| a == "--quick");
+    setup(true, true)?;
+    step("building muxscope (release)");
+    status(cmd("cargo").args(["build", "--release", "-p", "muxscope"]))?;
+    let mut r = Report { lines: vec![] };
+    let started = chrono_like_now();
+    r.line(format!("# muxscope bench, {started}{}", if quick { " (--quick)" } else { "" }));
+    r.line(format!("machine: {} cores, {}", num_cpus(), first_line("/proc/cpuinfo", "model name")));
+    r.line(String::new());
+
+    let mux = muxscope(5001, &[])?;
+    let seed = start_seed()?;
+    let rd = redis(5003)?;
+    let targets: Vec<(&str, String, &str)> = {
+        let mut t = vec![("muxscope", "127.0.0.1:5001".to_string(), "line")];
+        if seed.is_some() {
+            t.push(("seed (Python selectors)", "127.0.0.1:3999".into(), "line"));
+        }
+        t.push(("Redis pub/sub", "127.0.0.1:5003".into(), "redis"));
+        t
+    };
+
+    // (a) fan-out
+    step("(a) fan-out: one 64 B message to N idle clients");
+    r.line("## (a) fan-out: one 64 B message to N idle clients, until the last has it".into());
+    r.line("| N | kernel floor p50 / p95 | muxscope p50 / p95 | seed p50 / p95 | Redis p50 / p95 | muxscope ÷ floor (p50) |".into());
+    r.line("|---|---|---|---|---|---|".into());
+    let sizes: &[usize] = if quick { &[1000] } else { &[1000, 5000, 10000] };
+    for &n in sizes {
+        let rounds = if n >= 10000 { "20" } else { "30" };
+        // The floor holds both ends of every connection in one process: 9,000 pairs fit the limit.
+        let floor_n = n.min(9000).to_string();
+        let floor = bench(&["floor", "--clients", &floor_n, "--rounds", rounds])?;
+        let mut cells = vec![format!("{:.1} / {:.1}{}", f(&floor, "p50_ms"), f(&floor, "p95_ms"), if n > 9000 { " (9k)" } else { "" })];
+        let mut mux_p50 = f64::NAN;
+        for (name, addr, proto) in &targets {
+            let v = bench(&["fanout", "--target", addr, "--proto", proto, "--clients", &n.to_string(), "--rounds", rounds])?;
+            if *name == "muxscope" {
+                mux_p50 = f(&v, "p50_ms");
+            }
+            cells.push(format!("{:.1} / {:.1}", f(&v, "p50_ms"), f(&v, "p95_ms")));
+        }
+        if seed.is_none() {
+            cells.insert(2, "—".into());
+        }
+        r.line(format!("| {n} | {} | {:.2}× |", cells.join(" | "), mux_p50 / f(&floor, "p50_ms")));
+    }
+    r.line(String::new());
+
+    // (b) blast
+    step("(b) blast: 1,000 clients, 4 senders");
+    let runs = if quick { 1 } else { 3 };
+    let secs = if quick { "3" } else { "5" };
+    let drain = muxscope(5002, &["--drain-events"])?;
+    let web = muxscope(5004, &["--web-addr", "127.0.0.1:5005"])?;
+    let browser = chromium_watching("http://127.0.0.1:5005/")?;
+    let mut blast_targets: Vec<(String, String, &str)> = vec![
+        ("muxscope".into(), "127.0.0.1:5001".into(), "line"),
+        ("muxscope, event stream drained (--drain-events)".into(), "127.0.0.1:5002".into(), "line"),
+        ("muxscope + gateway, headless Chromium watching the page".into(), "127.0.0.1:5004".into(), "line"),
+        ("Redis pub/sub".into(), "127.0.0.1:5003".into(), "redis"),
+    ];
+    if seed.is_some() {
+        blast_targets.insert(3, ("seed (Python selectors)".into(), "127.0.0.1:3999".into(), "line"));
+    }
+    let mut results: Vec<Vec<f64>> = vec![vec![]; blast_targets.len()];
+    let mut cut: Vec<u64> = vec![0; blast_targets.len()];
+    for _ in 0..runs {
+        // Alternate targets within each run, so drift on a shared machine hits all alike.
+        for (i, (_, addr, proto)) in blast_targets.iter().enumerate() {
+            let v = bench(&["blast", "--target", addr, "--proto", proto, "--clients", "1000", "--senders", "4", "--seconds", secs])?;
+            results[i].push(f(&v, "deliveries_per_sec"));
+            cut[i] += v["receivers_cut"].as_u64().unwrap_or(0);
+        }
+    }
+    drop(browser);
+    let redis_med = median(results[blast_targets.len() - 1].clone());
+    let base = median(results[0].clone());
+    r.line(format!("## (b) blast: 1,000 clients, 4 senders pushing 64 B lines; deliveries/s, median of {runs} × {secs} s"));
+    r.line("| target | deliveries/s (median) | runs | ÷ Redis | ÷ muxscope alone | receivers cut |".into());
+    r.line("|---|---|---|---|---|---|".into());
+    for (i, (name, _, _)) in blast_targets.iter().enumerate() {
+        let m = median(results[i].clone());
+        let all: Vec<String> = results[i].iter().map(|x| format!("{:.2} M", x / 1e6)).collect();
+        r.line(format!("| {name} | {:.2} M | {} | {:.2}× | {:.2} | {} |", m / 1e6, all.join(", "), m / redis_med, m / base, cut[i]));
+    }
+    r.line(String::new());
+    drop(drain);
+    drop(web);
+
+    // (c) connects and (d) RSS per idle client, each on a fresh server
+    step("(c) 10,000 serial connects and (d) RSS per idle client");
+    r.line("## (c) 10,000 clients connecting one after another, then served once; (d) server RSS per idle client".into());
+    r.line("| target | seconds | connects/s | RSS before → after | RSS per idle client |".into());
+    r.line("|---|---|---|---|---|".into());
+    drop(mux);
+    drop(rd);
+    let n = if quick { "2000" } else { "10000" };
+    let have_seed = seed.is_some();
+    // A fresh seed too: the old one still holds what the earlier runs left behind.
+    drop(seed);
+    let mut connect_secs = vec![];
+    for (name, proto) in [("muxscope", "line"), ("seed (Python selectors)", "line"), ("Redis pub/sub", "redis")] {
+        let (p, addr) = match name {
+            "muxscope" => (muxscope(5011, &[])?, "127.0.0.1:5011"),
+            "Redis pub/sub" => (redis(5013)?, "127.0.0.1:5013"),
+            _ if have_seed => {
+                std::thread::sleep(Duration::from_millis(500));
+                (start_seed()?.ok_or("the seed vanished")?, "127.0.0.1:3999")
+            }
+            _ => continue,
+        };
+        // `bash -c 'ulimit …; exec server'` keeps its pid, so this is the server's own.
+        let pid = p.pid().to_string();
+        let v = bench(&["connect", "--target", addr, "--proto", proto, "--clients", n, "--pid", &pid])?;
+        connect_secs.push((name, f(&v, "seconds")));
+        r.line(format!(
+            "| {name} | {:.2} | {:.0} | {:.1} → {:.1} MiB | {:.0} B |",
+            f(&v, "seconds"),
+            f(&v, "connects_per_sec"),
+            f(&v, "rss_before_bytes") / 1048576.0,
+            f(&v, "rss_after_bytes") / 1048576.0,
+            f(&v, "rss_per_client_bytes")
+        ));
+        eprintln!("    done with {}", p.name);
+    }
+    if let (Some(m), Some(rs)) = (connect_secs.iter().find(|x| x.0 == "muxscope"), connect_secs.iter().find(|x| x.0 == "Redis pub/sub")) {
+        r.line(format!("\nmuxscope connects {:.1}× faster than Redis.", rs.1 / m.1));
+    }
+    let dir = root().join("bench-results");
+    let _ = std::fs::create_dir_all(&dir);
+    let file = dir.join("latest.md");
+    std::fs::write(&file, r.lines.join("\n") + "\n").map_err(|e| format!("writing {}: {e}", file.display()))?;
+    step(&format!("written to {}", file.display()));
+    Ok(())
+}
+
+fn chromium_watching(url: &str) -> Result<Proc> {
+    let dir = std::env::temp_dir().join(format!("muxscope-bench-chrome-{}", std::process::id()));
+    let mut c = Command::new("/usr/bin/chromium");
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--remote-debugging-port=0",
+        &format!("--user-data-dir={}", dir.display()),
+        url,
+    ]);
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = c.spawn().map_err(|e| format!("starting chromium: {e}"))?;
+    // Wait until it is up (it prints the DevTools address), then give the page time to load.
+    if let Some(err) = child.stderr.take() {
+        let mut lines = BufReader::new(err).lines();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(20) {
+            match lines.next() {
+                Some(Ok(l)) if l.contains("DevTools listening") => break,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    Ok(Proc { name: "chromium".into(), child, _stdin: None })
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn first_line(path: &str, key: &str) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split(':').nth(1)).map(|v| v.trim().to_string()))
+        .unwrap_or_default()
+}
+
+fn chrono_like_now() -> String {
+    let out = Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
+}
