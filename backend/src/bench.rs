@@ -436,3 +436,69 @@ pub fn connect(target: SocketAddr, proto: Proto, clients: usize, pid: Option<u32
         rss_after_bytes: rss_after,
     })
 }
+
+#[derive(Debug, Serialize)]
+pub struct ChatLoadResult {
+    pub clients: usize,
+    pub target_rate: f64,
+    pub seconds: f64,
+    pub sent: u64,
+    pub received_lines: u64,
+}
+
+/// `clients` chat clients that together send `rate` lines a second for `seconds`, while one
+/// thread reads everything they are sent (so none is cut as a slow consumer). A realistic busy
+/// room, for watching the page under load.
+pub fn chat_load(target: SocketAddr, clients: usize, rate: f64, seconds: f64) -> io::Result<ChatLoadResult> {
+    let mut rx = Receivers::connect(target, clients, Proto::Line)?;
+    let writers: Vec<TcpStream> = rx.socks.iter().map(|s| s.try_clone()).collect::<io::Result<_>>()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let sender = {
+        let (stop, sent) = (stop.clone(), sent.clone());
+        std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // Paced by the clock: line i is due at i / rate seconds.
+                let due = Duration::from_secs_f64(i as f64 / rate);
+                let now = t0.elapsed();
+                if due > now {
+                    std::thread::sleep((due - now).min(Duration::from_millis(5)));
+                    continue;
+                }
+                let w = &writers[i as usize % writers.len()];
+                let line = format!("message {i} from a busy room\n");
+                match crate::sys::send(w.as_raw_fd(), line.as_bytes()) {
+                    Ok(_) => {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) if crate::sys::is_would_block(&e) => {}
+                    Err(_) => break,
+                }
+                i += 1;
+            }
+        })
+    };
+    let t0 = Instant::now();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut lines = 0u64;
+    while t0.elapsed() < Duration::from_secs_f64(seconds) {
+        let info = rx.sel.select(Some(Duration::from_millis(50)))?;
+        for i in 0..info.ready {
+            let Some((key, _)) = rx.sel.ready_at(i) else { continue };
+            match read_lfs(key.fd, &mut buf) {
+                Ok(n) => lines += n,
+                Err(_) => {
+                    let _ = rx.sel.unregister(key.fd);
+                }
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = sender.join();
+    for s in &rx.socks {
+        set_reset_on_close(s);
+    }
+    Ok(ChatLoadResult { clients, target_rate: rate, seconds: t0.elapsed().as_secs_f64(), sent: sent.load(Ordering::Relaxed), received_lines: lines })
+}

@@ -98,6 +98,17 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+    /// A busy room: N clients sending a combined R lines/s for S seconds, everything read.
+    ChatLoad {
+        #[arg(long)]
+        target: SocketAddr,
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
     /// N clients connecting one after another; with --pid, the server's RSS per idle client.
     Connect {
         #[arg(long)]
@@ -229,6 +240,12 @@ fn run_bench(what: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Floor { clients, rounds } => serde_json::to_string(&bench::floor(clients, rounds)?)?,
         BenchCmd::Blast { target, proto, clients, senders, seconds } => {
             serde_json::to_string(&bench::blast(target, proto, clients, senders, seconds)?)?
+        }
+        BenchCmd::ChatLoad { target, clients, rate, seconds } => {
+            if !(rate > 0.0 && rate.is_finite()) {
+                anyhow::bail!("--rate must be a positive number of lines per second");
+            }
+            serde_json::to_string(&bench::chat_load(target, clients, rate, seconds)?)?
         }
         BenchCmd::Connect { target, proto, clients, pid } => serde_json::to_string(&bench::connect(target, proto, clients, pid)?)?,
     };

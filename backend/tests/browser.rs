@@ -217,6 +217,51 @@ async fn chat_and_watch_in_a_real_browser() {
     b.client.clone().close().await.unwrap();
 }
 
+/// Not a test: the page's performance under a busy room, for `cargo xtask bench` (which runs
+/// it with `--ignored` against the release binary). Prints one `BENCH {json}` line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark; run by cargo xtask bench"]
+async fn page_under_load() {
+    if !browser_available() {
+        return;
+    }
+    let clients: usize = std::env::var("LOAD_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let rate: f64 = std::env::var("LOAD_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(1000.0);
+    let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0"]);
+    let b = Browser::start().await;
+    b.client.goto(&format!("http://{}/", server.web.unwrap())).await.unwrap();
+    let ready_ms = b.until("the first picture", "return window.muxscopeReadyMs || 0").await.as_f64().unwrap();
+    let bin = std::env::var("MUXSCOPE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_muxscope").to_string());
+    let load_secs = 14.0;
+    let mut load = Command::new(bin)
+        .args(["bench", "chat-load", "--target", &server.chat.to_string(), "--clients", &clients.to_string()])
+        .args(["--rate", &rate.to_string(), "--seconds", &load_secs.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let the clients join and the room get busy, then record every animation frame for 8 s.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    b.js("window.__frames = []; (function f(t) { window.__frames.push(t); if (window.__frames.length < 100000) requestAnimationFrame(f); })(performance.now()); return true").await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let frames = b.js("const f = window.__frames; return f.slice(1).map((t, i) => t - f[i])").await;
+    let nodes = b.js("return document.querySelectorAll('[data-testid=fd-node]').length").await;
+    let folded = b.js("return document.querySelector('[data-testid=counter-folded] b').innerText").await;
+    let out = load.wait_with_output().unwrap();
+    let load_json = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mut deltas: Vec<f64> = frames.as_array().unwrap().iter().filter_map(|v| v.as_f64()).collect();
+    assert!(deltas.len() > 50, "only {} frames in 8 s", deltas.len());
+    deltas.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let q = |p: f64| deltas[((deltas.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "BENCH {}",
+        json!({
+            "interactive_ms": ready_ms, "frames": deltas.len(), "frame_p50_ms": q(0.5), "frame_p95_ms": q(0.95),
+            "frame_max_ms": q(1.0), "fd_nodes": nodes, "folded": folded, "load": serde_json::from_str::<Value>(&load_json).unwrap_or(Value::Null)
+        })
+    );
+    b.client.clone().close().await.unwrap();
+}
+
 /// A tiny HTTP GET over a raw socket (no client library needed for one request).
 fn reqwest_like_get(addr: std::net::SocketAddr, path: &str) -> String {
     use std::io::{Read, Write};

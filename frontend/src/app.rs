@@ -83,6 +83,20 @@ pub fn app() -> Html {
             move || drop(iv)
         });
     }
+    {
+        // For measurements: when the first picture of the loop is on screen (ms since navigation).
+        let drawn = !model.snap.fds.is_empty();
+        use_effect_with(drawn, move |drawn| {
+            if *drawn {
+                if let Some(w) = web_sys::window() {
+                    let key = wasm_bindgen::JsValue::from_str("muxscopeReadyMs");
+                    if !js_sys::Reflect::has(&w, &key).unwrap_or(true) {
+                        let _ = js_sys::Reflect::set(&w, &key, &net::now_ms().into());
+                    }
+                }
+            }
+        });
+    }
     let d = model.dispatcher();
     html! {
         <div class="app">

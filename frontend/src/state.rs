@@ -126,6 +126,8 @@ pub struct Model {
     samples: VecDeque<Sample>,
     pub rates: Rates,
     pub chat: VecDeque<LogLine>,
+    /// Names of fds just deleted from the interest list, for the `close` that follows.
+    gone: HashMap<i32, String>,
     next_id: u64,
 }
 
@@ -151,6 +153,7 @@ impl Default for Model {
             samples: VecDeque::new(),
             rates: Rates::default(),
             chat: VecDeque::new(),
+            gone: HashMap::new(),
             next_id: 1,
         }
     }
@@ -382,7 +385,17 @@ impl Model {
         // Names as they were before this event (a close forgets them).
         let name_of = |s: &Snapshot, fd: i32| s.fd(fd).map(|f| f.name.clone()).unwrap_or_else(|| format!("fd {fd}"));
         let before_name = match &e.body {
-            EventBody::Close { fd, .. } | EventBody::Ctl { fd, .. } => Some(name_of(&self.snap, *fd)),
+            EventBody::Close { fd, .. } => Some(self.gone.remove(fd).unwrap_or_else(|| name_of(&self.snap, *fd))),
+            EventBody::Ctl { fd, op, .. } => {
+                let n = name_of(&self.snap, *fd);
+                if *op == CtlOp::Del {
+                    if self.gone.len() > 4096 {
+                        self.gone.clear();
+                    }
+                    self.gone.insert(*fd, n.clone());
+                }
+                Some(n)
+            }
             _ => None,
         };
         self.snap.apply(&e);
@@ -698,6 +711,17 @@ mod tests {
         m.update(Action::Server(ServerMsg::Events { events: chat_turn(20) }));
         m.update(Action::Tick(3000.0));
         assert_eq!(m.snap.seq, 500);
+    }
+
+    #[test]
+    fn a_close_after_its_del_still_names_the_client() {
+        let mut m = live(vec![
+            ev(11, EventBody::Ctl { op: CtlOp::Del, fd: 5, interest: None, role: Role::Tcp, error: None }),
+            ev(12, EventBody::Close { fd: 5, reason: CloseReason::Quit, detail: None }),
+        ]);
+        m.update(Action::Tick(2000.0));
+        assert_eq!(m.log.back().unwrap().text, "close(fd 5) [ann] — said quit");
+        assert!(m.snap.fd(5).is_none());
     }
 
     #[test]

@@ -22,7 +22,9 @@ impl Server {
     }
 
     pub fn start_with(poller: &str, extra: &[&str], tweak: impl FnOnce(&mut Command)) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_muxscope"));
+        // MUXSCOPE_BIN: benchmarks point the tests at the release build.
+        let bin = std::env::var("MUXSCOPE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_muxscope").to_string());
+        let mut cmd = Command::new(bin);
         cmd.args(["--chat-addr", "127.0.0.1:0", "--poller", poller]);
         if !extra.contains(&"--web-addr") {
             cmd.arg("--no-web");
