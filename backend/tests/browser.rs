@@ -233,7 +233,7 @@ async fn page_under_load() {
     let ready_ms = b.until("the first picture", "return window.muxscopeReadyMs || 0").await.as_f64().unwrap();
     let bin = std::env::var("MUXSCOPE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_muxscope").to_string());
     let load_secs = 14.0;
-    let mut load = Command::new(bin)
+    let load = Command::new(bin)
         .args(["bench", "chat-load", "--target", &server.chat.to_string(), "--clients", &clients.to_string()])
         .args(["--rate", &rate.to_string(), "--seconds", &load_secs.to_string()])
         .stdout(Stdio::piped())
@@ -241,11 +241,16 @@ async fn page_under_load() {
         .unwrap();
     // Let the clients join and the room get busy, then record every animation frame for 8 s.
     tokio::time::sleep(Duration::from_secs(4)).await;
+    if let Ok(sel) = std::env::var("LOAD_HIDE") {
+        // For profiling: take a part of the page out of rendering.
+        b.js(&format!("document.querySelectorAll('{sel}').forEach(e => e.style.display = 'none'); return true")).await;
+    }
     b.js("window.__frames = []; (function f(t) { window.__frames.push(t); if (window.__frames.length < 100000) requestAnimationFrame(f); })(performance.now()); return true").await;
     tokio::time::sleep(Duration::from_secs(8)).await;
     let frames = b.js("const f = window.__frames; return f.slice(1).map((t, i) => t - f[i])").await;
     let nodes = b.js("return document.querySelectorAll('[data-testid=fd-node]').length").await;
     let folded = b.js("return document.querySelector('[data-testid=counter-folded] b').innerText").await;
+    let page_stats = b.js("return window.muxscopeStats || null").await;
     let out = load.wait_with_output().unwrap();
     let load_json = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let mut deltas: Vec<f64> = frames.as_array().unwrap().iter().filter_map(|v| v.as_f64()).collect();
@@ -256,7 +261,7 @@ async fn page_under_load() {
         "BENCH {}",
         json!({
             "interactive_ms": ready_ms, "frames": deltas.len(), "frame_p50_ms": q(0.5), "frame_p95_ms": q(0.95),
-            "frame_max_ms": q(1.0), "fd_nodes": nodes, "folded": folded, "load": serde_json::from_str::<Value>(&load_json).unwrap_or(Value::Null)
+            "frame_max_ms": q(1.0), "fd_nodes": nodes, "folded": folded, "page": page_stats, "load": serde_json::from_str::<Value>(&load_json).unwrap_or(Value::Null)
         })
     );
     b.client.clone().close().await.unwrap();

@@ -58,7 +58,11 @@ pub fn app() -> Html {
                 &net::url("/ws/events"),
                 Callback::from(move |_| d_open.dispatch(Action::Connected(true))),
                 Callback::from(move |text: String| {
-                    if let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) {
+                    let t0 = net::now_ms();
+                    let parsed = serde_json::from_str::<ServerMsg>(&text);
+                    net::add_stat("parse_ms", net::now_ms() - t0);
+                    net::add_stat("frames", 1.0);
+                    if let Ok(msg) = parsed {
                         d_text.dispatch(Action::Server(msg));
                     }
                 }),
@@ -99,7 +103,7 @@ pub fn app() -> Html {
     }
     let d = model.dispatcher();
     html! {
-        <div class="app">
+        <div class={classes!("app", model.busy().then_some("busy"))}>
             <header>
                 <h1>{ "muxscope" }</h1>
                 <span class="tagline">{ "see IO multiplexing work, live" }</span>
@@ -237,38 +241,68 @@ fn role_class(r: Role) -> &'static str {
     }
 }
 
-fn node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>) -> Html {
-    let flash_class = flash.map(|(k, _)| match k {
-        Flash::Ready => "ready",
-        Flash::Copy => "copy",
-        Flash::Send => "send",
-        Flash::Join => "join",
+#[derive(Properties, PartialEq, Clone)]
+pub struct NodeProps {
+    pub fd: i32,
+    pub role: Role,
+    pub name: AttrValue,
+    pub interest: Interest,
+    pub pending_out: u64,
+    pub x: f64,
+    pub y: f64,
+    pub r: f64,
+    pub flash: Option<(Flash, u64)>,
+}
+
+/// One fd of the interest list. Comparable props: a busy room redraws only the nodes that
+/// changed, and a change is a class or attribute, never a new element: inserting elements makes
+/// the browser lay out the whole SVG again.
+#[function_component(FdNode)]
+fn fd_node(p: &NodeProps) -> Html {
+    // The n-th flash of a node uses animation `kind-(n % 2)`: a new name restarts it in place.
+    let flash_class = p.flash.map(|(k, n)| {
+        let kind = match k {
+            Flash::Ready => "ready",
+            Flash::Copy => "copy",
+            Flash::Send => "send",
+            Flash::Join => "join",
+        };
+        format!("{kind}-{}", n % 2)
     });
-    let writing = f.interest != Interest::Read;
-    // A new key restarts the CSS animation for this node only.
-    let key = format!("{}-{}", f.fd, flash.map(|f| f.1).unwrap_or(0));
-    let label = if r >= 16.0 { Some(short(&f.name, (r / 3.2) as usize + 4)) } else { None };
-    let title = format!("fd {} · {} · {} · interest {}{}", f.fd, role_class(f.role), f.name, f.interest, if f.pending_out > 0 { format!(" · {} B queued", f.pending_out) } else { String::new() });
+    let writing = p.interest != Interest::Read;
+    let r = p.r;
+    let label = if r >= 16.0 { Some(short(&p.name, (r / 3.2) as usize + 4)) } else { None };
+    let queued = if p.pending_out > 0 { format!(" · {} B queued", p.pending_out) } else { String::new() };
+    let title = format!("fd {} · {} · {} · interest {}{queued}", p.fd, role_class(p.role), p.name, p.interest);
     html! {
-        <g key={key} data-testid="fd-node" data-fd={f.fd.to_string()} data-role={role_class(f.role)}
-           class={classes!("node", role_class(f.role), flash_class, writing.then_some("wants-write"))}
-           transform={format!("translate({x:.1},{y:.1})")}>
+        <g data-testid="fd-node" data-fd={p.fd.to_string()} data-role={role_class(p.role)}
+           class={classes!("node", role_class(p.role), flash_class, writing.then_some("wants-write"))}
+           transform={format!("translate({:.1},{:.1})", p.x, p.y)}>
             <title>{ title }</title>
-            if writing { <circle class="wring" r={format!("{:.1}", r + 4.0)} /> }
+            <circle class="wring" r={format!("{:.1}", r + 4.0)} />
             <circle class="body" r={format!("{r:.1}")} />
-            if r >= 7.0 { <text class="fdnum" dy="0.35em" font-size={format!("{:.0}", (r * 0.75).clamp(7.0, 22.0))}>{ f.fd }</text> }
+            if r >= 7.0 { <text class="fdnum" dy="0.35em" font-size={format!("{:.0}", (r * 0.75).clamp(7.0, 22.0))}>{ p.fd }</text> }
             if let Some(l) = label { <text class="name" y={format!("{:.1}", r + 14.0)}>{ l }</text> }
         </g>
     }
 }
 
-const MAX_LINES: usize = 300;
+fn node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>) -> Html {
+    html! {
+        <FdNode key={f.fd} fd={f.fd} role={f.role} name={AttrValue::from(f.name.clone())} interest={f.interest}
+                pending_out={f.pending_out} x={x} y={y} r={r} flash={flash} />
+    }
+}
+
+/// Most fan-out lines drawn; a larger room gets an even sample of its recipients.
+const MAX_LINES: usize = 48;
 
 fn fanout_lines(f: &Fanout, pos: &dyn Fn(i32) -> Option<(f64, f64)>) -> Html {
+    let stride = f.to.len().div_ceil(MAX_LINES).max(1);
     let lines: Vec<Html> = f
         .to
         .iter()
-        .take(MAX_LINES)
+        .step_by(stride)
         .filter_map(|fd| pos(*fd))
         .map(|(x, y)| html! { <line class="fan" x1={CORE.0.to_string()} y1={CORE.1.to_string()} x2={format!("{x:.1}")} y2={format!("{y:.1}")} /> })
         .collect();
@@ -292,26 +326,32 @@ fn stage(m: &Model) -> Html {
         .take(64)
         .filter_map(|(fd, (_, id))| {
             let (x, y) = pos(*fd)?;
-            Some(html! { <line key={format!("cp-{id}")} class="copy-line" x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={CORE.0.to_string()} y2={CORE.1.to_string()} /> })
+            Some(html! { <line key={format!("cp-{fd}-{id}")} class="copy-line" x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={CORE.0.to_string()} y2={CORE.1.to_string()} /> })
         })
         .collect();
     let title = format!("kernel · {} · interest list: {} fds", if m.snap.poller.is_empty() { "…" } else { &m.snap.poller }, m.snap.fds.len());
     let pending: u64 = m.snap.fds.iter().map(|f| f.pending_out).sum();
+    // Two layers: the boxes and nodes, and above them the lines that animate across the whole
+    // stage (their own compositing layer), so drawing a fan-out does not repaint every node.
     html! {
-        <svg class="stage" viewBox="0 0 1000 600" role="img" aria-label="the event loop">
-            <rect class="kernel" x="8" y="8" width="984" height="396" rx="18" />
-            <text class="boxlabel" x="28" y="40">{ title }</text>
-            <rect class="user" x="8" y="452" width="984" height="140" rx="18" />
-            <text class="boxlabel" x="28" y="484">{ "user space · muxscope chat loop (one thread)" }</text>
-            <text class="boxnote" x="28" y="512">{ format!("{} B owed in output queues", pending) }</text>
-            <g class="core" transform={format!("translate({},{})", CORE.0, CORE.1)}>
-                <circle r="30" />
-                <text dy="0.35em">{ "loop" }</text>
-            </g>
-            { for copies }
-            { for m.fanout.as_ref().map(|f| fanout_lines(f, &pos)) }
-            { for nodes }
-        </svg>
+        <div class="stage">
+            <svg class="layer" viewBox="0 0 1000 600" role="img" aria-label="the event loop">
+                <rect class="kernel" x="8" y="8" width="984" height="396" rx="18" />
+                <text class="boxlabel" x="28" y="40">{ title }</text>
+                <rect class="user" x="8" y="452" width="984" height="140" rx="18" />
+                <text class="boxlabel" x="28" y="484">{ "user space · muxscope chat loop (one thread)" }</text>
+                <g class="core" transform={format!("translate({},{})", CORE.0, CORE.1)}>
+                    <circle r="30" />
+                    <text dy="0.35em">{ "loop" }</text>
+                </g>
+                { for nodes }
+            </svg>
+            <svg class="layer overlay" viewBox="0 0 1000 600" aria-hidden="true">
+                { for copies }
+                { for m.fanout.as_ref().map(|f| fanout_lines(f, &pos)) }
+            </svg>
+            <div class="owed">{ format!("{pending} B owed in output queues") }</div>
+        </div>
     }
 }
 
@@ -356,7 +396,7 @@ fn counters(m: &Model) -> Html {
 fn event_log(m: &Model) -> Html {
     html! {
         <section class="log" data-testid="event-log">
-            { for m.log.iter().rev().map(|l| html! { <div key={l.id} class={classes!("ev", l.class)}>{ &l.text }</div> }) }
+            { for m.log.iter().rev().take(if m.busy() { 40 } else { usize::MAX }).map(|l| html! { <div key={l.id} class={classes!("ev", l.class)}>{ &l.text }</div> }) }
         </section>
     }
 }

@@ -56,3 +56,17 @@ impl Drop for Socket {
 pub fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
 }
+
+/// Adds to `window.muxscopeStats[key]`: cheap counters a benchmark can read.
+pub fn add_stat(key: &str, v: f64) {
+    let Some(w) = web_sys::window() else { return };
+    let stats_key = wasm_bindgen::JsValue::from_str("muxscopeStats");
+    let mut stats = js_sys::Reflect::get(&w, &stats_key).unwrap_or(wasm_bindgen::JsValue::UNDEFINED);
+    if stats.is_undefined() {
+        stats = js_sys::Object::new().into();
+        let _ = js_sys::Reflect::set(&w, &stats_key, &stats);
+    }
+    let k = wasm_bindgen::JsValue::from_str(key);
+    let old = js_sys::Reflect::get(&stats, &k).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let _ = js_sys::Reflect::set(&stats, &k, &(old + v).into());
+}

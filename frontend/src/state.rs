@@ -17,6 +17,12 @@ pub const QUEUE_CAP: usize = 20_000;
 pub const ANIMATE_PER_TICK: usize = 24;
 pub const SLOW_BASE_MS: f64 = 250.0;
 const RATE_WINDOW_MS: f64 = 2000.0;
+/// How long after the last fold the view stays in busy (still) mode.
+pub const BUSY_MS: f64 = 1500.0;
+/// In busy mode the live picture is redrawn at most this often.
+pub const BUSY_REDRAW_MS: f64 = 250.0;
+/// Shortest time a live fan-out stays drawn.
+pub const FANOUT_MS: f64 = 600.0;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
@@ -128,6 +134,12 @@ pub struct Model {
     pub chat: VecDeque<LogLine>,
     /// Names of fds just deleted from the interest list, for the `close` that follows.
     gone: HashMap<i32, String>,
+    /// The clock of the last tick, and when the current fan-out started drawing.
+    now_ms: f64,
+    fanout_at_ms: f64,
+    /// When events were last folded: while that is recent the view draws marks, not animations.
+    folded_at_ms: f64,
+    live_played_ms: f64,
     next_id: u64,
 }
 
@@ -154,6 +166,10 @@ impl Default for Model {
             rates: Rates::default(),
             chat: VecDeque::new(),
             gone: HashMap::new(),
+            now_ms: 0.0,
+            fanout_at_ms: f64::NEG_INFINITY,
+            folded_at_ms: f64::NEG_INFINITY,
+            live_played_ms: f64::NEG_INFINITY,
             next_id: 1,
         }
     }
@@ -176,7 +192,15 @@ impl Model {
     /// False when a `Tick` at `now` would change nothing (lets the view skip a copy).
     pub fn needs_tick(&self, now: f64) -> bool {
         let sample_due = self.samples.back().is_none_or(|s| now - s.at_ms >= 250.0);
-        sample_due || (!self.paused && !self.queue.is_empty())
+        let busy_ends = self.busy() && now - self.folded_at_ms >= BUSY_MS;
+        let play_due = !self.paused && !self.queue.is_empty() && !(self.is_live() && self.busy() && now - self.live_played_ms < BUSY_REDRAW_MS);
+        sample_due || busy_ends || play_due
+    }
+
+    /// Events come faster than they can be animated: the view shows still marks instead of
+    /// animations (a thousand animations at once would cost every frame).
+    pub fn busy(&self) -> bool {
+        self.now_ms - self.folded_at_ms < BUSY_MS
     }
 
     /// Clients (TCP and web) registered now.
@@ -259,6 +283,7 @@ impl Model {
     }
 
     fn tick(&mut self, now: f64) -> bool {
+        self.now_ms = now;
         let played = self.play_due(now);
         // Rates after playing: they describe the picture on screen.
         self.sample(now) || played
@@ -269,6 +294,11 @@ impl Model {
             return false;
         }
         if self.is_live() {
+            // Busy: a few still pictures a second say as much as twenty, for a fraction of the work.
+            if self.busy() && now - self.live_played_ms < BUSY_REDRAW_MS {
+                return false;
+            }
+            self.live_played_ms = now;
             self.play_live();
             return true;
         }
@@ -308,6 +338,7 @@ impl Model {
             self.play(item, false);
         }
         if folded > 0 {
+            self.folded_at_ms = self.now_ms;
             self.folded_total += folded;
             self.log_line("fold", format!("×{folded} events folded ({why})"));
         }
@@ -352,9 +383,10 @@ impl Model {
         push_capped(&mut self.log, LogLine { id, class, text }, LOG_CAP);
     }
 
+    /// Marks a node; the number counts this node's flashes (the view alternates on it).
     fn flash(&mut self, fd: i32, kind: Flash) {
-        let id = self.id();
-        self.flashes.insert(fd, (kind, id));
+        let n = self.flashes.get(&fd).map_or(0, |f| f.1 + 1);
+        self.flashes.insert(fd, (kind, n));
     }
 
     /// Plays one item: the state always moves; with `animate`, the picture and the log follow.
@@ -445,7 +477,11 @@ impl Model {
                     self.phase = Some(Phase { id, step: 2, text: format!("② recv(fd {fd}) → EAGAIN: drained, nothing more in the kernel") });
                 }
             }
+            // Live and busy: a fan-out is drawn for at least FANOUT_MS before the next replaces it
+            // (the counters carry the rate); in slow motion every one is drawn.
+            EventBody::Broadcast { .. } if self.is_live() && self.now_ms - self.fanout_at_ms < FANOUT_MS => {}
             EventBody::Broadcast { from, name, text, .. } => {
+                self.fanout_at_ms = self.now_ms;
                 let to: Vec<i32> = self.snap.fds.iter().filter(|f| matches!(f.role, Role::Tcp | Role::Web)).map(|f| f.fd).collect();
                 self.fanout = Some(Fanout { id, from: *from, to, line: format!("[{name}] {text}") });
                 self.phase = Some(Phase { id, step: 3, text: format!("③ fan-out: \"[{name}] {text}\" encoded once, owed to every client") });
@@ -681,6 +717,10 @@ mod tests {
         assert_eq!(m.snap.counters.messages, 100, "every event reached the state");
         assert_eq!(m.folded_total, 400 - ANIMATE_PER_TICK as u64);
         assert!(m.log.iter().any(|l| l.class == "fold" && l.text.contains("×376 events folded")));
+        assert!(m.busy());
+        let mut m = m;
+        m.update(Action::Tick(1000.0 + BUSY_MS + 1.0));
+        assert!(!m.busy());
     }
 
     #[test]

@@ -17,8 +17,9 @@ use tokio::sync::{broadcast, oneshot};
 
 /// One frame every 40 ms (25 per second): smooth enough to animate, cheap to parse.
 pub const TICK: Duration = Duration::from_millis(40);
-/// Events per frame; a busier tick is folded (counted as a gap, then a snapshot).
-pub const FRAME_CAP: usize = 1000;
+/// Events per frame (10,000 a second); a busier tick is folded (counted as a gap, then a
+/// snapshot): a browser cannot draw more, and parsing more would cost it frames.
+pub const FRAME_CAP: usize = 400;
 /// Frames a subscriber may fall behind before it is told it lagged.
 pub const SUBSCRIBER_BACKLOG: usize = 128;
 
