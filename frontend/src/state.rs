@@ -478,8 +478,8 @@ impl Model {
                 }
             }
             // Live and busy: a fan-out is drawn for at least FANOUT_MS before the next replaces it
-            // (the counters carry the rate); in slow motion every one is drawn.
-            EventBody::Broadcast { .. } if self.is_live() && self.now_ms - self.fanout_at_ms < FANOUT_MS => {}
+            // (the counters carry the rate); otherwise every one is drawn.
+            EventBody::Broadcast { .. } if self.is_live() && self.busy() && self.now_ms - self.fanout_at_ms < FANOUT_MS => {}
             EventBody::Broadcast { from, name, text, .. } => {
                 self.fanout_at_ms = self.now_ms;
                 let to: Vec<i32> = self.snap.fds.iter().filter(|f| matches!(f.role, Role::Tcp | Role::Web)).map(|f| f.fd).collect();
@@ -751,6 +751,18 @@ mod tests {
         m.update(Action::Server(ServerMsg::Events { events: chat_turn(20) }));
         m.update(Action::Tick(3000.0));
         assert_eq!(m.snap.seq, 500);
+    }
+
+    #[test]
+    fn calm_rooms_draw_every_fan_out() {
+        let mut m = live(chat_turn(11));
+        m.update(Action::Server(ServerMsg::Events { events: vec![ev(
+            15,
+            EventBody::Broadcast { from: 5, name: "ann".into(), recipients: 1, bytes: 9, text: "again".into() },
+        )] }));
+        m.update(Action::Tick(1100.0));
+        assert!(!m.busy());
+        assert_eq!(m.fanout.as_ref().unwrap().line, "[ann] again");
     }
 
     #[test]
