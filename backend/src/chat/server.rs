@@ -390,7 +390,7 @@ impl ChatServer {
             match sys::recv(fd, &mut rbuf) {
                 Ok(0) => {
                     self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: true, would_block: false, lines: 0 });
-                    self.close_client(fd, CloseReason::Eof, None);
+                    self.peer_finished(fd);
                     break;
                 }
                 Ok(n) => {
@@ -549,22 +549,57 @@ impl ChatServer {
 
     /// A line for one client only, after whatever it was already owed this turn.
     fn send_private(&mut self, fd: RawFd, line: &[u8]) {
-        let turn_len = self.turn.buf.len();
-        let turn_id = self.turn.id;
-        let Some(Slot::Client(c)) = self.slots.get(fd as usize) else { return };
-        let from = if c.turn_id == turn_id { c.turn_from as usize } else { 0 };
-        let owed = (from < turn_len && !c.closing).then(|| self.turn.shared());
+        self.materialize_turn(fd);
+        let (turn_len, turn_id) = (self.turn.buf.len() as u32, self.turn.id);
         let Some(Slot::Client(c)) = self.slots.get_mut(fd as usize) else { return };
-        if let Some(buf) = owed {
-            c.out.push(buf, from);
-        }
         c.turn_id = turn_id;
-        c.turn_from = turn_len as u32;
+        c.turn_from = turn_len;
         c.out.push(Arc::from(line), 0);
         if !c.dirty {
             c.dirty = true;
             self.dirty.push(fd);
         }
+    }
+
+    /// recv returned 0: the peer will send no more. It may still be reading (`nc -N`,
+    /// `shutdown(SHUT_WR)`), so it gets what it is owed — its own last line included — and is
+    /// closed once that is written (or after the grace period). A partial last line is dropped.
+    fn peer_finished(&mut self, fd: RawFd) {
+        let owes = self.materialize_turn(fd);
+        let now = self.now_ms();
+        let Some(c) = self.client(fd) else { return };
+        if !owes && c.out.is_empty() {
+            self.close_client(fd, CloseReason::Eof, None);
+            return;
+        }
+        c.closing = true;
+        c.closing_reason = CloseReason::Eof;
+        c.closing_since = now;
+        c.partial = Vec::new();
+        c.partial_since = 0;
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(fd);
+        }
+        self.update_interest(fd);
+    }
+
+    /// Moves `fd`'s share of this turn's broadcasts into its own queue (closing clients take no
+    /// more of the turn). True if there was any.
+    fn materialize_turn(&mut self, fd: RawFd) -> bool {
+        let turn_len = self.turn.buf.len();
+        let turn_id = self.turn.id;
+        let Some(Slot::Client(c)) = self.slots.get(fd as usize) else { return false };
+        let from = if c.turn_id == turn_id { c.turn_from as usize } else { 0 };
+        if from >= turn_len || c.closing {
+            return false;
+        }
+        let shared = self.turn.shared();
+        let Some(Slot::Client(c)) = self.slots.get_mut(fd as usize) else { return false };
+        c.out.push(shared, from);
+        c.turn_id = turn_id;
+        c.turn_from = turn_len as u32;
+        true
     }
 
     /// Error line, then close once it is written (or after a grace period).
