@@ -502,3 +502,54 @@ pub fn chat_load(target: SocketAddr, clients: usize, rate: f64, seconds: f64) ->
     }
     Ok(ChatLoadResult { clients, target_rate: rate, seconds: t0.elapsed().as_secs_f64(), sent: sent.load(Ordering::Relaxed), received_lines: lines })
 }
+
+#[derive(Debug, Serialize)]
+pub struct ChurnResult {
+    pub seconds: f64,
+    pub waves: u64,
+    pub connections: u64,
+    pub lines_sent: u64,
+    pub lines_received: u64,
+}
+
+/// Soak load: waves of `clients` connections that join, chat, and leave — some with `quit`,
+/// some with a reset, some by closing — for `seconds`.
+pub fn churn(target: SocketAddr, clients: usize, seconds: f64) -> io::Result<ChurnResult> {
+    let t0 = Instant::now();
+    let (mut waves, mut conns, mut sent, mut got) = (0u64, 0u64, 0u64, 0u64);
+    let mut buf = vec![0u8; 64 << 10];
+    while t0.elapsed() < Duration::from_secs_f64(seconds) {
+        let mut socks = Vec::with_capacity(clients);
+        for _ in 0..clients {
+            let s = TcpStream::connect(target)?;
+            s.set_read_timeout(Some(Duration::from_millis(200)))?;
+            socks.push(s);
+        }
+        conns += clients as u64;
+        // A few talk; everyone reads what arrives.
+        for (i, s) in socks.iter().enumerate().step_by(50) {
+            let mut w = s;
+            w.write_all(format!("/nick churn{i}\nwave {waves} client {i}\n").as_bytes())?;
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        for s in &socks {
+            s.set_nonblocking(true)?;
+            if let Ok(n) = (&*s).read(&mut buf) {
+                got += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+            }
+        }
+        for (i, s) in socks.iter().enumerate() {
+            match i % 3 {
+                0 => {
+                    let _ = (&*s).write_all(b"quit\n");
+                }
+                1 => set_reset_on_close(s),
+                _ => {}
+            }
+        }
+        drop(socks);
+        waves += 1;
+    }
+    Ok(ChurnResult { seconds: t0.elapsed().as_secs_f64(), waves, connections: conns, lines_sent: sent, lines_received: got })
+}

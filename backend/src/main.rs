@@ -49,6 +49,9 @@ struct Cli {
     /// Also accept WebSocket upgrades from this Origin (repeatable), e.g. https://demo.lan.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allow_origins: Vec<String>,
+    /// Conformance testing only: serve /ws/echo with the gateway's WebSocket limits.
+    #[arg(long, hide = true)]
+    ws_echo: bool,
     /// Benchmarks only: consume the event stream in a thread, as a watching browser would.
     #[arg(long, hide = true)]
     drain_events: bool,
@@ -107,6 +110,15 @@ enum BenchCmd {
         #[arg(long, default_value_t = 1000.0)]
         rate: f64,
         #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
+    /// Soak load: waves of N clients joining, chatting and leaving, for S seconds.
+    Churn {
+        #[arg(long)]
+        target: SocketAddr,
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 60.0)]
         seconds: f64,
     },
     /// N clients connecting one after another; with --pid, the server's RSS per idle client.
@@ -181,7 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot bind web address {}: {e}", cli.web_addr))?;
         let web_addr = listener.local_addr()?;
         let allow = Allow::new(web_addr, &cli.allow_hosts, &cli.allow_origins);
-        let app = gateway::router(AppState { hub, chat_addr, poller: cli.poller.name() }, allow);
+        let app = gateway::router(AppState { hub, chat_addr, poller: cli.poller.name() }, allow, cli.ws_echo);
         if !gateway::assets::page_is_embedded() {
             tracing::warn!("this binary has no page embedded: `cargo xtask run` builds and serves the real one");
         }
@@ -247,6 +259,7 @@ fn run_bench(what: BenchCmd) -> anyhow::Result<()> {
             }
             serde_json::to_string(&bench::chat_load(target, clients, rate, seconds)?)?
         }
+        BenchCmd::Churn { target, clients, seconds } => serde_json::to_string(&bench::churn(target, clients, seconds)?)?,
         BenchCmd::Connect { target, proto, clients, pid } => serde_json::to_string(&bench::connect(target, proto, clients, pid)?)?,
     };
     println!("{json}");

@@ -218,3 +218,37 @@ async fn a_lagging_subscriber_gets_a_counted_gap_and_a_fresh_snapshot() {
     c.send("still quick\n");
     c.line_until(&format!("[{}] still quick", c.name()));
 }
+
+#[tokio::test]
+async fn oversized_websocket_messages_close_the_connection() {
+    let s = web_server("epoll");
+    let mut browser = ws(&s, "/ws/chat?nick=big").await;
+    // 64 KiB in one message: far over the 8 KiB cap (tungstenite's default would take 64 MiB).
+    let _ = browser.send(Message::Text("x".repeat(64 << 10).into())).await;
+    let t0 = Instant::now();
+    let closed = loop {
+        match tokio::time::timeout(TIMEOUT, browser.next()).await {
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => break true,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => break false,
+        }
+    };
+    assert!(closed, "an oversized message did not close the WebSocket");
+    assert!(t0.elapsed() < TIMEOUT);
+    // Nothing of it reached the chat.
+    let mut tcp = s.joined();
+    assert_eq!(tcp.who_count(), 1);
+}
+
+#[tokio::test]
+async fn a_request_head_that_never_ends_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = web_server("epoll");
+    let mut slow = TcpStream::connect(s.web.unwrap()).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+    let t0 = Instant::now();
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(20), slow.read(&mut buf)).await.expect("the gateway kept a half-sent request open");
+    assert!(matches!(n, Ok(0)) || n.is_err() || String::from_utf8_lossy(&buf).contains("408"), "{n:?}");
+    assert!(t0.elapsed() >= Duration::from_secs(9), "closed too early: {:?}", t0.elapsed());
+}

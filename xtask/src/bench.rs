@@ -147,7 +147,9 @@ pub fn main(args: &[String]) -> Result {
     r.line(String::new());
 
     let mux = muxscope(5001, &[])?;
-    let seed = start_seed()?;
+    // The seed's loop thread dies on the first send to a reset socket (and closes its listener
+    // on the way out), so every seed measurement gets a fresh one.
+    let mut seed = start_seed()?;
     let rd = redis(5003)?;
     let targets: Vec<(&str, String, &str)> = {
         let mut t = vec![("muxscope", "127.0.0.1:5001".to_string(), "line")];
@@ -172,6 +174,11 @@ pub fn main(args: &[String]) -> Result {
         let mut cells = vec![format!("{:.1} / {:.1}{}", f(&floor, "p50_ms"), f(&floor, "p95_ms"), if n > 9000 { " (9k)" } else { "" })];
         let mut mux_p50 = f64::NAN;
         for (name, addr, proto) in &targets {
+            if name.starts_with("seed") {
+                drop(seed.take());
+                std::thread::sleep(Duration::from_millis(300));
+                seed = start_seed()?;
+            }
             let v = bench(&["fanout", "--target", addr, "--proto", proto, "--clients", &n.to_string(), "--rounds", rounds])?;
             if *name == "muxscope" {
                 mux_p50 = f(&v, "p50_ms");
@@ -205,7 +212,12 @@ pub fn main(args: &[String]) -> Result {
     let mut cut: Vec<u64> = vec![0; blast_targets.len()];
     for _ in 0..runs {
         // Alternate targets within each run, so drift on a shared machine hits all alike.
-        for (i, (_, addr, proto)) in blast_targets.iter().enumerate() {
+        for (i, (name, addr, proto)) in blast_targets.iter().enumerate() {
+            if name.starts_with("seed") {
+                drop(seed.take());
+                std::thread::sleep(Duration::from_millis(300));
+                seed = start_seed()?;
+            }
             let v = bench(&["blast", "--target", addr, "--proto", proto, "--clients", "1000", "--senders", "4", "--seconds", secs])?;
             results[i].push(f(&v, "deliveries_per_sec"));
             cut[i] += v["receivers_cut"].as_u64().unwrap_or(0);

@@ -5,11 +5,13 @@
 //! - `cargo xtask test`: the same set-up plus Chromium and ChromeDriver, then every test,
 //!   the real-browser one included.
 //! - `cargo xtask bench`: the benchmarks of BENCHMARKS.md against the seed, Redis and the kernel.
+//! - `cargo xtask fuzz`, `soak`, `autobahn`: the bounded long runs of the hardening work.
 //! - `cargo xtask setup [--browser]`, `cargo xtask web`: the pieces on their own.
 //!
 //! Every install step checks first and skips what is already there at the right version.
 
 mod bench;
+mod hardening;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -30,8 +32,13 @@ fn main() -> ExitCode {
         "setup" => setup(rest.iter().any(|a| a == "--browser"), false),
         "web" => setup(false, false).and_then(|_| build_web()),
         "bench" => bench::main(&rest),
+        "fuzz" => hardening::fuzz(&rest),
+        "soak" => hardening::soak(&rest),
+        "autobahn" => hardening::autobahn(&rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <run [-- muxscope args] | test | bench [--quick] | setup [--browser] | web>");
+            println!(
+                "usage: cargo xtask <run [-- muxscope args] | test | bench [--quick] | fuzz [--seconds N] | soak [--minutes N] | autobahn | setup [--browser] | web>"
+            );
             Ok(())
         }
         other => Err(format!("unknown xtask command {other:?}; try `cargo xtask help`")),
@@ -81,7 +88,7 @@ pub fn status(c: &mut Command) -> Result {
     }
 }
 
-fn output(c: &mut Command) -> Option<String> {
+pub fn output(c: &mut Command) -> Option<String> {
     let out = c.output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }

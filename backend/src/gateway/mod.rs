@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use tower::ServiceExt as _;
 use hub::{gap_frame, Hub};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -42,9 +43,13 @@ pub struct AppState {
     pub poller: &'static str,
 }
 
-pub fn router(state: AppState, allow: guard::Allow) -> Router {
-    Router::new()
-        .route("/ws/events", get(events_ws))
+/// `echo` adds `/ws/echo`, for WebSocket conformance tests (Autobahn) only.
+pub fn router(state: AppState, allow: guard::Allow, echo: bool) -> Router {
+    let mut r = Router::new();
+    if echo {
+        r = r.route("/ws/echo", get(echo_ws));
+    }
+    r.route("/ws/events", get(events_ws))
         .route("/ws/chat", get(chat_ws))
         .route("/api/stats", get(stats))
         .fallback(get(assets::serve))
@@ -52,8 +57,33 @@ pub fn router(state: AppState, allow: guard::Allow) -> Router {
         .layer(axum::middleware::from_fn_with_state(Arc::new(allow), guard::check))
 }
 
+/// A client must send a whole request head within this time (slowloris).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener`: HTTP/1 with upgrades, and a header-read timeout (axum::serve sets
+/// no timer, so it has none). Accept errors such as EMFILE pause accepting briefly instead of
+/// spinning.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
-    axum::serve(listener, app).await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!("gateway accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(app.clone().map_request(|req: axum::http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new)));
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+            if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).with_upgrades().await {
+                tracing::debug!("gateway connection: {e}");
+            }
+        });
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -127,6 +157,25 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
             },
         }
     }
+}
+
+// ---- /ws/echo (conformance tests only) --------------------------------------------------------
+
+/// Echoes every message back, with exactly the limits `/ws/chat` has.
+async fn echo_ws(ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(CHAT_MAX_MESSAGE).max_frame_size(CHAT_MAX_MESSAGE).on_upgrade(|mut socket| async move {
+        while let Some(Ok(msg)) = socket.recv().await {
+            let reply = match msg {
+                Message::Text(t) => Message::Text(t),
+                Message::Binary(b) => Message::Binary(b),
+                Message::Close(_) => return,
+                _ => continue,
+            };
+            if socket.send(reply).await.is_err() {
+                return;
+            }
+        }
+    })
 }
 
 // ---- /ws/chat --------------------------------------------------------------------------------
