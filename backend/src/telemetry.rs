@@ -12,7 +12,10 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 
 /// Most events one loop turn may queue; the rest of that turn is counted as dropped.
-pub const MAX_BATCH: usize = 8192;
+pub const MAX_BATCH: usize = 4096;
+/// After the consumer's queue was found full, this many turns only count their events (a
+/// consumer that fell behind gets a gap either way; building events it cannot take is waste).
+const BACKOFF_TURNS: u32 = 16;
 /// Batches the queue holds before the loop starts dropping.
 pub const QUEUE_BATCHES: usize = 32;
 
@@ -38,6 +41,8 @@ pub struct Telemetry {
     seq: u64,
     epoch_ns: u64,
     batch: Vec<Event>,
+    /// Turns left in which events are counted, not built.
+    backoff: u32,
     /// Dropped and not yet reported by a delivered `gap`.
     unreported: u64,
     /// What the `gap` in the current batch reports.
@@ -65,6 +70,7 @@ impl Telemetry {
         Telemetry {
             link: None,
             enabled: false,
+            backoff: 0,
             seq: 0,
             epoch_ns: monotonic_ns(),
             batch: Vec::new(),
@@ -76,11 +82,12 @@ impl Telemetry {
 
     /// Called once per loop turn: are we being watched?
     pub fn begin_turn(&mut self) {
+        self.backoff = self.backoff.saturating_sub(1);
         self.enabled = match &self.link {
             Some((_, tap)) => tap.subscribed.load(Ordering::Relaxed),
             None => false,
         };
-        if self.enabled && self.unreported > 0 && self.gap_in_batch == 0 {
+        if self.enabled && self.backoff == 0 && self.unreported > 0 && self.gap_in_batch == 0 {
             let dropped = self.unreported;
             self.gap_in_batch = dropped;
             self.push(EventBody::Gap { dropped });
@@ -92,11 +99,17 @@ impl Telemetry {
         self.enabled
     }
 
-    /// Records one event. The closure runs only while someone listens.
+    /// Records one event. The closure runs only while someone listens and the event can be
+    /// queued; otherwise the event is only counted (and reported by the next `gap`).
     #[inline]
     pub fn emit(&mut self, body: impl FnOnce() -> EventBody) {
         if self.enabled {
-            self.push(body());
+            if self.backoff > 0 || self.batch.len() >= MAX_BATCH {
+                self.seq += 1;
+                self.drop_events(1);
+            } else {
+                self.push(body());
+            }
         }
     }
 
@@ -149,6 +162,7 @@ impl Telemetry {
             Err(TrySendError::Full(Batch::Events(b))) => {
                 // Lost with the batch: its own gap, which the next gap will cover.
                 self.drop_events(b.len() as u64);
+                self.backoff = BACKOFF_TURNS;
                 // Keep the allocation for the next turn.
                 self.batch = b;
                 self.batch.clear();
@@ -209,20 +223,33 @@ mod tests {
             tel.emit(|| body(turn as i32));
             tel.flush();
         }
-        // Turn 32 lost its event; turns 33 and 34 lost a gap and an event each.
-        assert_eq!(tel.dropped_total(), 5);
-        assert_eq!(rx.tap.dropped.load(Ordering::Relaxed), 5);
+        // Turn 32 lost its event; turns 33 and 34, backing off, only counted theirs.
+        assert_eq!(tel.dropped_total(), 3);
+        assert_eq!(rx.tap.dropped.load(Ordering::Relaxed), 3);
         let mut seqs = vec![];
         while let Ok(Batch::Events(b)) = rx.rx.try_recv() {
             seqs.extend(b.iter().map(|e| e.seq));
         }
         assert_eq!(seqs, (1..=QUEUE_BATCHES as u64).collect::<Vec<_>>());
+        // While backing off nothing is built; then the gap comes first.
+        let mut built = false;
+        // Turns 33 and 34 used two of the back-off turns, and each begin_turn counts one down.
+        for _ in 0..BACKOFF_TURNS - 3 {
+            tel.begin_turn();
+            tel.emit(|| {
+                built = true;
+                body(0)
+            });
+            tel.flush();
+        }
+        assert!(!built, "events were built while the consumer was known to be full");
         tel.begin_turn();
         tel.flush();
         let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no gap batch") };
-        assert_eq!(b[0].body, EventBody::Gap { dropped: 5 });
+        let dropped = 3 + (BACKOFF_TURNS as u64 - 3);
+        assert_eq!(b[0].body, EventBody::Gap { dropped });
         // The stream has no unexplained hole: last seen + dropped + 1.
-        assert_eq!(b[0].seq, QUEUE_BATCHES as u64 + 5 + 1);
+        assert_eq!(b[0].seq, QUEUE_BATCHES as u64 + dropped + 1);
     }
 
     #[test]

@@ -252,3 +252,29 @@ async fn a_request_head_that_never_ends_is_dropped() {
     assert!(matches!(n, Ok(0)) || n.is_err() || String::from_utf8_lossy(&buf).contains("408"), "{n:?}");
     assert!(t0.elapsed() >= Duration::from_secs(9), "closed too early: {:?}", t0.elapsed());
 }
+
+#[tokio::test]
+async fn one_browser_cannot_flood_the_room() {
+    let s = web_server("epoll");
+    let mut browser = ws(&s, "/ws/chat?nick=flood").await;
+    let mut tcp = s.joined();
+    // 40 lines in one go: the burst (20) passes, the rest is refused out loud.
+    let lines: Vec<String> = (0..40).map(|i| format!("spam {i}")).collect();
+    browser.send(Message::Text(lines.join("\n").into())).await.unwrap();
+    let mut refused = 0;
+    let mut echoed = 0;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && refused + echoed < 40 {
+        let t = next_text(&mut browser).await;
+        if t.starts_with("* slow down") {
+            refused += 1;
+        } else if t.starts_with("[flood] spam") {
+            echoed += 1;
+        }
+    }
+    assert_eq!(echoed, 20, "the burst allowance");
+    assert_eq!(refused, 20, "every refused line is reported, none silently dropped");
+    // The room saw exactly the allowed ones.
+    let skipped = tcp.line_until("[flood] spam 19");
+    assert_eq!(skipped.len(), 19);
+}

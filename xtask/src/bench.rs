@@ -32,14 +32,14 @@ impl Proc {
     }
 }
 
-fn wait_port(addr: SocketAddr, what: &str) -> Result {
+fn wait_port(addr: SocketAddr, what: &str, within: Duration) -> Result {
     let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(20) {
+    while t0.elapsed() < within {
         if let Ok(s) = TcpStream::connect(addr) {
             let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
     }
     Err(format!("{what} did not start listening on {addr}"))
 }
@@ -63,9 +63,17 @@ fn spawn(name: &str, mut c: Command, port: u16, stdin: bool) -> Result<Proc> {
     }
     let mut child = c.spawn().map_err(|e| format!("starting {name}: {e}"))?;
     let stdin = child.stdin.take();
-    let p = Proc { name: name.into(), child, _stdin: stdin };
-    wait_port(SocketAddr::from(([127, 0, 0, 1], port)), name)?;
-    Ok(p)
+    let mut p = Proc { name: name.into(), child, _stdin: stdin };
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Ok(Some(st)) = p.child.try_wait() {
+            return Err(format!("{name} exited ({st}) before listening on port {port}"));
+        }
+        if wait_port(SocketAddr::from(([127, 0, 0, 1], port)), name, Duration::from_millis(200)).is_ok() {
+            return Ok(p);
+        }
+    }
+    Err(format!("{name} did not start listening on port {port}"))
 }
 
 fn muxscope(port: u16, extra: &[&str]) -> Result<Proc> {
@@ -89,8 +97,17 @@ fn start_seed() -> Result<Option<Proc>> {
     if TcpStream::connect("127.0.0.1:3999").is_ok() {
         return Err("port 3999 is busy; the seed's server needs it (stop muxscope first)".into());
     }
-    let c = with_fd_limit("python3", &[path.to_str().unwrap()]);
-    Ok(Some(spawn("seed", c, 3999, true)?))
+    // Without SO_REUSEADDR its bind fails while its last run's connections sit in TIME_WAIT:
+    // try again for up to 90 s.
+    let t0 = Instant::now();
+    loop {
+        let c = with_fd_limit("python3", &[path.to_str().unwrap()]);
+        match spawn("seed", c, 3999, true) {
+            Ok(p) => return Ok(Some(p)),
+            Err(e) if t0.elapsed() > Duration::from_secs(90) => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_secs(3)),
+        }
+    }
 }
 
 fn redis(port: u16) -> Result<Proc> {
@@ -137,6 +154,9 @@ impl Report {
 
 pub fn main(args: &[String]) -> Result {
     let quick = args.iter().any(|a| a == "--quick");
+    // --only a,b,c,e: a subset of the sections ((c) includes (d)).
+    let only: Option<Vec<String>> = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|v| v.split(',').map(str::to_string).collect());
+    let run = |sec: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == sec));
     setup(true, true)?;
     step("building muxscope (release)");
     status(cmd("cargo").args(["build", "--release", "-p", "muxscope"]))?;
@@ -161,6 +181,7 @@ pub fn main(args: &[String]) -> Result {
     };
 
     // (a) fan-out
+    if run("a") {
     step("(a) fan-out: one 64 B message to N idle clients");
     r.line("## (a) fan-out: one 64 B message to N idle clients, until the last has it".into());
     r.line("| N | kernel floor p50 / p95 | muxscope p50 / p95 | seed p50 / p95 | Redis p50 / p95 | muxscope ÷ floor (p50) |".into());
@@ -191,8 +212,10 @@ pub fn main(args: &[String]) -> Result {
         r.line(format!("| {n} | {} | {:.2}× |", cells.join(" | "), mux_p50 / f(&floor, "p50_ms")));
     }
     r.line(String::new());
+    }
 
     // (b) blast
+    if run("b") {
     step("(b) blast: 1,000 clients, 4 senders");
     let runs = if quick { 1 } else { 3 };
     let secs = if quick { "3" } else { "5" };
@@ -237,8 +260,10 @@ pub fn main(args: &[String]) -> Result {
     r.line(String::new());
     drop(drain);
     drop(web);
+    }
 
     // (c) connects and (d) RSS per idle client, each on a fresh server
+    if run("c") {
     step("(c) 10,000 serial connects and (d) RSS per idle client");
     r.line("## (c) 10,000 clients connecting one after another, then served once; (d) server RSS per idle client".into());
     r.line("| target | seconds | connects/s | RSS before → after | RSS per idle client |".into());
@@ -248,7 +273,7 @@ pub fn main(args: &[String]) -> Result {
     let n = if quick { "2000" } else { "10000" };
     let have_seed = seed.is_some();
     // A fresh seed too: the old one still holds what the earlier runs left behind.
-    drop(seed);
+    drop(seed.take());
     let mut connect_secs = vec![];
     for (name, proto) in [("muxscope", "line"), ("seed (Python selectors)", "line"), ("Redis pub/sub", "redis")] {
         let (p, addr) = match name {
@@ -277,7 +302,11 @@ pub fn main(args: &[String]) -> Result {
     if let (Some(m), Some(rs)) = (connect_secs.iter().find(|x| x.0 == "muxscope"), connect_secs.iter().find(|x| x.0 == "Redis pub/sub")) {
         r.line(format!("\nmuxscope connects {:.1}× faster than Redis.", rs.1 / m.1));
     }
+    }
+    drop(seed);
+
     // (e) the page
+    if run("e") {
     step("(e) the page: size, time to first picture, frame times under load");
     r.line(String::new());
     r.line("## (e) the page in headless Chromium".into());
@@ -315,6 +344,7 @@ pub fn main(args: &[String]) -> Result {
             f(&v, "frame_max_ms"),
             v["frames"]
         ));
+    }
     }
     let dir = root().join("bench-results");
     let _ = std::fs::create_dir_all(&dir);
