@@ -227,7 +227,7 @@ pub fn autobahn(_args: &[String]) -> Result {
     let _ = std::fs::remove_dir_all(&out);
     let spec = serde_json::json!({
         "outdir": out,
-        "servers": [{"agent": "muxscope", "url": "ws://127.0.0.1:5202/ws/echo", "options": {"origin": "http://127.0.0.1:5202"}}],
+        "servers": [{"agent": "muxscope", "url": "ws://127.0.0.1:5202/ws/echo", "origin": "http://127.0.0.1:5202"}],
         "cases": ["*"],
         "exclude-cases": EXCLUDED.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
         "exclude-agent-cases": {}

@@ -152,7 +152,8 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                 Err(RecvError::Closed) => return,
             },
             msg = ws.recv() => match msg {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Close(_))) => return finish_close(ws).await,
+                None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
         }
@@ -168,7 +169,7 @@ async fn echo_ws(ws: WebSocketUpgrade) -> Response {
             let reply = match msg {
                 Message::Text(t) => Message::Text(t),
                 Message::Binary(b) => Message::Binary(b),
-                Message::Close(_) => return,
+                // The next recv sends tungstenite's close reply and ends the stream: a clean close.
                 _ => continue,
             };
             if socket.send(reply).await.is_err() {
@@ -176,6 +177,12 @@ async fn echo_ws(ws: WebSocketUpgrade) -> Response {
             }
         }
     })
+}
+
+/// After the peer's Close: polling once more makes tungstenite send its reply, so the close
+/// handshake completes cleanly (RFC 6455 §7.1.1) instead of the socket just dropping.
+async fn finish_close(mut ws: WebSocket) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async { while let Some(Ok(_)) = ws.recv().await {} }).await;
 }
 
 // ---- /ws/chat --------------------------------------------------------------------------------
@@ -272,7 +279,8 @@ async fn chat_session(mut ws: WebSocket, nick: String, chat_addr: SocketAddr) {
                 Some(Ok(Message::Binary(_))) => {
                     let _ = send_text(&mut ws, "* error: send chat lines as text frames").await;
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Close(_))) => return finish_close(ws).await,
+                None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
             n = read_line_bounded(&mut lines, &mut buf) => {
