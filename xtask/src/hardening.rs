@@ -76,7 +76,7 @@ pub fn fuzz(args: &[String]) -> Result {
         .current_dir(root().join("backend"))
         .args(["fuzz", "run", "--sanitizer", "none", "--release", "framer", "--"])
         .arg(format!("-max_total_time={seconds}"))
-        .args(["-print_final_stats=1", "-max_len=4096"])
+        .args(["-print_final_stats=1", "-max_len=512"])
         .env("RUSTC_BOOTSTRAP", "1")
         .stdout(Stdio::inherit())
         .stderr(Stdio::piped())

@@ -20,6 +20,9 @@ pub const TICK: Duration = Duration::from_millis(40);
 /// Events per frame (10,000 a second); a busier tick is folded (counted as a gap, then a
 /// snapshot): a browser cannot draw more, and parsing more would cost it frames.
 pub const FRAME_CAP: usize = 400;
+/// After folding, a fresh snapshot resyncs the browsers, at most this often (a snapshot of a
+/// thousand fds is ~80 KB of JSON to parse).
+pub const RESYNC_EVERY: Duration = Duration::from_millis(500);
 /// Frames a subscriber may fall behind before it is told it lagged.
 pub const SUBSCRIBER_BACKLOG: usize = 128;
 
@@ -112,6 +115,8 @@ impl Hub {
         let mut folded: u64 = 0;
         let mut waiting: Vec<SnapshotReply> = Vec::new();
         let mut next_tick = Instant::now() + TICK;
+        let mut resync_owed = false;
+        let mut last_resync = Instant::now();
         loop {
             let epoch = self.epoch.load(Ordering::SeqCst);
             if epoch != mirror_epoch {
@@ -173,6 +178,11 @@ impl Hub {
                 }
                 if folded > 0 {
                     folded = 0;
+                    resync_owed = true;
+                }
+                if resync_owed && last_resync.elapsed() >= RESYNC_EVERY {
+                    resync_owed = false;
+                    last_resync = Instant::now();
                     let _ = self.frames.send(snapshot_frame(m));
                 }
             }
