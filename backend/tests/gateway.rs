@@ -278,3 +278,20 @@ async fn one_browser_cannot_flood_the_room() {
     let skipped = tcp.line_until("[flood] spam 19");
     assert_eq!(skipped.len(), 19);
 }
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = web_server("epoll");
+    let web = s.web.unwrap();
+    let mut c = TcpStream::connect(web).await.unwrap();
+    c.write_all(format!("GET /api/stats HTTP/1.1\r\nHost: {web}\r\n\r\n").as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = c.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Then nothing: the next request head never starts. The connection must not live forever.
+    let t0 = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(20), c.read(&mut buf)).await.expect("an idle keep-alive connection stayed open");
+    assert!(matches!(r, Ok(0)) || r.is_err(), "{r:?}");
+    eprintln!("idle keep-alive closed after {:?}", t0.elapsed());
+}
