@@ -196,6 +196,17 @@ fn drain_in_background(s: &TcpStream, stop: Arc<AtomicBool>) -> io::Result<std::
     }))
 }
 
+/// Ends a scenario: stops the sender's drain thread and closes every socket with a reset.
+fn hang_up(rx: Receivers, sender: TcpStream, stop: &AtomicBool, drain: std::thread::JoinHandle<()>) {
+    stop.store(true, Ordering::Relaxed);
+    for s in rx.socks.iter().chain(std::iter::once(&sender)) {
+        set_reset_on_close(s);
+    }
+    drop(rx);
+    drop(sender);
+    let _ = drain.join();
+}
+
 #[derive(Debug, Serialize)]
 pub struct FanoutResult {
     pub clients: usize,
@@ -223,13 +234,7 @@ pub fn fanout(target: SocketAddr, proto: Proto, clients: usize, rounds: usize) -
         rx.wait_all(seen, &idx)?;
         samples.push(t0.elapsed());
     }
-    stop.store(true, Ordering::Relaxed);
-    for s in rx.socks.iter().chain(std::iter::once(&sender)) {
-        set_reset_on_close(s);
-    }
-    drop(rx);
-    drop(sender);
-    let _ = drain.join();
+    hang_up(rx, sender, &stop, drain);
     Ok(FanoutResult { clients, stats: stats(samples) })
 }
 
@@ -416,13 +421,7 @@ pub fn connect(target: SocketAddr, proto: Proto, clients: usize, pid: Option<u32
     // Let the allocator settle, then read RSS with every client connected and idle.
     std::thread::sleep(Duration::from_millis(300));
     let rss_after = pid.map(rss_of).transpose()?;
-    stop.store(true, Ordering::Relaxed);
-    for s in rx.socks.iter().chain(std::iter::once(&sender)) {
-        set_reset_on_close(s);
-    }
-    drop(rx);
-    drop(sender);
-    let _ = drain.join();
+    hang_up(rx, sender, &stop, drain);
     let per_client = match (rss_before, rss_after) {
         (Some(b), Some(a)) => Some((a as f64 - b as f64) / clients as f64),
         _ => None,

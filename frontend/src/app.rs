@@ -3,7 +3,7 @@
 use crate::net::{self, Socket};
 use crate::state::{Action, Fanout, Flash, Model};
 use gloo_timers::callback::{Interval, Timeout};
-use muxscope_shared::{FdInfo, Interest, Role, ServerMsg};
+use muxscope_shared::{valid_nick, FdInfo, Interest, Role, ServerMsg};
 use std::cell::RefCell;
 use std::rc::Rc;
 use web_sys::HtmlInputElement;
@@ -28,11 +28,6 @@ impl Reducible for Model {
 }
 
 type Dispatch = UseReducerDispatcher<Model>;
-
-/// The same rule the server applies.
-fn valid_nick(n: &str) -> bool {
-    !n.is_empty() && n.chars().count() <= 32 && n.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '[' && c != ']')
-}
 
 #[function_component(App)]
 pub fn app() -> Html {

@@ -37,6 +37,18 @@ use std::fmt;
 /// Bumped when a change would break an older reader.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// Longest nick, in characters.
+pub const MAX_NICK_CHARS: usize = 32;
+
+/// The nick rule, the same in the chat core (`/nick`), the gateway (`/ws/chat?nick=`) and the
+/// page: 1 to 32 characters, no whitespace, no control characters, no brackets (a nick is shown
+/// as `[NICK]`).
+pub fn valid_nick(n: &str) -> bool {
+    !n.is_empty()
+        && n.chars().count() <= MAX_NICK_CHARS
+        && n.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '[' && c != ']')
+}
+
 /// What a registered fd waits for. Never empty (as in Python's `selectors`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Interest {
@@ -567,6 +579,17 @@ mod tests {
         assert!(s.fd(1030).is_none());
         s.apply(&ev(3, EventBody::Gap { dropped: 4 }));
         assert_eq!(s.counters.dropped_events, 4);
+    }
+
+    #[test]
+    fn nick_rules() {
+        assert!(valid_nick("ann"));
+        assert!(valid_nick("中文"));
+        assert!(!valid_nick(""));
+        assert!(!valid_nick("a b"));
+        assert!(!valid_nick("[x]"));
+        assert!(!valid_nick("a\u{7}"));
+        assert!(!valid_nick(&"x".repeat(33)));
     }
 
     #[test]

@@ -516,8 +516,7 @@ impl ChatServer {
     }
 
     fn set_nick(&mut self, fd: RawFd, name: &str) {
-        let ok = !name.is_empty() && name.chars().count() <= 32 && !name.contains(['[', ']']) && !name.contains(char::is_whitespace);
-        if !ok {
+        if !muxscope_shared::valid_nick(name) {
             self.send_private(fd, b"* error: a nick is 1 to 32 characters, without spaces or brackets\n");
             return;
         }
@@ -677,13 +676,13 @@ impl ChatServer {
                             written = n;
                             if from + n < turn_len {
                                 would_block = true;
-                                let shared = self.turn.frozen.get_or_insert_with(|| Arc::from(&self.turn.buf[..])).clone();
+                                let shared = self.turn.shared();
                                 c.out.push(shared, from + n);
                             }
                         }
                         Err(e) if sys::is_would_block(&e) => {
                             would_block = true;
-                            let shared = self.turn.frozen.get_or_insert_with(|| Arc::from(&self.turn.buf[..])).clone();
+                            let shared = self.turn.shared();
                             c.out.push(shared, from);
                         }
                         Err(e) => {
@@ -692,7 +691,7 @@ impl ChatServer {
                         }
                     }
                 } else {
-                    let shared = self.turn.frozen.get_or_insert_with(|| Arc::from(&self.turn.buf[..])).clone();
+                    let shared = self.turn.shared();
                     c.out.push(shared, from);
                 }
             }

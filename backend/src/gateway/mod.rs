@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tower::ServiceExt as _;
 use hub::{gap_frame, Hub};
+use muxscope_shared::valid_nick;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -192,11 +193,6 @@ pub struct ChatQuery {
     nick: Option<String>,
 }
 
-/// The same rule the chat core applies to `/nick`.
-pub fn valid_nick(n: &str) -> bool {
-    !n.is_empty() && n.chars().count() <= 32 && n.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '[' && c != ']')
-}
-
 async fn chat_ws(ws: WebSocketUpgrade, Query(q): Query<ChatQuery>, State(st): State<AppState>) -> Response {
     let nick = q.nick.unwrap_or_default();
     if !valid_nick(&nick) {
@@ -322,13 +318,4 @@ mod tests {
         assert_eq!(allowed, CHAT_BURST as usize);
     }
 
-    #[test]
-    fn nick_rules() {
-        assert!(valid_nick("ann"));
-        assert!(valid_nick("中文"));
-        assert!(!valid_nick(""));
-        assert!(!valid_nick("a b"));
-        assert!(!valid_nick("[x]"));
-        assert!(!valid_nick(&"x".repeat(33)));
-    }
 }
