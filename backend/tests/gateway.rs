@@ -295,3 +295,61 @@ async fn an_idle_keep_alive_connection_is_closed() {
     assert!(matches!(r, Ok(0)) || r.is_err(), "{r:?}");
     eprintln!("idle keep-alive closed after {:?}", t0.elapsed());
 }
+
+#[tokio::test]
+async fn a_watcher_ends_up_with_the_true_state_after_a_storm() {
+    let s = web_server("epoll");
+    let (mut w, snap) = Events::open(&s).await;
+    let mut state = snap;
+    let chat = s.chat;
+    // A storm: 8 threads, each churning 150 clients that join, talk, and leave (some by reset).
+    let storm: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in 0..150 {
+                    let mut c = Client::connect(chat);
+                    c.send(&format!("storm {t} {i}\n{}\n", "y".repeat(200)));
+                    if i % 2 == 0 {
+                        socket2::SockRef::from(&c.stream).set_linger(Some(Duration::ZERO)).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    // Three clients stay.
+    let stay: Vec<Client> = (0..3).map(|_| s.joined()).collect();
+    let t0 = Instant::now();
+    let mut gaps = 0u64;
+    while t0.elapsed() < Duration::from_secs(4) {
+        match tokio::time::timeout(Duration::from_millis(200), w.ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ServerMsg>(t.as_str()).unwrap() {
+                ServerMsg::Snapshot(snap) => state = snap,
+                ServerMsg::Events { events } => {
+                    for e in &events {
+                        if let EventBody::Gap { dropped } = e.body {
+                            gaps += dropped;
+                        }
+                        state.apply(e);
+                    }
+                }
+            },
+            _ => {}
+        }
+    }
+    for t in storm {
+        t.join().unwrap();
+    }
+    // Let the last closes land, then read on until things are quiet.
+    let quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(2) {
+        if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_millis(300), w.ws.next()).await {
+            match serde_json::from_str::<ServerMsg>(t.as_str()).unwrap() {
+                ServerMsg::Snapshot(snap) => state = snap,
+                ServerMsg::Events { events } => events.iter().for_each(|e| state.apply(e)),
+            }
+        }
+    }
+    let clients: Vec<i32> = state.fds.iter().filter(|f| f.role == Role::Tcp).map(|f| f.fd).collect();
+    assert_eq!(clients.len(), stay.len(), "the watcher's picture has {} clients, the loop has {} (gaps seen: {gaps})", clients.len(), stay.len());
+    assert_eq!(state.counters.accepted, 1200 + 3, "accepted count");
+}

@@ -117,6 +117,7 @@ impl Hub {
         let mut next_tick = Instant::now() + TICK;
         let mut resync_owed = false;
         let mut last_resync = Instant::now();
+        let mut last_loop_resync = Instant::now() - RESYNC_EVERY;
         loop {
             let epoch = self.epoch.load(Ordering::SeqCst);
             if epoch != mirror_epoch {
@@ -129,6 +130,13 @@ impl Hub {
             let wait = next_tick.saturating_duration_since(Instant::now());
             match rx.rx.recv_timeout(wait) {
                 Ok(Batch::Events(events)) => {
+                    // The loop dropped events: the mirror missed them. Ask the loop for the truth
+                    // (at most twice a second); its snapshot resets the mirror and every browser.
+                    let loop_gap = events.iter().any(|e| matches!(e.body, EventBody::Gap { .. }));
+                    if loop_gap && last_loop_resync.elapsed() >= RESYNC_EVERY {
+                        last_loop_resync = Instant::now();
+                        self.control.request_snapshot();
+                    }
                     if let Some(m) = mirror.as_mut() {
                         for e in events {
                             m.apply(&e);
