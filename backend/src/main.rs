@@ -49,6 +49,9 @@ struct Cli {
     /// Also accept WebSocket upgrades from this Origin (repeatable), e.g. https://demo.lan.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allow_origins: Vec<String>,
+    /// Frames a watching browser may fall behind before it gets a gap and a fresh snapshot.
+    #[arg(long, hide = true, default_value_t = muxscope::gateway::hub::SUBSCRIBER_BACKLOG)]
+    ws_backlog_frames: usize,
     /// Conformance testing only: serve /ws/echo with the gateway's WebSocket limits.
     #[arg(long, hide = true)]
     ws_echo: bool,
@@ -180,7 +183,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let (tel, rx) = telemetry::channel();
     let running = chat::spawn(cfg, tel)?;
     let chat_addr = running.addr;
-    let hub = Hub::start(rx, running.control.clone())?;
+    let hub = Hub::start(rx, running.control.clone(), cli.ws_backlog_frames)?;
     print_chat_banner(chat_addr, cli.poller);
     let (core_done_tx, core_done) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {

@@ -90,7 +90,7 @@ impl Telemetry {
         if self.enabled && self.backoff == 0 && self.unreported > 0 && self.gap_in_batch == 0 {
             let dropped = self.unreported;
             self.gap_in_batch = dropped;
-            self.push(EventBody::Gap { dropped });
+            self.push(EventBody::Gap { dropped, folded: false });
         }
     }
 
@@ -247,7 +247,7 @@ mod tests {
         tel.flush();
         let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no gap batch") };
         let dropped = 3 + (BACKOFF_TURNS as u64 - 3);
-        assert_eq!(b[0].body, EventBody::Gap { dropped });
+        assert_eq!(b[0].body, EventBody::Gap { dropped, folded: false });
         // The stream has no unexplained hole: last seen + dropped + 1.
         assert_eq!(b[0].seq, QUEUE_BATCHES as u64 + dropped + 1);
     }

@@ -407,9 +407,17 @@ impl Model {
             }
             Item::Event(e) => e,
         };
-        if let EventBody::Gap { dropped } = e.body {
-            self.gaps_total += dropped;
-            self.log_line("gap", format!("⚠ {dropped} events not shown here (a consumer fell behind); counted, and the state resynced"));
+        match e.body {
+            EventBody::Gap { dropped, folded: true } => {
+                self.folded_total += dropped;
+                self.folded_at_ms = self.now_ms;
+                self.log_line("fold", format!("×{dropped} events folded by the gateway (faster than a browser can draw); the state stays exact"));
+            }
+            EventBody::Gap { dropped, folded: false } => {
+                self.gaps_total += dropped;
+                self.log_line("gap", format!("⚠ {dropped} events dropped (a consumer fell behind); counted, and the state resynced"));
+            }
+            _ => {}
         }
         if e.seq != 0 && e.seq <= self.snap.seq {
             return;
@@ -600,7 +608,8 @@ pub fn describe(e: &EventBody, poller: &str, name: Option<&str>) -> String {
             let who = name.map(|n| format!(" [{n}]")).unwrap_or_default();
             format!("close(fd {fd}){who} — {}{d}", close_reason(*reason))
         }
-        EventBody::Gap { dropped } => format!("gap: {dropped} events dropped"),
+        EventBody::Gap { dropped, folded: false } => format!("gap: {dropped} events dropped"),
+        EventBody::Gap { dropped, folded: true } => format!("gap: {dropped} events folded by the gateway"),
     }
 }
 
@@ -738,12 +747,16 @@ mod tests {
     #[test]
     fn gaps_are_shown_and_snapshots_resync() {
         let mut m = live(chat_turn(11));
-        m.update(Action::Server(ServerMsg::Events { events: vec![ev(0, EventBody::Gap { dropped: 42 })] }));
+        m.update(Action::Server(ServerMsg::Events { events: vec![ev(0, EventBody::Gap { dropped: 42, folded: false })] }));
+        m.update(Action::Server(ServerMsg::Events { events: vec![ev(0, EventBody::Gap { dropped: 7, folded: true })] }));
         let mut s = snap(500);
         s.fds.push(FdInfo { fd: 9, role: Role::Web, interest: Interest::Read, name: "bob".into(), pending_out: 0 });
         m.update(Action::Server(ServerMsg::Snapshot(s)));
         m.update(Action::Tick(2000.0));
         assert_eq!(m.gaps_total, 42);
+        let folded_before = m.folded_total;
+        assert!(folded_before >= 7, "a gateway fold counts as folded, not dropped");
+        assert!(m.log.iter().any(|l| l.class == "fold" && l.text.contains("×7 events folded by the gateway")));
         assert!(m.log.iter().any(|l| l.class == "gap"));
         assert_eq!(m.snap.seq, 500);
         assert_eq!(m.clients(), 2);

@@ -301,9 +301,13 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
-    /// `dropped` events were not delivered to this consumer.
+    /// `dropped` events were not delivered to this consumer. `folded` (optional, default false):
+    /// the gateway left them out on purpose because they came faster than a browser can draw;
+    /// the state stays exact (a snapshot follows), only their animation is skipped.
     Gap {
         dropped: u64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        folded: bool,
     },
 }
 
@@ -406,7 +410,7 @@ impl Snapshot {
     /// Moves the picture forward by one event: the same events always give the same picture.
     /// Events at or before `seq` are already in it and are ignored; a `gap` is always counted.
     pub fn apply(&mut self, e: &Event) {
-        if let EventBody::Gap { dropped } = e.body {
+        if let EventBody::Gap { dropped, folded: false } = e.body {
             self.counters.dropped_events += dropped;
         }
         if e.seq <= self.seq {
@@ -518,7 +522,8 @@ mod tests {
             EventBody::Send { fd: 4, bytes: 3, would_block: true, queued: 9 },
             EventBody::Broadcast { from: 4, name: "a".into(), recipients: 2, bytes: 9, text: "hi".into() },
             EventBody::Close { fd: 4, reason: CloseReason::Eof, detail: None },
-            EventBody::Gap { dropped: 10 },
+            EventBody::Gap { dropped: 10, folded: false },
+            EventBody::Gap { dropped: 3, folded: true },
         ];
         for body in bodies {
             let kind = body.kind();
@@ -577,7 +582,10 @@ mod tests {
         s.apply(&ev(9, EventBody::Accept { fd: 1030, peer: "p".into(), listener: 3 }));
         s.apply(&ev(10, EventBody::Ctl { op: CtlOp::Add, fd: 1030, interest: Some(Interest::Read), role: Role::Tcp, error: Some("FD_SETSIZE".into()) }));
         assert!(s.fd(1030).is_none());
-        s.apply(&ev(3, EventBody::Gap { dropped: 4 }));
+        s.apply(&ev(3, EventBody::Gap { dropped: 4, folded: false }));
+        assert_eq!(s.counters.dropped_events, 4);
+        // Folded by the gateway: not lost, not counted as dropped.
+        s.apply(&ev(0, EventBody::Gap { dropped: 9, folded: true }));
         assert_eq!(s.counters.dropped_events, 4);
     }
 

@@ -17,13 +17,14 @@ use tokio::sync::{broadcast, oneshot};
 
 /// One frame every 40 ms (25 per second): smooth enough to animate, cheap to parse.
 pub const TICK: Duration = Duration::from_millis(40);
-/// Events per frame (10,000 a second); a busier tick is folded (counted as a gap, then a
-/// snapshot): a browser cannot draw more, and parsing more would cost it frames.
-pub const FRAME_CAP: usize = 400;
+/// Events per frame (3,750 a second); a busier tick is folded (a `gap` marked `folded`, then a
+/// snapshot). A busy page animates about a hundred events a second: parsing more would only
+/// cost it frames and take CPU from everything else on the machine.
+pub const FRAME_CAP: usize = 150;
 /// After folding, a fresh snapshot resyncs the browsers, at most this often (a snapshot of a
 /// thousand fds is ~80 KB of JSON to parse).
 pub const RESYNC_EVERY: Duration = Duration::from_millis(500);
-/// Frames a subscriber may fall behind before it is told it lagged.
+/// Frames a subscriber may fall behind before it is told it lagged (default).
 pub const SUBSCRIBER_BACKLOG: usize = 128;
 
 /// A serialized `/ws/events` message and the event seqs it covers.
@@ -63,8 +64,9 @@ impl Drop for Subscription {
 }
 
 impl Hub {
-    pub fn start(rx: TelemetryRx, control: Control) -> std::io::Result<Arc<Hub>> {
-        let (frames, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
+    /// `backlog`: frames a subscriber may fall behind before it gets a gap and a snapshot.
+    pub fn start(rx: TelemetryRx, control: Control, backlog: usize) -> std::io::Result<Arc<Hub>> {
+        let (frames, _) = broadcast::channel(backlog.max(1));
         let (req_tx, req_rx) = mpsc::channel();
         let hub = Arc::new(Hub {
             frames,
@@ -132,7 +134,7 @@ impl Hub {
                 Ok(Batch::Events(events)) => {
                     // The loop dropped events: the mirror missed them. Ask the loop for the truth
                     // (at most twice a second); its snapshot resets the mirror and every browser.
-                    let loop_gap = events.iter().any(|e| matches!(e.body, EventBody::Gap { .. }));
+                    let loop_gap = events.iter().any(|e| matches!(e.body, EventBody::Gap { folded: false, .. }));
                     if loop_gap && last_loop_resync.elapsed() >= RESYNC_EVERY {
                         last_loop_resync = Instant::now();
                         self.control.request_snapshot();
@@ -177,7 +179,7 @@ impl Hub {
                 let last_seq = pending.iter().map(|e| e.seq).max().unwrap_or(0);
                 if folded > 0 {
                     self.folded_events.fetch_add(folded, Ordering::Relaxed);
-                    pending.push(Event { seq: 0, ts_ns: m.ts_ns, body: EventBody::Gap { dropped: folded } });
+                    pending.push(Event { seq: 0, ts_ns: m.ts_ns, body: EventBody::Gap { dropped: folded, folded: true } });
                 }
                 if !pending.is_empty() {
                     let msg = ServerMsg::Events { events: std::mem::take(&mut pending) };
@@ -207,6 +209,6 @@ pub fn snapshot_frame(s: &Snapshot) -> Arc<Frame> {
 /// is counted, it moves no state; the snapshot after it does.
 pub fn gap_frame(from_seq: u64, to_seq: u64) -> Arc<Frame> {
     let dropped = to_seq.saturating_sub(from_seq);
-    let msg = ServerMsg::Events { events: vec![Event { seq: 0, ts_ns: 0, body: EventBody::Gap { dropped } }] };
+    let msg = ServerMsg::Events { events: vec![Event { seq: 0, ts_ns: 0, body: EventBody::Gap { dropped, folded: false } }] };
     Arc::new(Frame { json: serde_json::to_string(&msg).expect("gap serializes"), last_seq: from_seq })
 }
