@@ -221,10 +221,15 @@ fn print_chat_banner(addr: SocketAddr, poller: PollerKind) {
 
 fn run_core_only(cfg: Config, drain_events: bool) -> anyhow::Result<()> {
     let poller = cfg.poller;
-    let (tel, rx) = if drain_events { telemetry::channel() } else { (Telemetry::disabled(), dummy_rx()) };
+    let (tel, rx) = if drain_events {
+        let (tel, rx) = telemetry::channel();
+        (tel, Some(rx))
+    } else {
+        (Telemetry::disabled(), None)
+    };
     let running = chat::spawn(cfg, tel)?;
     print_chat_banner(running.addr, poller);
-    if drain_events {
+    if let Some(rx) = rx {
         rx.tap.subscribed.store(true, Ordering::Relaxed);
         std::thread::Builder::new().name("event-drain".into()).spawn(move || {
             let mut events = 0u64;
@@ -242,10 +247,6 @@ fn run_core_only(cfg: Config, drain_events: bool) -> anyhow::Result<()> {
     }
     running.join()?;
     Ok(())
-}
-
-fn dummy_rx() -> telemetry::TelemetryRx {
-    telemetry::channel().1
 }
 
 fn run_bench(what: BenchCmd) -> anyhow::Result<()> {

@@ -193,7 +193,7 @@ impl Model {
     pub fn needs_tick(&self, now: f64) -> bool {
         let sample_due = self.samples.back().is_none_or(|s| now - s.at_ms >= 250.0);
         let busy_ends = self.busy() && now - self.folded_at_ms >= BUSY_MS;
-        let play_due = !self.paused && !self.queue.is_empty() && !(self.is_live() && self.busy() && now - self.live_played_ms < BUSY_REDRAW_MS);
+        let play_due = !self.paused && !self.queue.is_empty() && !self.busy_redraw_waits(now);
         sample_due || busy_ends || play_due
     }
 
@@ -201,6 +201,11 @@ impl Model {
     /// animations (a thousand animations at once would cost every frame).
     pub fn busy(&self) -> bool {
         self.now_ms - self.folded_at_ms < BUSY_MS
+    }
+
+    /// Live and busy, and the last still picture is younger than [`BUSY_REDRAW_MS`].
+    fn busy_redraw_waits(&self, now: f64) -> bool {
+        self.is_live() && self.busy() && now - self.live_played_ms < BUSY_REDRAW_MS
     }
 
     /// Clients (TCP and web) registered now.
@@ -295,7 +300,7 @@ impl Model {
         }
         if self.is_live() {
             // Busy: a few still pictures a second say as much as twenty, for a fraction of the work.
-            if self.busy() && now - self.live_played_ms < BUSY_REDRAW_MS {
+            if self.busy_redraw_waits(now) {
                 return false;
             }
             self.live_played_ms = now;

@@ -133,6 +133,9 @@ pub struct ChatServer {
     accept_paused_until: Option<Instant>,
     epoch: Instant,
     next_sweep: Instant,
+    /// Some client may have a timer running (partial line, over the soft limit, closing). Set
+    /// wherever one starts, recomputed by each sweep: the loop then needs no per-turn scan.
+    timers_running: bool,
 }
 
 // SAFETY: the iovec pointers are scratch space only filled and used within one call; ChatServer
@@ -176,6 +179,7 @@ impl ChatServer {
             accept_paused_until: None,
             epoch: now,
             next_sweep: now + SWEEP_EVERY,
+            timers_running: false,
         })
     }
 
@@ -240,11 +244,7 @@ impl ChatServer {
         if !self.carry.is_empty() || self.listener_carry || !self.dirty.is_empty() {
             return Some(Duration::ZERO);
         }
-        let timers_due = self.accept_paused_until.is_some()
-            || self
-                .live
-                .iter()
-                .any(|&fd| matches!(&self.slots[fd as usize], Slot::Client(c) if c.partial_since | c.over_soft_since | c.closing_since != 0));
+        let timers_due = self.accept_paused_until.is_some() || self.timers_running;
         timers_due.then(|| self.next_sweep.saturating_duration_since(Instant::now()))
     }
 
@@ -453,7 +453,9 @@ impl ChatServer {
                     c.partial_since = now;
                 }
                 c.partial = partial;
-                !c.closing
+                let (open, timing) = (!c.closing, c.partial_since != 0);
+                self.timers_running |= timing;
+                open
             }
             Ok(ControlFlow::Break(())) => false,
             Err(_) => {
@@ -580,6 +582,7 @@ impl ChatServer {
             c.dirty = true;
             self.dirty.push(fd);
         }
+        self.timers_running = true;
         self.update_interest(fd);
     }
 
@@ -612,6 +615,7 @@ impl ChatServer {
             c.partial = Vec::new();
             c.partial_since = 0;
         }
+        self.timers_running = true;
         self.update_interest(fd);
     }
 
@@ -751,6 +755,7 @@ impl ChatServer {
                 c.over_soft_since = 0;
             }
         }
+        self.timers_running |= queued as usize > soft;
         self.update_interest(fd);
         budget_left
     }
@@ -805,8 +810,10 @@ impl ChatServer {
         let soft_ms = self.cfg.out_soft_time.as_millis() as u32;
         let grace_ms = CLOSING_GRACE.as_millis() as u32;
         let mut expired = Vec::new();
+        let mut running = false;
         for &fd in &self.live {
             let Slot::Client(c) = &self.slots[fd as usize] else { continue };
+            running |= c.partial_since | c.over_soft_since | c.closing_since != 0;
             if c.closing_since != 0 && now.saturating_sub(c.closing_since) >= grace_ms {
                 expired.push((fd, 0));
             } else if c.over_soft_since != 0 && now.saturating_sub(c.over_soft_since) >= soft_ms {
@@ -815,6 +822,8 @@ impl ChatServer {
                 expired.push((fd, 2));
             }
         }
+        // Expiring below may start new timers (a closing grace); those set the flag again.
+        self.timers_running = running;
         for (fd, what) in expired {
             match what {
                 0 => {
