@@ -6,7 +6,7 @@
 //! how many were lost. Nothing is lost silently and nothing waits.
 
 use crate::sys::monotonic_ns;
-use muxscope_shared::{Event, EventBody, Snapshot};
+use muxscope_shared::{Counters, Event, EventBody, Snapshot};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -47,6 +47,10 @@ pub struct Telemetry {
     unreported: u64,
     /// What the `gap` in the current batch reports.
     gap_in_batch: u64,
+    /// Of the unreported, how many changed the fd table (the consumer must resync), and how
+    /// many of those the `gap` in the current batch covers.
+    unreported_table: u64,
+    gap_table: u64,
     dropped_total: u64,
 }
 
@@ -76,12 +80,15 @@ impl Telemetry {
             batch: Vec::new(),
             unreported: 0,
             gap_in_batch: 0,
+            unreported_table: 0,
+            gap_table: 0,
             dropped_total: 0,
         }
     }
 
-    /// Called once per loop turn: are we being watched?
-    pub fn begin_turn(&mut self) {
+    /// Called once per loop turn: are we being watched? `counters` (called only when a `gap` is
+    /// due) are the loop's totals now, which the gap carries so a consumer's counters stay exact.
+    pub fn begin_turn(&mut self, counters: impl FnOnce() -> Counters) {
         self.backoff = self.backoff.saturating_sub(1);
         self.enabled = match &self.link {
             Some((_, tap)) => tap.subscribed.load(Ordering::Relaxed),
@@ -90,13 +97,20 @@ impl Telemetry {
         if self.enabled && self.backoff == 0 && self.unreported > 0 && self.gap_in_batch == 0 {
             let dropped = self.unreported;
             self.gap_in_batch = dropped;
-            self.push(EventBody::Gap { dropped, folded: false });
+            self.gap_table = self.unreported_table;
+            let counters = Counters { dropped_events: self.dropped_total, ..counters() };
+            self.push(EventBody::Gap { dropped, folded: false, resync: self.gap_table > 0, counters: Some(counters) });
         }
     }
 
     #[inline]
     pub fn enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// Drops are waiting to be reported by a `gap` (the loop should not sleep on them).
+    pub fn owes_gap(&self) -> bool {
+        self.enabled && self.unreported > 0
     }
 
     /// Records one event. The closure runs only while someone listens and the event can be
@@ -113,9 +127,22 @@ impl Telemetry {
         }
     }
 
+    /// [`emit`](Self::emit) for an event that changes the fd table (see
+    /// [`EventBody::changes_table`]): if it is lost, the next `gap` asks for a resync.
+    #[inline]
+    pub fn emit_table(&mut self, body: impl FnOnce() -> EventBody) {
+        if self.enabled && (self.backoff > 0 || self.batch.len() >= MAX_BATCH) {
+            self.unreported_table += 1;
+        }
+        self.emit(body);
+    }
+
     fn push(&mut self, body: EventBody) {
         self.seq += 1;
         if self.batch.len() >= MAX_BATCH {
+            if body.changes_table() {
+                self.unreported_table += 1;
+            }
             self.drop_events(1);
             return;
         }
@@ -157,11 +184,16 @@ impl Telemetry {
         };
         let batch = std::mem::take(&mut self.batch);
         let gap = std::mem::take(&mut self.gap_in_batch);
+        let gap_table = std::mem::take(&mut self.gap_table);
         match tx.try_send(Batch::Events(batch)) {
-            Ok(()) => self.unreported -= gap,
+            Ok(()) => {
+                self.unreported -= gap;
+                self.unreported_table -= gap_table;
+            }
             Err(TrySendError::Full(Batch::Events(b))) => {
                 // Lost with the batch: its own gap, which the next gap will cover.
                 self.drop_events(b.len() as u64);
+                self.unreported_table += b.iter().filter(|e| e.body.changes_table()).count() as u64;
                 self.backoff = BACKOFF_TURNS;
                 // Keep the allocation for the next turn.
                 self.batch = b;
@@ -202,7 +234,7 @@ mod tests {
     #[test]
     fn nothing_is_built_without_a_subscriber() {
         let (mut tel, rx) = channel();
-        tel.begin_turn();
+        tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
         let mut built = false;
         tel.emit(|| {
             built = true;
@@ -219,7 +251,7 @@ mod tests {
         let (mut tel, rx) = channel();
         rx.tap.subscribed.store(true, Ordering::Relaxed);
         for turn in 0..QUEUE_BATCHES + 3 {
-            tel.begin_turn();
+            tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
             tel.emit(|| body(turn as i32));
             tel.flush();
         }
@@ -235,7 +267,7 @@ mod tests {
         let mut built = false;
         // Turns 33 and 34 used two of the back-off turns, and each begin_turn counts one down.
         for _ in 0..BACKOFF_TURNS - 3 {
-            tel.begin_turn();
+            tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
             tel.emit(|| {
                 built = true;
                 body(0)
@@ -243,11 +275,14 @@ mod tests {
             tel.flush();
         }
         assert!(!built, "events were built while the consumer was known to be full");
-        tel.begin_turn();
+        tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
         tel.flush();
         let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no gap batch") };
         let dropped = 3 + (BACKOFF_TURNS as u64 - 3);
-        assert_eq!(b[0].body, EventBody::Gap { dropped, folded: false });
+        let EventBody::Gap { dropped: d, folded: false, resync: true, counters: Some(c) } = &b[0].body else {
+            panic!("not a resync gap with counters: {:?}", b[0].body)
+        };
+        assert_eq!((*d, c.wakeups, c.dropped_events), (dropped, 7, dropped), "lost nicks ask for a resync; totals ride along");
         // The stream has no unexplained hole: last seen + dropped + 1.
         assert_eq!(b[0].seq, QUEUE_BATCHES as u64 + dropped + 1);
     }
@@ -256,7 +291,7 @@ mod tests {
     fn one_turn_is_capped() {
         let (mut tel, rx) = channel();
         rx.tap.subscribed.store(true, Ordering::Relaxed);
-        tel.begin_turn();
+        tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
         for i in 0..MAX_BATCH + 10 {
             tel.emit(|| body(i as i32));
         }
@@ -264,5 +299,35 @@ mod tests {
         let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!() };
         assert_eq!(b.len(), MAX_BATCH);
         assert_eq!(tel.dropped_total(), 10);
+    }
+
+    /// The gap after a capped turn: `resync` only when what was lost changed the fd table.
+    #[test]
+    fn a_gap_asks_for_a_resync_only_when_the_table_changed() {
+        for table in [false, true] {
+            let (mut tel, rx) = channel();
+            rx.tap.subscribed.store(true, Ordering::Relaxed);
+            tel.begin_turn(Counters::default);
+            for _ in 0..MAX_BATCH {
+                tel.emit(|| EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 0 });
+            }
+            tel.emit(|| EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 0 });
+            if table {
+                tel.emit_table(|| body(5));
+            }
+            tel.flush();
+            tel.begin_turn(|| Counters { messages: 3, ..Counters::default() });
+            tel.flush();
+            let _ = rx.rx.try_recv();
+            let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no gap") };
+            let lost = 1 + table as u64;
+            assert_eq!(
+                b[0].body,
+                EventBody::Gap { dropped: lost, folded: false, resync: table, counters: Some(Counters { messages: 3, dropped_events: lost, ..Counters::default() }) }
+            );
+            // Reported: the next gap starts from nothing.
+            tel.emit(|| EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 0 });
+            assert_eq!((tel.unreported, tel.unreported_table), (0, 0));
+        }
     }
 }

@@ -206,7 +206,7 @@ async fn a_lagging_subscriber_gets_a_counted_gap_and_a_fresh_snapshot() {
         match next_msg(&mut slow).await {
             ServerMsg::Events { events } => {
                 // A lag gap, not the gateway's ordinary folding of a busy tick.
-                gap_total += events.iter().map(|e| if let EventBody::Gap { dropped, folded: false } = e.body { dropped } else { 0 }).sum::<u64>()
+                gap_total += events.iter().map(|e| if let EventBody::Gap { dropped, folded: false, .. } = e.body { dropped } else { 0 }).sum::<u64>()
             }
             ServerMsg::Snapshot(snap) if gap_total > 0 => snapshot_after_gap = Some(snap),
             ServerMsg::Snapshot(_) => {}
@@ -219,6 +219,73 @@ async fn a_lagging_subscriber_gets_a_counted_gap_and_a_fresh_snapshot() {
     let mut c = s.joined();
     c.send("still quick\n");
     c.line_until(&format!("[{}] still quick", c.name()));
+}
+
+/// A flood folds (far more events than a browser is sent), yet a watcher that only applies what
+/// it gets ends with the loop's exact totals: folded gaps carry them. Snapshots, the expensive
+/// part for a browser, come only after a gap that says the fd table changed.
+#[tokio::test]
+async fn a_flood_is_folded_with_exact_totals_and_snapshots_only_when_needed() {
+    use std::io::{BufRead, Write};
+    let s = web_server("epoll");
+    let mut w = ws(&s, "/ws/events").await;
+    let ServerMsg::Snapshot(mut state) = next_msg(&mut w).await else { panic!("first frame is not a snapshot") };
+    const LINES: usize = 30_000;
+    let stream = std::net::TcpStream::connect(s.chat).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    // Read everything back as it comes, so no output queue forms.
+    let reader = {
+        let stream = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut r = std::io::BufReader::new(stream);
+            let (mut got, mut line) = (0, String::new());
+            while got < LINES {
+                line.clear();
+                if r.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                got += line.ends_with("] x\n") as usize;
+            }
+            got
+        })
+    };
+    let writer = std::thread::spawn(move || {
+        let mut stream = stream;
+        for _ in 0..LINES / 1000 {
+            stream.write_all(&b"x\n".repeat(1000)).unwrap();
+        }
+        stream
+    });
+    let (mut folded, mut gaps_with_totals, mut snapshots, mut resync_owed) = (0u64, 0, 0, false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut reader = Some(reader);
+    while state.counters.messages < LINES as u64 && Instant::now() < deadline {
+        match next_msg(&mut w).await {
+            ServerMsg::Events { events } => {
+                for e in &events {
+                    if let EventBody::Gap { dropped, folded: f, resync, counters } = &e.body {
+                        folded += if *f { *dropped } else { 0 };
+                        gaps_with_totals += counters.is_some() as usize;
+                        resync_owed |= *resync;
+                    }
+                    state.apply(e);
+                }
+            }
+            ServerMsg::Snapshot(snap) => {
+                assert!(resync_owed, "a snapshot came without a gap asking for it (seq {} after {}, {snapshots} before)", snap.seq, state.seq);
+                resync_owed = false;
+                snapshots += 1;
+                state = snap;
+            }
+        }
+        if reader.as_ref().is_some_and(|r| r.is_finished()) {
+            assert_eq!(reader.take().unwrap().join().unwrap(), LINES, "the client got every line");
+        }
+    }
+    let _stream = writer.join().unwrap();
+    assert_eq!(state.counters.messages, LINES as u64, "the watcher's totals match the loop's");
+    assert!(folded > 0 && gaps_with_totals > 0, "a flood of {LINES} lines was never folded");
+    eprintln!("folded {folded} events in {gaps_with_totals} gaps; {snapshots} snapshots");
 }
 
 #[tokio::test]

@@ -33,13 +33,20 @@ type Dispatch = UseReducerDispatcher<Model>;
 pub fn app() -> Html {
     let model = use_reducer(Model::default);
     let reconnect = use_state(|| 0u32);
+    // Frames wait here until the model takes them (see `Model::takes_frames`): a browser
+    // watching a flood then redraws a few times a second instead of once per frame.
+    let inbox: Rc<RefCell<Vec<ServerMsg>>> = use_mut_ref(Vec::new);
+    // The model as last drawn, for the tick timer to ask.
+    let drawn: Rc<RefCell<Option<UseReducerHandle<Model>>>> = use_mut_ref(|| None);
+    *drawn.borrow_mut() = Some(model.clone());
     {
         // /ws/events, reopened a second after it drops.
         let dispatch = model.dispatcher();
         let reconnect = reconnect.clone();
+        let inbox = inbox.clone();
         use_effect_with(*reconnect, move |_| {
             let timer: Rc<RefCell<Option<Timeout>>> = Rc::default();
-            let (d_open, d_text, d_close) = (dispatch.clone(), dispatch.clone(), dispatch.clone());
+            let (d_open, d_close) = (dispatch.clone(), dispatch.clone());
             let retry = {
                 let timer = timer.clone();
                 let reconnect = reconnect.clone();
@@ -58,7 +65,7 @@ pub fn app() -> Html {
                     net::add_stat("parse_ms", net::now_ms() - t0);
                     net::add_stat("frames", 1.0);
                     if let Ok(msg) = parsed {
-                        d_text.dispatch(Action::Server(msg));
+                        inbox.borrow_mut().push(msg);
                     }
                 }),
                 Callback::from(move |_| {
@@ -77,8 +84,18 @@ pub fn app() -> Html {
     }
     {
         let dispatch = model.dispatcher();
+        let (inbox, drawn) = (inbox.clone(), drawn.clone());
         use_effect_with((), move |_| {
-            let iv = Interval::new(50, move || dispatch.dispatch(Action::Tick(net::now_ms())));
+            let iv = Interval::new(50, move || {
+                let now = net::now_ms();
+                let takes = !inbox.borrow().is_empty() && drawn.borrow().as_ref().is_none_or(|m| m.takes_frames(now));
+                if takes {
+                    let frames = std::mem::take(&mut *inbox.borrow_mut());
+                    dispatch.dispatch(Action::Receive(frames, now));
+                } else {
+                    dispatch.dispatch(Action::Tick(now));
+                }
+            });
             move || drop(iv)
         });
     }
@@ -97,6 +114,7 @@ pub fn app() -> Html {
         });
     }
     let d = model.dispatcher();
+    net::add_stat("renders", 1.0);
     html! {
         <div class={classes!("app", model.busy().then_some("busy"))}>
             <header>
@@ -176,15 +194,25 @@ fn wait_bar(m: &Model) -> Html {
         "poll" | "select" => format!("the kernel scanned {} fds to find them", w.scanned),
         _ => "no scan: the kernel kept the ready list".to_string(),
     };
+    // Busy: the bar and its chips are updated in place (a still picture needs no pop-in, and
+    // new elements cost far more than new text).
+    let busy = m.busy();
     let ready: Vec<Html> = w
         .ready
         .iter()
         .take(12)
-        .map(|r| html! { <span class="chip" key={r.fd}>{ format!("fd {} {}", r.fd, r.flags) }</span> })
+        .map(|r| {
+            let text = format!("fd {} {}", r.fd, r.flags);
+            if busy {
+                html! { <span class="chip">{ text }</span> }
+            } else {
+                html! { <span class="chip" key={r.fd}>{ text }</span> }
+            }
+        })
         .collect();
     let more = (w.ready_total as usize > w.ready.len().min(12)).then(|| html! { <span class="chip more">{ format!("+{}", w.ready_total as usize - w.ready.len().min(12)) }</span> });
     html! {
-        <div class="waitbar" key={w.id}>
+        <div class="waitbar" key={if busy { 0 } else { w.id }}>
             <code>{ format!("{}({} fds, timeout {timeout})", w.call, w.registered) }</code>
             <span class="blocked">{ format!(" slept {:.1} ms → ", w.blocked_ms) }</span>
             <b>{ format!("{} ready", w.ready_total) }</b>
@@ -282,11 +310,42 @@ fn fd_node(p: &NodeProps) -> Html {
     }
 }
 
-fn node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>) -> Html {
-    html! {
-        <FdNode key={f.fd} fd={f.fd} role={f.role} name={AttrValue::from(f.name.clone())} interest={f.interest}
-                pending_out={f.pending_out} x={x} y={y} r={r} flash={flash} />
-    }
+/// Nodes per [`NodeGroup`].
+const GROUP: usize = 32;
+
+#[derive(Properties, PartialEq, Clone)]
+pub struct GroupProps {
+    /// The group's fds, each with its place and mark.
+    pub nodes: Vec<(FdInfo, (f64, f64, f64), Option<(Flash, u64)>)>,
+}
+
+/// A run of [`GROUP`] nodes of the interest list. A redraw compares each group once and redraws
+/// only groups with a changed node: in a busy room of a thousand, a still picture where four
+/// senders changed mark touches four groups, not a thousand components.
+#[function_component(NodeGroup)]
+fn node_group(p: &GroupProps) -> Html {
+    p.nodes
+        .iter()
+        .map(|(f, (x, y, r), flash)| {
+            html! {
+                <FdNode key={f.fd} fd={f.fd} role={f.role} name={AttrValue::from(f.name.clone())} interest={f.interest}
+                        pending_out={f.pending_out} x={*x} y={*y} r={*r} flash={*flash} />
+            }
+        })
+        .collect()
+}
+
+fn node_groups(m: &Model, places: &[(f64, f64, f64)]) -> Html {
+    m.snap
+        .fds
+        .chunks(GROUP)
+        .zip(places.chunks(GROUP))
+        .enumerate()
+        .map(|(i, (fds, places))| {
+            let nodes = fds.iter().zip(places).map(|(f, p)| (f.clone(), *p, m.flashes.get(&f.fd).copied())).collect::<Vec<_>>();
+            html! { <NodeGroup key={i} nodes={nodes} /> }
+        })
+        .collect()
 }
 
 /// Most fan-out lines drawn; a larger room gets an even sample of its recipients.
@@ -313,7 +372,6 @@ fn fanout_lines(f: &Fanout, pos: &dyn Fn(i32) -> Option<(f64, f64)>) -> Html {
 fn stage(m: &Model) -> Html {
     let places = layout(m.snap.fds.len());
     let pos = |fd: i32| m.snap.fds.binary_search_by_key(&fd, |f| f.fd).ok().map(|i| (places[i].0, places[i].1));
-    let nodes: Vec<Html> = m.snap.fds.iter().zip(&places).map(|(f, p)| node(f, *p, m.flashes.get(&f.fd).copied())).collect();
     let copies: Vec<Html> = m
         .flashes
         .iter()
@@ -339,7 +397,7 @@ fn stage(m: &Model) -> Html {
                     <circle r="30" />
                     <text dy="0.35em">{ "loop" }</text>
                 </g>
-                { for nodes }
+                { node_groups(m, &places) }
             </svg>
             <svg class="layer overlay" viewBox="0 0 1000 600" aria-hidden="true">
                 { for copies }
@@ -352,7 +410,7 @@ fn stage(m: &Model) -> Html {
 
 fn phase(m: &Model) -> Html {
     match &m.phase {
-        Some(p) => html! { <div key={p.id} class={classes!("phase", format!("step-{}", p.step))}>{ &p.text }</div> },
+        Some(p) => html! { <div key={if m.busy() { 0 } else { p.id }} class={classes!("phase", format!("step-{}", p.step))}>{ &p.text }</div> },
         None => html! { <div class="phase">{ "① wait for readiness → ② recv copies the data → ③ fan-out to every client" }</div> },
     }
 }
@@ -388,11 +446,19 @@ fn counters(m: &Model) -> Html {
     }
 }
 
+/// Lines the log shows while busy (about what its 180 px show); they are rewritten in place,
+/// not re-created.
+const BUSY_LOG_LINES: usize = 14;
+
 fn event_log(m: &Model) -> Html {
+    let lines = m.log.iter().rev();
+    let lines: Html = if m.busy() {
+        lines.take(BUSY_LOG_LINES).map(|l| html! { <div class={classes!("ev", l.class)}>{ &l.text }</div> }).collect()
+    } else {
+        lines.map(|l| html! { <div key={l.id} class={classes!("ev", l.class)}>{ &l.text }</div> }).collect()
+    };
     html! {
-        <section class="log" data-testid="event-log">
-            { for m.log.iter().rev().take(if m.busy() { 40 } else { usize::MAX }).map(|l| html! { <div key={l.id} class={classes!("ev", l.class)}>{ &l.text }</div> }) }
-        </section>
+        <section class="log" data-testid="event-log">{ lines }</section>
     }
 }
 

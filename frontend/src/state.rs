@@ -20,7 +20,7 @@ const RATE_WINDOW_MS: f64 = 2000.0;
 /// How long after the last fold the view stays in busy (still) mode.
 pub const BUSY_MS: f64 = 1500.0;
 /// In busy mode the live picture is redrawn at most this often.
-pub const BUSY_REDRAW_MS: f64 = 250.0;
+pub const BUSY_REDRAW_MS: f64 = 500.0;
 /// Shortest time a live fan-out stays drawn.
 pub const FANOUT_MS: f64 = 600.0;
 
@@ -100,6 +100,9 @@ pub enum Action {
     Connected(bool),
     Server(ServerMsg),
     Tick(f64),
+    /// Frames received since the last tick, then a tick at the given time: the view batches
+    /// what arrives between ticks, so a busy stream costs one update per tick, not one per frame.
+    Receive(Vec<ServerMsg>, f64),
     Pause,
     Resume,
     Step,
@@ -140,6 +143,8 @@ pub struct Model {
     /// When events were last folded: while that is recent the view draws marks, not animations.
     folded_at_ms: f64,
     live_played_ms: f64,
+    /// When frames were last handed in by [`Action::Receive`].
+    received_ms: f64,
     next_id: u64,
 }
 
@@ -170,6 +175,7 @@ impl Default for Model {
             fanout_at_ms: f64::NEG_INFINITY,
             folded_at_ms: f64::NEG_INFINITY,
             live_played_ms: f64::NEG_INFINITY,
+            received_ms: f64::NEG_INFINITY,
             next_id: 1,
         }
     }
@@ -191,10 +197,19 @@ impl Model {
 
     /// False when a `Tick` at `now` would change nothing (lets the view skip a copy).
     pub fn needs_tick(&self, now: f64) -> bool {
-        let sample_due = self.samples.back().is_none_or(|s| now - s.at_ms >= 250.0);
+        // Busy and live, the rates are sampled with the next still picture, not on their own.
+        let sample_due = !self.busy_redraw_waits(now) && self.samples.back().is_none_or(|s| now - s.at_ms >= 250.0);
         let busy_ends = self.busy() && now - self.folded_at_ms >= BUSY_MS;
         let play_due = !self.paused && !self.queue.is_empty() && !self.busy_redraw_waits(now);
         sample_due || busy_ends || play_due
+    }
+
+    /// Whether frames received meanwhile should be handed in at `now`. Live and busy, or paused,
+    /// the picture cannot use them before its next redraw, so they wait (outside the model) and
+    /// are handed in together: a flood costs a few updates a second, not one per frame.
+    pub fn takes_frames(&self, now: f64) -> bool {
+        let hold = (self.is_live() && self.busy()) || self.paused;
+        !hold || now - self.received_ms >= BUSY_REDRAW_MS
     }
 
     /// Events come faster than they can be animated: the view shows still marks instead of
@@ -228,6 +243,13 @@ impl Model {
                 self.connected = c;
                 let text = if c { "connected to the event stream" } else { "event stream lost; reconnecting…" };
                 self.log_line("sys", text.to_string());
+            }
+            Action::Receive(msgs, now) => {
+                self.received_ms = now;
+                for msg in msgs {
+                    self.update(Action::Server(msg));
+                }
+                self.tick(now);
             }
             Action::Server(msg) => {
                 match msg {
@@ -389,8 +411,11 @@ impl Model {
     }
 
     /// Marks a node; the number counts this node's flashes (the view alternates on it).
+    /// Live and busy, the count stays: a still mark that does not change is not redrawn, so a
+    /// flood repaints only the nodes whose mark changed kind.
     fn flash(&mut self, fd: i32, kind: Flash) {
-        let n = self.flashes.get(&fd).map_or(0, |f| f.1 + 1);
+        let still = self.is_live() && self.busy();
+        let n = self.flashes.get(&fd).map_or(0, |f| if still { f.1 } else { f.1 + 1 });
         self.flashes.insert(fd, (kind, n));
     }
 
@@ -412,17 +437,16 @@ impl Model {
             }
             Item::Event(e) => e,
         };
-        match e.body {
-            EventBody::Gap { dropped, folded: true } => {
+        if let EventBody::Gap { dropped, folded, resync, .. } = e.body {
+            let then = if resync { "a snapshot follows" } else { "the totals stay exact" };
+            if folded {
                 self.folded_total += dropped;
                 self.folded_at_ms = self.now_ms;
-                self.log_line("fold", format!("×{dropped} events folded by the gateway (faster than a browser can draw); the state stays exact"));
-            }
-            EventBody::Gap { dropped, folded: false } => {
+                self.log_line("fold", format!("×{dropped} events folded by the gateway (faster than a browser can draw); {then}"));
+            } else {
                 self.gaps_total += dropped;
-                self.log_line("gap", format!("⚠ {dropped} events dropped (a consumer fell behind); counted, and the state resynced"));
+                self.log_line("gap", format!("⚠ {dropped} events dropped (a consumer fell behind); counted, {then}"));
             }
-            _ => {}
         }
         if e.seq != 0 && e.seq <= self.snap.seq {
             return;
@@ -613,8 +637,8 @@ pub fn describe(e: &EventBody, poller: &str, name: Option<&str>) -> String {
             let who = name.map(|n| format!(" [{n}]")).unwrap_or_default();
             format!("close(fd {fd}){who} — {}{d}", close_reason(*reason))
         }
-        EventBody::Gap { dropped, folded: false } => format!("gap: {dropped} events dropped"),
-        EventBody::Gap { dropped, folded: true } => format!("gap: {dropped} events folded by the gateway"),
+        EventBody::Gap { dropped, folded: false, .. } => format!("gap: {dropped} events dropped"),
+        EventBody::Gap { dropped, folded: true, .. } => format!("gap: {dropped} events folded by the gateway"),
     }
 }
 
@@ -738,6 +762,31 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_is_taken_in_a_few_times_a_second_and_still_marks_stay_put() {
+        let flood = |from: u64| (0..20u64).flat_map(|i| chat_turn(from + i * 4)).collect::<Vec<_>>();
+        let mut m = Model::default();
+        assert!(m.takes_frames(0.0), "a calm page takes frames on every tick");
+        m.update(Action::Receive(vec![ServerMsg::Snapshot(snap(10)), ServerMsg::Events { events: flood(11) }], 1000.0));
+        assert!(m.busy(), "80 events in one tick are more than it animates");
+        assert_eq!(m.snap.counters.messages, 20);
+        let mark = m.flashes.get(&5).copied();
+        assert!(!m.takes_frames(1050.0), "busy and live: frames wait for the next still picture");
+        assert!(m.takes_frames(1000.0 + BUSY_REDRAW_MS));
+        m.update(Action::Receive(vec![ServerMsg::Events { events: flood(91) }], 1000.0 + BUSY_REDRAW_MS));
+        assert_eq!(m.snap.counters.messages, 40, "held frames lose nothing");
+        assert_eq!(m.flashes.get(&5).copied(), mark, "the same mark again is not a new flash");
+        // Paused: the queue grows, handed in at the same pace; calm again, every tick.
+        m.update(Action::Pause);
+        assert!(!m.takes_frames(1000.0 + BUSY_REDRAW_MS + 50.0));
+        m.update(Action::Live);
+        m.update(Action::Tick(1000.0 + BUSY_REDRAW_MS + BUSY_MS + 1.0));
+        assert!(!m.busy());
+        assert!(m.takes_frames(1000.0 + BUSY_REDRAW_MS + BUSY_MS + 2.0));
+        m.update(Action::Receive(vec![ServerMsg::Events { events: chat_turn(200) }], 4000.0));
+        assert_ne!(m.flashes.get(&5).copied(), mark, "calm: every flash animates anew");
+    }
+
+    #[test]
     fn the_queue_is_bounded() {
         let mut m = Model::default();
         m.update(Action::Server(ServerMsg::Snapshot(snap(10))));
@@ -752,8 +801,8 @@ mod tests {
     #[test]
     fn gaps_are_shown_and_snapshots_resync() {
         let mut m = live(chat_turn(11));
-        m.update(Action::Server(ServerMsg::Events { events: vec![ev(0, EventBody::Gap { dropped: 42, folded: false })] }));
-        m.update(Action::Server(ServerMsg::Events { events: vec![ev(0, EventBody::Gap { dropped: 7, folded: true })] }));
+        m.update(Action::Server(ServerMsg::Events { events: vec![ev(0, EventBody::gap(42))] }));
+        m.update(Action::Server(ServerMsg::Events { events: vec![ev(0, EventBody::Gap { dropped: 7, folded: true, resync: true, counters: None })] }));
         let mut s = snap(500);
         s.fds.push(FdInfo { fd: 9, role: Role::Web, interest: Interest::Read, name: "bob".into(), pending_out: 0 });
         m.update(Action::Server(ServerMsg::Snapshot(s)));

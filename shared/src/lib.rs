@@ -303,15 +303,39 @@ pub enum EventBody {
     },
     /// `dropped` events were not delivered to this consumer. `folded` (optional, default false):
     /// the gateway left them out on purpose because they came faster than a browser can draw;
-    /// the state stays exact (a snapshot follows), only their animation is skipped.
+    /// only their animation is skipped. Optional extensions that keep the state exact without
+    /// a snapshot per gap: `counters`, the totals after the missing events; `resync`, set when
+    /// the missing events changed the fd table (a registration, name, role or output queue), so
+    /// a fresh snapshot follows.
     Gap {
         dropped: u64,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         folded: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resync: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        counters: Option<Counters>,
     },
 }
 
 impl EventBody {
+    /// A plain `gap`: `dropped` events lost, nothing else known.
+    pub fn gap(dropped: u64) -> EventBody {
+        EventBody::Gap { dropped, folded: false, resync: false, counters: None }
+    }
+
+    /// Whether the event changes the fd table a snapshot holds (and not only counters): losing
+    /// one makes the consumer's picture stale until the next snapshot.
+    pub fn changes_table(&self) -> bool {
+        match self {
+            EventBody::Ctl { .. } | EventBody::Accept { .. } | EventBody::Nick { .. } | EventBody::Close { .. } => true,
+            EventBody::Send { queued, .. } => *queued > 0,
+            // A gap that lost such events stands for them.
+            EventBody::Gap { resync, .. } => *resync,
+            EventBody::Wait { .. } | EventBody::Recv { .. } | EventBody::Broadcast { .. } => false,
+        }
+    }
+
     /// The JSON `kind` string.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -410,8 +434,16 @@ impl Snapshot {
     /// Moves the picture forward by one event: the same events always give the same picture.
     /// Events at or before `seq` are already in it and are ignored; a `gap` is always counted.
     pub fn apply(&mut self, e: &Event) {
-        if let EventBody::Gap { dropped, folded: false } = e.body {
-            self.counters.dropped_events += dropped;
+        if let EventBody::Gap { dropped, folded, counters, .. } = &e.body {
+            if !folded {
+                self.counters.dropped_events += dropped;
+            }
+            // Totals after the missing events (unless the picture is already past them); drops
+            // keep their own, larger, count.
+            if let Some(c) = counters.as_ref().filter(|_| e.seq == 0 || e.seq > self.seq) {
+                let dropped_events = self.counters.dropped_events.max(c.dropped_events);
+                self.counters = Counters { dropped_events, ..c.clone() };
+            }
         }
         if e.seq <= self.seq {
             return;
@@ -478,11 +510,72 @@ impl Snapshot {
 }
 
 /// Frames on `/ws/events`, server to browser.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
     Snapshot(Snapshot),
     Events { events: Vec<Event> },
+}
+
+/// The same message, read the way serde reads any internally tagged enum (buffering it all
+/// before it knows the type). Used when `type` is not the first key.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum TaggedServerMsg {
+    Snapshot(Snapshot),
+    Events { events: Vec<Event> },
+}
+
+#[derive(Deserialize)]
+struct EventsBody {
+    events: Vec<Event>,
+}
+
+/// A browser parses several of these a second while a room floods, so the usual case — `type`
+/// first, as muxscope writes it — reads the rest straight into its type instead of buffering
+/// the whole message first (about half the work for a snapshot of a thousand fds). Any other
+/// key order still parses, the slow way.
+impl<'de> Deserialize<'de> for ServerMsg {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ServerMsg, D::Error> {
+        use serde::de::value::MapAccessDeserializer;
+        use serde::de::{Error, MapAccess, Visitor};
+        use std::borrow::Cow;
+
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ServerMsg;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a /ws/events message: an object with a \"type\"")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ServerMsg, A::Error> {
+                let Some(first) = map.next_key::<Cow<'de, str>>()? else {
+                    return Err(A::Error::missing_field("type"));
+                };
+                if first == "type" {
+                    let tag = map.next_value::<Cow<'de, str>>()?;
+                    return match tag.as_ref() {
+                        "snapshot" => Snapshot::deserialize(MapAccessDeserializer::new(map)).map(ServerMsg::Snapshot),
+                        "events" => EventsBody::deserialize(MapAccessDeserializer::new(map)).map(|b| ServerMsg::Events { events: b.events }),
+                        other => Err(A::Error::unknown_variant(other, &["snapshot", "events"])),
+                    };
+                }
+                // Another order: gather the object and read it as tagged.
+                let mut whole = serde_json::Map::new();
+                whole.insert(first.into_owned(), map.next_value::<serde_json::Value>()?);
+                while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                    whole.insert(k, v);
+                }
+                let whole = serde_json::Value::Object(whole);
+                match TaggedServerMsg::deserialize(whole).map_err(A::Error::custom)? {
+                    TaggedServerMsg::Snapshot(s) => Ok(ServerMsg::Snapshot(s)),
+                    TaggedServerMsg::Events { events } => Ok(ServerMsg::Events { events }),
+                }
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[cfg(test)]
@@ -522,8 +615,9 @@ mod tests {
             EventBody::Send { fd: 4, bytes: 3, would_block: true, queued: 9 },
             EventBody::Broadcast { from: 4, name: "a".into(), recipients: 2, bytes: 9, text: "hi".into() },
             EventBody::Close { fd: 4, reason: CloseReason::Eof, detail: None },
-            EventBody::Gap { dropped: 10, folded: false },
-            EventBody::Gap { dropped: 3, folded: true },
+            EventBody::gap(10),
+            EventBody::Gap { dropped: 3, folded: true, resync: false, counters: None },
+            EventBody::Gap { dropped: 3, folded: true, resync: true, counters: Some(Counters { messages: 7, ..Counters::default() }) },
         ];
         for body in bodies {
             let kind = body.kind();
@@ -582,11 +676,17 @@ mod tests {
         s.apply(&ev(9, EventBody::Accept { fd: 1030, peer: "p".into(), listener: 3 }));
         s.apply(&ev(10, EventBody::Ctl { op: CtlOp::Add, fd: 1030, interest: Some(Interest::Read), role: Role::Tcp, error: Some("FD_SETSIZE".into()) }));
         assert!(s.fd(1030).is_none());
-        s.apply(&ev(3, EventBody::Gap { dropped: 4, folded: false }));
+        s.apply(&ev(3, EventBody::gap(4)));
         assert_eq!(s.counters.dropped_events, 4);
         // Folded by the gateway: not lost, not counted as dropped.
-        s.apply(&ev(0, EventBody::Gap { dropped: 9, folded: true }));
+        s.apply(&ev(0, EventBody::Gap { dropped: 9, folded: true, resync: false, counters: None }));
         assert_eq!(s.counters.dropped_events, 4);
+        // A gap that carries the totals after what it skipped sets them.
+        let after = Counters { wakeups: 90, messages: 40, deliveries: 400, dropped_events: 2, ..s.counters.clone() };
+        s.apply(&ev(0, EventBody::Gap { dropped: 9, folded: true, resync: false, counters: Some(after) }));
+        assert_eq!((s.counters.wakeups, s.counters.messages, s.counters.deliveries), (90, 40, 400));
+        assert_eq!(s.counters.dropped_events, 4, "drops keep the larger count");
+        assert_eq!(s.seq, 10, "a gap moves no seq");
     }
 
     #[test]
@@ -604,5 +704,39 @@ mod tests {
     fn server_msg_is_tagged_by_type() {
         let m = ServerMsg::Events { events: vec![] };
         assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"type":"events","events":[]}"#);
+    }
+
+    #[test]
+    fn server_msgs_parse_in_any_key_order_and_bad_ones_say_why() {
+        let mut snap = Snapshot::empty();
+        snap.poller = "epoll".into();
+        snap.fds.push(FdInfo { fd: 5, role: Role::Web, interest: Interest::ReadWrite, name: "ann".into(), pending_out: 9 });
+        snap.counters.messages = 3;
+        let events = vec![
+            Event { seq: 4, ts_ns: 5, body: EventBody::Send { fd: 5, bytes: 3, would_block: true, queued: 9 } },
+            Event { seq: 0, ts_ns: 6, body: EventBody::Gap { dropped: 2, folded: true, resync: false, counters: Some(snap.counters.clone()) } },
+        ];
+        for m in [ServerMsg::Snapshot(snap.clone()), ServerMsg::Events { events }] {
+            let json = serde_json::to_string(&m).unwrap();
+            assert!(json.starts_with(r#"{"type":"#), "muxscope writes the tag first: {json}");
+            assert_eq!(serde_json::from_str::<ServerMsg>(&json).unwrap(), m, "tag first");
+            // The same object with the tag last (another writer, or a JSON tool, may do that).
+            let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+            let tag = v.as_object_mut().unwrap().remove("type").unwrap();
+            let rest = serde_json::to_string(&v).unwrap();
+            let moved = format!(r#"{},"type":{tag}}}"#, &rest[..rest.len() - 1]);
+            assert!(!moved.starts_with(r#"{"type""#));
+            assert_eq!(serde_json::from_str::<ServerMsg>(&moved).unwrap(), m, "tag last: {moved}");
+        }
+        for (bad, says) in [
+            (r#"{"type":"nope","events":[]}"#, "unknown variant `nope`"),
+            (r#"{}"#, "missing field `type`"),
+            (r#"{"events":[]}"#, "missing field `type`"),
+            (r#"{"type":"events"}"#, "missing field `events`"),
+            (r#"[1]"#, "a /ws/events message"),
+        ] {
+            let err = serde_json::from_str::<ServerMsg>(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 }

@@ -34,6 +34,8 @@ const CLOSING_GRACE: Duration = Duration::from_secs(5);
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// How long accepting pauses when the process is out of fds and the spare fd is gone too.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// While drops are unreported, the loop wakes this often to report them (see `next_timeout`).
+const GAP_RETRY: Duration = Duration::from_millis(10);
 const LISTEN_BACKLOG: i32 = 4096;
 
 struct Client {
@@ -212,7 +214,7 @@ impl ChatServer {
 
     fn run_loop(&mut self) -> io::Result<()> {
         while !self.control.stopping() {
-            self.sel.tel.begin_turn();
+            self.sel.tel.begin_turn(|| self.counters.clone());
             if self.control.take_snapshot_request() && !self.sel.tel.send_snapshot(self.snapshot()) {
                 // Queue full: ask again next turn.
                 self.control.request_snapshot();
@@ -239,13 +241,18 @@ impl ChatServer {
         Ok(())
     }
 
-    /// Blocks forever unless something is owed: carried reads, budget-limited writes or timers.
+    /// Blocks forever unless something is owed: carried reads, budget-limited writes, timers, or
+    /// a `gap` the watchers have not been told about (after a flood the loop may go idle with
+    /// drops unreported; they would stay untold, and the watchers' totals stale, until the
+    /// next wakeup).
     fn next_timeout(&self) -> Option<Duration> {
         if !self.carry.is_empty() || self.listener_carry || !self.dirty.is_empty() {
             return Some(Duration::ZERO);
         }
         let timers_due = self.accept_paused_until.is_some() || self.timers_running;
-        timers_due.then(|| self.next_sweep.saturating_duration_since(Instant::now()))
+        let sweep = timers_due.then(|| self.next_sweep.saturating_duration_since(Instant::now()));
+        let gap = self.sel.tel.owes_gap().then_some(GAP_RETRY);
+        sweep.into_iter().chain(gap).min()
     }
 
     // ---- accept ---------------------------------------------------------------------------
@@ -298,10 +305,10 @@ impl ChatServer {
         let listener = self.listen_fd;
         self.counters.accepted += 1;
         self.counters.closed += 1;
-        self.sel.tel.emit(|| EventBody::Accept { fd: raw, peer: peer.to_string(), listener });
+        self.sel.tel.emit_table(|| EventBody::Accept { fd: raw, peer: peer.to_string(), listener });
         let line = format!("* error: {why}\n");
         let _ = sys::send(raw, line.as_bytes());
-        self.sel.tel.emit(|| EventBody::Close { fd: raw, reason, detail: Some(why.to_string()) });
+        self.sel.tel.emit_table(|| EventBody::Close { fd: raw, reason, detail: Some(why.to_string()) });
         drop(fd);
     }
 
@@ -313,7 +320,7 @@ impl ChatServer {
         }
         let raw = fd.as_raw_fd();
         let listener = self.listen_fd;
-        self.sel.tel.emit(|| EventBody::Accept { fd: raw, peer: peer.to_string(), listener });
+        self.sel.tel.emit_table(|| EventBody::Accept { fd: raw, peer: peer.to_string(), listener });
         self.counters.accepted += 1;
         // Lines are coalesced per turn already; Nagle would only add latency.
         let one: libc::c_int = 1;
@@ -332,7 +339,7 @@ impl ChatServer {
             let line = format!("* error: {e}\n");
             let _ = sys::send(raw, line.as_bytes());
             self.counters.closed += 1;
-            self.sel.tel.emit(|| EventBody::Close { fd: raw, reason, detail: Some(e.to_string()) });
+            self.sel.tel.emit_table(|| EventBody::Close { fd: raw, reason, detail: Some(e.to_string()) });
             return;
         }
         let idx = raw as usize;
@@ -486,7 +493,7 @@ impl ChatServer {
             if let Some(c) = self.client(fd) {
                 c.role = Role::Web;
                 let name = c.name();
-                self.sel.tel.emit(|| EventBody::Nick { fd, name, role: Role::Web });
+                self.sel.tel.emit_table(|| EventBody::Nick { fd, name, role: Role::Web });
             }
             return ControlFlow::Continue(());
         }
@@ -526,7 +533,7 @@ impl ChatServer {
         c.nick = Some(name.into());
         let role = c.role;
         let name = name.to_string();
-        self.sel.tel.emit(|| EventBody::Nick { fd, name, role });
+        self.sel.tel.emit_table(|| EventBody::Nick { fd, name, role });
     }
 
     /// Encodes `[NAME] TEXT\n` once, into this turn's buffer. Every client's share of the turn is
@@ -733,7 +740,13 @@ impl ChatServer {
         let closing_reason = c.closing_reason;
         self.counters.sent_bytes += written as u64;
         if written > 0 || would_block {
-            self.sel.tel.emit(|| EventBody::Send { fd, bytes: written as u64, would_block, queued });
+            let send = || EventBody::Send { fd, bytes: written as u64, would_block, queued };
+            // Bytes left queued are part of the fd table (a snapshot's `pending_out`).
+            if queued > 0 {
+                self.sel.tel.emit_table(send);
+            } else {
+                self.sel.tel.emit(send);
+            }
         }
         if closing_done {
             to_close.push((fd, closing_reason, None));
@@ -862,7 +875,7 @@ impl ChatServer {
             }
         }
         self.counters.closed += 1;
-        self.sel.tel.emit(|| EventBody::Close { fd, reason, detail });
+        self.sel.tel.emit_table(|| EventBody::Close { fd, reason, detail });
         drop(c);
     }
 

@@ -3,8 +3,10 @@
 //! A plain thread (the queue is a std channel) that keeps a mirror of the loop's state — the
 //! last snapshot moved forward by every event — and cuts the stream into frames, one per tick,
 //! each serialized once for every subscriber. A frame holds at most [`FRAME_CAP`] events; the
-//! rest of a busy tick is folded into a counted `gap` followed by a fresh snapshot, so a browser
-//! always ends up with the exact state and an honest count of what it did not see.
+//! rest of a busy tick is folded into a counted `gap` that carries the totals after them, and,
+//! when the folded events changed the fd table, a fresh snapshot follows (at most twice a
+//! second). So a browser always ends up with the exact state and an honest count of what it
+//! did not see, without parsing a thousand-fd snapshot for every busy tick.
 
 use crate::chat::Control;
 use crate::telemetry::{Batch, Tap, TelemetryRx};
@@ -17,12 +19,11 @@ use tokio::sync::{broadcast, oneshot};
 
 /// One frame every 40 ms (25 per second): smooth enough to animate, cheap to parse.
 pub const TICK: Duration = Duration::from_millis(40);
-/// Events per frame (3,750 a second); a busier tick is folded (a `gap` marked `folded`, then a
-/// snapshot). A busy page animates about a hundred events a second: parsing more would only
+/// Events per frame (3,750 a second); a busier tick is folded (a `gap` marked `folded`). A busy page animates about a hundred events a second: parsing more would only
 /// cost it frames and take CPU from everything else on the machine.
 pub const FRAME_CAP: usize = 150;
-/// After folding, a fresh snapshot resyncs the browsers, at most this often (a snapshot of a
-/// thousand fds is ~80 KB of JSON to parse).
+/// When lost or folded events changed the fd table, a fresh snapshot resyncs the browsers, at
+/// most this often (a snapshot of a thousand fds is ~80 KB of JSON to parse).
 pub const RESYNC_EVERY: Duration = Duration::from_millis(500);
 /// Frames a subscriber may fall behind before it is told it lagged (default).
 pub const SUBSCRIBER_BACKLOG: usize = 128;
@@ -33,6 +34,15 @@ pub struct Frame {
     pub json: String,
     /// For a snapshot, the snapshot's seq; for events, the last event's seq.
     pub last_seq: u64,
+    pub snapshot: bool,
+}
+
+impl Frame {
+    /// Whether a subscriber that has everything up to `seen` still needs this frame: a snapshot
+    /// only when it is newer, events when they hold anything newer (or only counted gaps).
+    pub fn needed_after(&self, seen: u64) -> bool {
+        self.last_seq > seen || (!self.snapshot && self.last_seq == 0)
+    }
 }
 
 type SnapshotReply = oneshot::Sender<Arc<Frame>>;
@@ -115,11 +125,15 @@ impl Hub {
         let mut mirror_epoch = 0;
         let mut pending: Vec<Event> = Vec::new();
         let mut folded: u64 = 0;
+        // A folded event changed the fd table: the browsers need a snapshot.
+        let mut folded_table = false;
         let mut waiting: Vec<SnapshotReply> = Vec::new();
         let mut next_tick = Instant::now() + TICK;
         let mut resync_owed = false;
-        let mut last_resync = Instant::now();
-        let mut last_loop_resync = Instant::now() - RESYNC_EVERY;
+        // The loop lost events that changed the fd table: only its own snapshot can fix the mirror.
+        let mut mirror_stale = false;
+        let mut last_snapshot = Instant::now();
+        let mut last_request = Instant::now() - RESYNC_EVERY;
         loop {
             let epoch = self.epoch.load(Ordering::SeqCst);
             if epoch != mirror_epoch {
@@ -128,24 +142,24 @@ impl Hub {
                 mirror_epoch = epoch;
                 pending.clear();
                 folded = 0;
+                folded_table = false;
             }
             let wait = next_tick.saturating_duration_since(Instant::now());
             match rx.rx.recv_timeout(wait) {
                 Ok(Batch::Events(events)) => {
-                    // The loop dropped events: the mirror missed them. Ask the loop for the truth
-                    // (at most twice a second); its snapshot resets the mirror and every browser.
-                    let loop_gap = events.iter().any(|e| matches!(e.body, EventBody::Gap { folded: false, .. }));
-                    if loop_gap && last_loop_resync.elapsed() >= RESYNC_EVERY {
-                        last_loop_resync = Instant::now();
-                        self.control.request_snapshot();
-                    }
                     if let Some(m) = mirror.as_mut() {
                         for e in events {
+                            // The loop's gaps carry its totals (applied below) and say whether
+                            // what it lost changed the fd table.
+                            if let EventBody::Gap { resync: true, folded: false, .. } = e.body {
+                                mirror_stale = true;
+                            }
                             m.apply(&e);
                             if pending.len() < FRAME_CAP {
                                 pending.push(e);
                             } else {
                                 folded += 1;
+                                folded_table |= e.body.changes_table();
                             }
                         }
                     }
@@ -160,9 +174,18 @@ impl Hub {
                         let _ = w.send(frame.clone());
                     }
                     mirror = Some(*s);
+                    mirror_stale = false;
+                    resync_owed = false;
+                    last_snapshot = Instant::now();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
+            }
+            // Ask the loop for the truth, at most twice a second; its snapshot resets the mirror
+            // and every browser.
+            if mirror_stale && last_request.elapsed() >= RESYNC_EVERY {
+                last_request = Instant::now();
+                self.control.request_snapshot();
             }
             while let Ok(req) = requests.try_recv() {
                 match &mirror {
@@ -178,21 +201,23 @@ impl Hub {
                 // Real events only: the gap below has seq 0 (it moves no state, it is counted).
                 let last_seq = pending.iter().map(|e| e.seq).max().unwrap_or(0);
                 if folded > 0 {
+                    // The totals after the folded events keep every browser's counters exact;
+                    // only a change to the fd table needs a snapshot.
                     self.folded_events.fetch_add(folded, Ordering::Relaxed);
-                    pending.push(Event { seq: 0, ts_ns: m.ts_ns, body: EventBody::Gap { dropped: folded, folded: true } });
+                    let body = EventBody::Gap { dropped: folded, folded: true, resync: folded_table, counters: Some(m.counters.clone()) };
+                    pending.push(Event { seq: 0, ts_ns: m.ts_ns, body });
+                    resync_owed |= folded_table;
+                    folded = 0;
+                    folded_table = false;
                 }
                 if !pending.is_empty() {
                     let msg = ServerMsg::Events { events: std::mem::take(&mut pending) };
                     let json = serde_json::to_string(&msg).expect("events serialize");
-                    let _ = self.frames.send(Arc::new(Frame { json, last_seq }));
+                    let _ = self.frames.send(Arc::new(Frame { json, last_seq, snapshot: false }));
                 }
-                if folded > 0 {
-                    folded = 0;
-                    resync_owed = true;
-                }
-                if resync_owed && last_resync.elapsed() >= RESYNC_EVERY {
+                if resync_owed && !mirror_stale && last_snapshot.elapsed() >= RESYNC_EVERY {
                     resync_owed = false;
-                    last_resync = Instant::now();
+                    last_snapshot = Instant::now();
                     let _ = self.frames.send(snapshot_frame(m));
                 }
             }
@@ -202,13 +227,14 @@ impl Hub {
 
 pub fn snapshot_frame(s: &Snapshot) -> Arc<Frame> {
     let json = serde_json::to_string(&ServerMsg::Snapshot(s.clone())).expect("snapshot serializes");
-    Arc::new(Frame { json, last_seq: s.seq })
+    Arc::new(Frame { json, last_seq: s.seq, snapshot: true })
 }
 
 /// A `gap` frame for a subscriber that skipped from `from_seq` to `to_seq`. Its seq is 0: a gap
-/// is counted, it moves no state; the snapshot after it does.
+/// is counted, it moves no state; the snapshot after it does (hence `resync`).
 pub fn gap_frame(from_seq: u64, to_seq: u64) -> Arc<Frame> {
     let dropped = to_seq.saturating_sub(from_seq);
-    let msg = ServerMsg::Events { events: vec![Event { seq: 0, ts_ns: 0, body: EventBody::Gap { dropped, folded: false } }] };
-    Arc::new(Frame { json: serde_json::to_string(&msg).expect("gap serializes"), last_seq: from_seq })
+    let body = EventBody::Gap { dropped, folded: false, resync: true, counters: None };
+    let msg = ServerMsg::Events { events: vec![Event { seq: 0, ts_ns: 0, body }] };
+    Arc::new(Frame { json: serde_json::to_string(&msg).expect("gap serializes"), last_seq: from_seq, snapshot: false })
 }

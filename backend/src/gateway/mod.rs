@@ -136,7 +136,7 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
         tokio::select! {
             frame = sub.frames.recv() => match frame {
                 Ok(f) => {
-                    if f.last_seq > last || f.last_seq == 0 {
+                    if f.needed_after(last) {
                         if !send_text(&mut ws, &f.json).await {
                             return;
                         }

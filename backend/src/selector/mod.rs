@@ -205,7 +205,7 @@ impl Selector {
                     "select() cannot watch fd {fd}: fd_set holds only FD_SETSIZE={} fds (0..={limit}); use --poller poll or epoll",
                     limit + 1
                 );
-                self.tel.emit(|| EventBody::Ctl {
+                self.tel.emit_table(|| EventBody::Ctl {
                     op: CtlOp::Add,
                     fd,
                     interest: Some(interest),
@@ -218,7 +218,7 @@ impl Selector {
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
         if let Err(e) = self.backend.add(fd, interest, token(fd, generation)) {
-            self.tel.emit(|| EventBody::Ctl {
+            self.tel.emit_table(|| EventBody::Ctl {
                 op: CtlOp::Add,
                 fd,
                 interest: Some(interest),
@@ -234,7 +234,7 @@ impl Selector {
         let key = Key { fd, interest, data, generation };
         self.keys[idx] = Some(key);
         self.registered += 1;
-        self.tel.emit(|| EventBody::Ctl { op: CtlOp::Add, fd, interest: Some(interest), role: data, error: None });
+        self.tel.emit_table(|| EventBody::Ctl { op: CtlOp::Add, fd, interest: Some(interest), role: data, error: None });
         Ok(key)
     }
 
@@ -254,7 +254,7 @@ impl Selector {
             key.interest = interest;
         }
         let error = res.as_ref().err().map(|e| e.to_string());
-        self.tel.emit(|| EventBody::Ctl { op: CtlOp::Mod, fd, interest: Some(interest), role, error });
+        self.tel.emit_table(|| EventBody::Ctl { op: CtlOp::Mod, fd, interest: Some(interest), role, error });
         res
     }
 
@@ -268,7 +268,7 @@ impl Selector {
         self.registered -= 1;
         let res = self.backend.delete(fd);
         let error = res.as_ref().err().map(|e| e.to_string());
-        self.tel.emit(|| EventBody::Ctl { op: CtlOp::Del, fd, interest: None, role: key.data, error });
+        self.tel.emit_table(|| EventBody::Ctl { op: CtlOp::Del, fd, interest: None, role: key.data, error });
         res.map(|_| key)
     }
 
