@@ -131,12 +131,12 @@ impl Browser {
     }
 }
 
-const NODES: &str = "return [...document.querySelectorAll('[data-testid=fd-node]')].map(e => [Number(e.dataset.fd), e.dataset.role, e.querySelector('title').textContent])";
+const NODES: &str = "return [...document.querySelectorAll('[data-testid=fd-node]')].map(e => [Number(e.dataset.fd), e.dataset.role, e.dataset.name])";
 
 fn node_for_port(nodes: &Value, port: u16) -> Option<i64> {
     nodes.as_array()?.iter().find_map(|n| {
-        let title = n[2].as_str()?;
-        title.contains(&format!(":{port} ")).then(|| n[0].as_i64()).flatten()
+        let name = n[2].as_str()?;
+        name.ends_with(&format!(":{port}")).then(|| n[0].as_i64()).flatten()
     })
 }
 
@@ -166,7 +166,7 @@ async fn chat_and_watch_in_a_real_browser() {
     // An nc-style TCP client joins: its node appears.
     let mut tcp = server.joined();
     let port = tcp.local.port();
-    let nodes = b.until("the TCP client's node", &format!("{NODES}.filter(n => n[2].includes(':{port} '))")).await;
+    let nodes = b.until("the TCP client's node", &format!("{NODES}.filter(n => n[2].endsWith(':{port}'))")).await;
     let fd = node_for_port(&nodes, port).expect("node for the tcp client");
 
     // Its message shows in the chat, and the broadcast animates (fan-out element, counter).

@@ -85,8 +85,8 @@ pub fn app() -> Html {
     {
         let dispatch = model.dispatcher();
         let (inbox, drawn) = (inbox.clone(), drawn.clone());
-        use_effect_with((), move |_| {
-            let iv = Interval::new(50, move || {
+        use_effect_with(model.tick_ms(), move |ms| {
+            let iv = Interval::new(*ms, move || {
                 let now = net::now_ms();
                 let takes = !inbox.borrow().is_empty() && drawn.borrow().as_ref().is_none_or(|m| m.takes_frames(now));
                 if takes {
@@ -264,26 +264,13 @@ fn role_class(r: Role) -> &'static str {
     }
 }
 
-#[derive(Properties, PartialEq, Clone)]
-pub struct NodeProps {
-    pub fd: i32,
-    pub role: Role,
-    pub name: AttrValue,
-    pub interest: Interest,
-    pub pending_out: u64,
-    pub x: f64,
-    pub y: f64,
-    pub r: f64,
-    pub flash: Option<(Flash, u64)>,
-}
-
-/// One fd of the interest list. Comparable props: a busy room redraws only the nodes that
-/// changed, and a change is a class or attribute, never a new element: inserting elements makes
-/// the browser lay out the whole SVG again.
-#[function_component(FdNode)]
-fn fd_node(p: &NodeProps) -> Html {
+/// One fd of the interest list: a `<g>` with its circle, plus a write-interest ring while output
+/// waits, and, when nodes are big enough to read, its fd number, name and a tooltip. A room of a
+/// thousand is two elements per fd. Changes are classes and attributes, not new elements:
+/// inserting elements makes the browser lay out the whole SVG again.
+fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>) -> Html {
     // The n-th flash of a node uses animation `kind-(n % 2)`: a new name restarts it in place.
-    let flash_class = p.flash.map(|(k, n)| {
+    let flash_class = flash.map(|(k, n)| {
         let kind = match k {
             Flash::Ready => "ready",
             Flash::Copy => "copy",
@@ -292,19 +279,21 @@ fn fd_node(p: &NodeProps) -> Html {
         };
         format!("{kind}-{}", n % 2)
     });
-    let writing = p.interest != Interest::Read;
-    let r = p.r;
-    let label = if r >= 16.0 { Some(short(&p.name, (r / 3.2) as usize + 4)) } else { None };
-    let queued = if p.pending_out > 0 { format!(" · {} B queued", p.pending_out) } else { String::new() };
-    let title = format!("fd {} · {} · {} · interest {}{queued}", p.fd, role_class(p.role), p.name, p.interest);
+    let writing = f.interest != Interest::Read;
+    let readable = r >= 7.0;
+    let label = if r >= 16.0 { Some(short(&f.name, (r / 3.2) as usize + 4)) } else { None };
+    let title = readable.then(|| {
+        let queued = if f.pending_out > 0 { format!(" · {} B queued", f.pending_out) } else { String::new() };
+        format!("fd {} · {} · {} · interest {}{queued}", f.fd, role_class(f.role), f.name, f.interest)
+    });
     html! {
-        <g data-testid="fd-node" data-fd={p.fd.to_string()} data-role={role_class(p.role)}
-           class={classes!("node", role_class(p.role), flash_class, writing.then_some("wants-write"))}
-           transform={format!("translate({:.1},{:.1})", p.x, p.y)}>
-            <title>{ title }</title>
-            <circle class="wring" r={format!("{:.1}", r + 4.0)} />
+        <g key={f.fd} data-testid="fd-node" data-fd={f.fd.to_string()} data-role={role_class(f.role)} data-name={f.name.clone()}
+           class={classes!("node", role_class(f.role), flash_class, writing.then_some("wants-write"))}
+           transform={format!("translate({x:.1},{y:.1})")}>
+            if let Some(t) = title { <title>{ t }</title> }
+            if writing { <circle class="wring" r={format!("{:.1}", r + 4.0)} /> }
             <circle class="body" r={format!("{r:.1}")} />
-            if r >= 7.0 { <text class="fdnum" dy="0.35em" font-size={format!("{:.0}", (r * 0.75).clamp(7.0, 22.0))}>{ p.fd }</text> }
+            if readable { <text class="fdnum" dy="0.35em" font-size={format!("{:.0}", (r * 0.75).clamp(7.0, 22.0))}>{ f.fd }</text> }
             if let Some(l) = label { <text class="name" y={format!("{:.1}", r + 14.0)}>{ l }</text> }
         </g>
     }
@@ -324,15 +313,7 @@ pub struct GroupProps {
 /// senders changed mark touches four groups, not a thousand components.
 #[function_component(NodeGroup)]
 fn node_group(p: &GroupProps) -> Html {
-    p.nodes
-        .iter()
-        .map(|(f, (x, y, r), flash)| {
-            html! {
-                <FdNode key={f.fd} fd={f.fd} role={f.role} name={AttrValue::from(f.name.clone())} interest={f.interest}
-                        pending_out={f.pending_out} x={*x} y={*y} r={*r} flash={*flash} />
-            }
-        })
-        .collect()
+    p.nodes.iter().map(|(f, place, flash)| fd_node(f, *place, *flash)).collect()
 }
 
 fn node_groups(m: &Model, places: &[(f64, f64, f64)]) -> Html {

@@ -21,6 +21,9 @@ const RATE_WINDOW_MS: f64 = 2000.0;
 pub const BUSY_MS: f64 = 1500.0;
 /// In busy mode the live picture is redrawn at most this often.
 pub const BUSY_REDRAW_MS: f64 = 500.0;
+/// The view's clock: a tick this often, and this often while busy.
+pub const TICK_MS: u32 = 50;
+pub const BUSY_TICK_MS: u32 = 125;
 /// Shortest time a live fan-out stays drawn.
 pub const FANOUT_MS: f64 = 600.0;
 
@@ -202,6 +205,17 @@ impl Model {
         let busy_ends = self.busy() && now - self.folded_at_ms >= BUSY_MS;
         let play_due = !self.paused && !self.queue.is_empty() && !self.busy_redraw_waits(now);
         sample_due || busy_ends || play_due
+    }
+
+    /// How often the view should send `Tick`s: often enough to animate, or, while a flood is
+    /// drawn as still pictures, a few times per picture (a browser that wakes less often
+    /// leaves more CPU to the server it watches).
+    pub fn tick_ms(&self) -> u32 {
+        if self.is_live() && self.busy() {
+            BUSY_TICK_MS
+        } else {
+            TICK_MS
+        }
     }
 
     /// Whether frames received meanwhile should be handed in at `now`. Live and busy, or paused,
@@ -768,6 +782,7 @@ mod tests {
         assert!(m.takes_frames(0.0), "a calm page takes frames on every tick");
         m.update(Action::Receive(vec![ServerMsg::Snapshot(snap(10)), ServerMsg::Events { events: flood(11) }], 1000.0));
         assert!(m.busy(), "80 events in one tick are more than it animates");
+        assert_eq!(m.tick_ms(), BUSY_TICK_MS);
         assert_eq!(m.snap.counters.messages, 20);
         let mark = m.flashes.get(&5).copied();
         assert!(!m.takes_frames(1050.0), "busy and live: frames wait for the next still picture");
@@ -781,6 +796,7 @@ mod tests {
         m.update(Action::Live);
         m.update(Action::Tick(1000.0 + BUSY_REDRAW_MS + BUSY_MS + 1.0));
         assert!(!m.busy());
+        assert_eq!(m.tick_ms(), TICK_MS);
         assert!(m.takes_frames(1000.0 + BUSY_REDRAW_MS + BUSY_MS + 2.0));
         m.update(Action::Receive(vec![ServerMsg::Events { events: chat_turn(200) }], 4000.0));
         assert_ne!(m.flashes.get(&5).copied(), mark, "calm: every flash animates anew");
