@@ -264,11 +264,13 @@ fn role_class(r: Role) -> &'static str {
     }
 }
 
-/// One fd of the interest list: a `<g>` with its circle, plus a write-interest ring while output
-/// waits, and, when nodes are big enough to read, its fd number, name and a tooltip. A room of a
-/// thousand is two elements per fd. Changes are classes and attributes, not new elements:
-/// inserting elements makes the browser lay out the whole SVG again.
-fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>) -> Html {
+/// One fd of the interest list: a circle (with the hooks `data-testid=fd-node`, `data-fd`,
+/// `data-role`, `data-name`) whose outline turns into a dashed write-interest ring while output
+/// waits; and, when nodes are big enough to read, its fd number, its name and a tooltip. A room
+/// of a thousand is one element per fd, the cheapest thing a browser can create when a crowd
+/// joins. Changes are classes and attributes, never new elements: inserting elements makes the
+/// browser lay out the whole SVG again.
+fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>, out: &mut Vec<Html>) {
     // The n-th flash of a node uses animation `kind-(n % 2)`: a new name restarts it in place.
     let flash_class = flash.map(|(k, n)| {
         let kind = match k {
@@ -281,21 +283,25 @@ fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>) 
     });
     let writing = f.interest != Interest::Read;
     let readable = r >= 7.0;
-    let label = if r >= 16.0 { Some(short(&f.name, (r / 3.2) as usize + 4)) } else { None };
     let title = readable.then(|| {
         let queued = if f.pending_out > 0 { format!(" · {} B queued", f.pending_out) } else { String::new() };
         format!("fd {} · {} · {} · interest {}{queued}", f.fd, role_class(f.role), f.name, f.interest)
     });
-    html! {
-        <g key={f.fd} data-testid="fd-node" data-fd={f.fd.to_string()} data-role={role_class(f.role)} data-name={f.name.clone()}
-           class={classes!("node", role_class(f.role), flash_class, writing.then_some("wants-write"))}
-           transform={format!("translate({x:.1},{y:.1})")}>
+    let (cx, cy) = (format!("{x:.1}"), format!("{y:.1}"));
+    out.push(html! {
+        <circle key={format!("c{}", f.fd)} data-testid="fd-node" data-fd={f.fd.to_string()} data-role={role_class(f.role)} data-name={f.name.clone()}
+                class={classes!("node", role_class(f.role), flash_class, writing.then_some("wants-write"))}
+                cx={cx.clone()} cy={cy.clone()} r={format!("{r:.1}")}>
             if let Some(t) = title { <title>{ t }</title> }
-            if writing { <circle class="wring" r={format!("{:.1}", r + 4.0)} /> }
-            <circle class="body" r={format!("{r:.1}")} />
-            if readable { <text class="fdnum" dy="0.35em" font-size={format!("{:.0}", (r * 0.75).clamp(7.0, 22.0))}>{ f.fd }</text> }
-            if let Some(l) = label { <text class="name" y={format!("{:.1}", r + 14.0)}>{ l }</text> }
-        </g>
+        </circle>
+    });
+    if readable {
+        let size = format!("{:.0}", (r * 0.75).clamp(7.0, 22.0));
+        out.push(html! { <text key={format!("n{}", f.fd)} class="fdnum" x={cx.clone()} y={cy.clone()} dy="0.35em" font-size={size}>{ f.fd }</text> });
+    }
+    if r >= 16.0 {
+        let label = short(&f.name, (r / 3.2) as usize + 4);
+        out.push(html! { <text key={format!("l{}", f.fd)} class="fdname" x={cx} y={format!("{:.1}", y + r + 14.0)}>{ label }</text> });
     }
 }
 
@@ -313,7 +319,13 @@ pub struct GroupProps {
 /// senders changed mark touches four groups, not a thousand components.
 #[function_component(NodeGroup)]
 fn node_group(p: &GroupProps) -> Html {
-    p.nodes.iter().map(|(f, place, flash)| fd_node(f, *place, *flash)).collect()
+    // One element around the group: a new group is built before it joins the document, and a
+    // group that goes (a crowd leaving) is one removal, not one per node.
+    let mut out = Vec::with_capacity(p.nodes.len());
+    for (f, place, flash) in &p.nodes {
+        fd_node(f, *place, *flash, &mut out);
+    }
+    html! { <g class="group">{ for out }</g> }
 }
 
 fn node_groups(m: &Model, places: &[(f64, f64, f64)]) -> Html {
@@ -374,6 +386,7 @@ fn stage(m: &Model) -> Html {
                 <text class="boxlabel" x="28" y="40">{ title }</text>
                 <rect class="user" x="8" y="452" width="984" height="140" rx="18" />
                 <text class="boxlabel" x="28" y="484">{ "user space · muxscope chat loop (one thread)" }</text>
+                <text class="owed" x="28" y="578">{ format!("{pending} B owed in output queues") }</text>
                 <g class="core" transform={format!("translate({},{})", CORE.0, CORE.1)}>
                     <circle r="30" />
                     <text dy="0.35em">{ "loop" }</text>
@@ -384,7 +397,6 @@ fn stage(m: &Model) -> Html {
                 { for copies }
                 { for m.fanout.as_ref().map(|f| fanout_lines(f, &pos)) }
             </svg>
-            <div class="owed">{ format!("{pending} B owed in output queues") }</div>
         </div>
     }
 }

@@ -20,10 +20,10 @@ const RATE_WINDOW_MS: f64 = 2000.0;
 /// How long after the last fold the view stays in busy (still) mode.
 pub const BUSY_MS: f64 = 1500.0;
 /// In busy mode the live picture is redrawn at most this often.
-pub const BUSY_REDRAW_MS: f64 = 500.0;
+pub const BUSY_REDRAW_MS: f64 = 1000.0;
 /// The view's clock: a tick this often, and this often while busy.
 pub const TICK_MS: u32 = 50;
-pub const BUSY_TICK_MS: u32 = 125;
+pub const BUSY_TICK_MS: u32 = 250;
 /// Shortest time a live fan-out stays drawn.
 pub const FANOUT_MS: f64 = 600.0;
 
