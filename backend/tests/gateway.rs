@@ -288,6 +288,71 @@ async fn a_flood_is_folded_with_exact_totals_and_snapshots_only_when_needed() {
     eprintln!("folded {folded} events in {gaps_with_totals} gaps; {snapshots} snapshots");
 }
 
+/// A page drawing still pictures asks for fewer frames; it gets about two a second, the frames
+/// in between folded into gaps that carry the totals, so nothing is lost from its counts.
+#[tokio::test]
+async fn a_still_page_gets_two_frames_a_second_and_exact_totals() {
+    let s = web_server("epoll");
+    let mut w = ws(&s, "/ws/events").await;
+    let ServerMsg::Snapshot(mut state) = next_msg(&mut w).await else { panic!("first frame is not a snapshot") };
+    w.send(Message::Text(r#"{"type":"pace","still":true}"#.into())).await.unwrap();
+    let mut c = s.joined();
+    const LINES: u64 = 1500;
+    let start = state.counters.messages;
+    let talker = std::thread::spawn(move || {
+        for i in 0..LINES {
+            c.send(&format!("line {i}\n"));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        c
+    });
+    let t0 = Instant::now();
+    let (mut frames, mut folded) = (0u32, 0u64);
+    while state.counters.messages < start + LINES && t0.elapsed() < Duration::from_secs(20) {
+        match next_msg(&mut w).await {
+            ServerMsg::Events { events } => {
+                frames += 1;
+                for e in &events {
+                    if let EventBody::Gap { dropped, folded: true, .. } = e.body {
+                        folded += dropped;
+                    }
+                    state.apply(e);
+                }
+            }
+            ServerMsg::Snapshot(snap) => state = snap,
+        }
+    }
+    let _c = talker.join().unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    assert_eq!(state.counters.messages, start + LINES, "the paced page's totals are exact");
+    assert!(folded > 0, "nothing was folded");
+    // Without pacing this is ~25 frames a second; a skipped stretch is told by one gap message.
+    let allowed = (secs * 4.0).ceil() as u32 + 4;
+    assert!(frames <= allowed, "{frames} event messages in {secs:.1} s (allowed {allowed})");
+    eprintln!("{frames} event messages in {secs:.1} s; {folded} events folded");
+}
+
+#[tokio::test]
+async fn a_bad_control_message_closes_the_event_stream_with_a_reason() {
+    let s = web_server("epoll");
+    let mut w = ws(&s, "/ws/events").await;
+    let _ = next_msg(&mut w).await;
+    w.send(Message::Text(r#"{"type":"faster"}"#.into())).await.unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        assert!(Instant::now() < deadline, "no close after a bad message");
+        match tokio::time::timeout(TIMEOUT, w.next()).await.expect("timed out").expect("ended without a close frame").unwrap() {
+            Message::Close(Some(f)) => {
+                assert_eq!(u16::from(f.code), 1003);
+                assert!(f.reason.as_str().contains("bad message"), "{}", f.reason.as_str());
+                break;
+            }
+            Message::Close(None) => panic!("closed without a reason"),
+            _ => {}
+        }
+    }
+}
+
 #[tokio::test]
 async fn oversized_websocket_messages_close_the_connection() {
     let s = web_server("epoll");

@@ -3,7 +3,7 @@
 use crate::net::{self, Socket};
 use crate::state::{Action, Fanout, Flash, Model};
 use gloo_timers::callback::{Interval, Timeout};
-use muxscope_shared::{valid_nick, FdInfo, Interest, Role, ServerMsg};
+use muxscope_shared::{valid_nick, ClientMsg, FdInfo, Interest, Role, ServerMsg};
 use std::cell::RefCell;
 use std::rc::Rc;
 use web_sys::HtmlInputElement;
@@ -39,14 +39,28 @@ pub fn app() -> Html {
     // The model as last drawn, for the tick timer to ask.
     let drawn: Rc<RefCell<Option<UseReducerHandle<Model>>>> = use_mut_ref(|| None);
     *drawn.borrow_mut() = Some(model.clone());
+    // The event socket. While the page draws still pictures the gateway is told, so it sends a
+    // frame or two a second instead of every frame.
+    let events: Rc<RefCell<Option<Socket>>> = use_mut_ref(|| None);
+    {
+        let events = events.clone();
+        use_effect_with(model.draws_still(), move |s| {
+            if let Some(sock) = events.borrow().as_ref() {
+                sock.send(&pace(*s));
+            }
+        });
+    }
     {
         // /ws/events, reopened a second after it drops.
         let dispatch = model.dispatcher();
         let reconnect = reconnect.clone();
         let inbox = inbox.clone();
+        let events = events.clone();
+        let drawn = drawn.clone();
         use_effect_with(*reconnect, move |_| {
             let timer: Rc<RefCell<Option<Timeout>>> = Rc::default();
             let (d_open, d_close) = (dispatch.clone(), dispatch.clone());
+            let events_open = events.clone();
             let retry = {
                 let timer = timer.clone();
                 let reconnect = reconnect.clone();
@@ -58,7 +72,14 @@ pub fn app() -> Html {
             let retry2 = retry.clone();
             let sock = Socket::open(
                 &net::url("/ws/events"),
-                Callback::from(move |_| d_open.dispatch(Action::Connected(true))),
+                Callback::from(move |_| {
+                    if drawn.borrow().as_ref().is_some_and(|m| m.draws_still()) {
+                        if let Some(sock) = events_open.borrow().as_ref() {
+                            sock.send(&pace(true));
+                        }
+                    }
+                    d_open.dispatch(Action::Connected(true))
+                }),
                 Callback::from(move |text: String| {
                     let t0 = net::now_ms();
                     let parsed = serde_json::from_str::<ServerMsg>(&text);
@@ -76,8 +97,9 @@ pub fn app() -> Html {
             if sock.is_none() {
                 retry();
             }
+            *events.borrow_mut() = sock;
             move || {
-                drop(sock);
+                events.borrow_mut().take();
                 timer.borrow_mut().take();
             }
         });
@@ -138,6 +160,10 @@ pub fn app() -> Html {
             { event_log(&model) }
         </div>
     }
+}
+
+fn pace(still: bool) -> String {
+    serde_json::to_string(&ClientMsg::Pace { still }).expect("pace serializes")
 }
 
 fn controls(m: &Model, d: &Dispatch) -> Html {

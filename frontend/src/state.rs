@@ -207,11 +207,16 @@ impl Model {
         sample_due || busy_ends || play_due
     }
 
+    /// Live and busy: the picture is a still one, redrawn every [`BUSY_REDRAW_MS`].
+    pub fn draws_still(&self) -> bool {
+        self.is_live() && self.busy()
+    }
+
     /// How often the view should send `Tick`s: often enough to animate, or, while a flood is
     /// drawn as still pictures, a few times per picture (a browser that wakes less often
     /// leaves more CPU to the server it watches).
     pub fn tick_ms(&self) -> u32 {
-        if self.is_live() && self.busy() {
+        if self.draws_still() {
             BUSY_TICK_MS
         } else {
             TICK_MS

@@ -509,6 +509,16 @@ impl Snapshot {
     }
 }
 
+/// (extension) Messages a browser may send on `/ws/events`. `pace` with `still: true`: the page
+/// draws a flood as still pictures, so the gateway sends it a frame about twice a second and
+/// folds the rest into counted gaps that carry the totals (and ask for a snapshot when the fd
+/// table changed); `still: false` returns to every frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    Pace { still: bool },
+}
+
 /// Frames on `/ws/events`, server to browser.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

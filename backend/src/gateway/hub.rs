@@ -10,7 +10,7 @@
 
 use crate::chat::Control;
 use crate::telemetry::{Batch, Tap, TelemetryRx};
-use muxscope_shared::{Event, EventBody, ServerMsg, Snapshot};
+use muxscope_shared::{Counters, Event, EventBody, ServerMsg, Snapshot};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -35,6 +35,11 @@ pub struct Frame {
     /// For a snapshot, the snapshot's seq; for events, the last event's seq.
     pub last_seq: u64,
     pub snapshot: bool,
+    /// Events the frame stands for (sent and folded), whether any of them changed the fd table,
+    /// and the totals after them: what a subscriber that skips the frame must be told instead.
+    pub events: u64,
+    pub table: bool,
+    pub counters: Counters,
 }
 
 impl Frame {
@@ -127,6 +132,8 @@ impl Hub {
         let mut folded: u64 = 0;
         // A folded event changed the fd table: the browsers need a snapshot.
         let mut folded_table = false;
+        // A sent one did (a subscriber that skips the frame needs a snapshot).
+        let mut pending_table = false;
         let mut waiting: Vec<SnapshotReply> = Vec::new();
         let mut next_tick = Instant::now() + TICK;
         let mut resync_owed = false;
@@ -143,6 +150,7 @@ impl Hub {
                 pending.clear();
                 folded = 0;
                 folded_table = false;
+                pending_table = false;
             }
             let wait = next_tick.saturating_duration_since(Instant::now());
             match rx.rx.recv_timeout(wait) {
@@ -156,6 +164,7 @@ impl Hub {
                             }
                             m.apply(&e);
                             if pending.len() < FRAME_CAP {
+                                pending_table |= e.body.changes_table();
                                 pending.push(e);
                             } else {
                                 folded += 1;
@@ -200,6 +209,8 @@ impl Hub {
                 let Some(m) = mirror.as_ref() else { continue };
                 // Real events only: the gap below has seq 0 (it moves no state, it is counted).
                 let last_seq = pending.iter().map(|e| e.seq).max().unwrap_or(0);
+                let events = pending.len() as u64 + folded;
+                let table = std::mem::take(&mut pending_table) || folded_table;
                 if folded > 0 {
                     // The totals after the folded events keep every browser's counters exact;
                     // only a change to the fd table needs a snapshot.
@@ -213,7 +224,7 @@ impl Hub {
                 if !pending.is_empty() {
                     let msg = ServerMsg::Events { events: std::mem::take(&mut pending) };
                     let json = serde_json::to_string(&msg).expect("events serialize");
-                    let _ = self.frames.send(Arc::new(Frame { json, last_seq, snapshot: false }));
+                    let _ = self.frames.send(Arc::new(Frame { json, last_seq, snapshot: false, events, table, counters: m.counters.clone() }));
                 }
                 if resync_owed && !mirror_stale && last_snapshot.elapsed() >= RESYNC_EVERY {
                     resync_owed = false;
@@ -227,7 +238,7 @@ impl Hub {
 
 pub fn snapshot_frame(s: &Snapshot) -> Arc<Frame> {
     let json = serde_json::to_string(&ServerMsg::Snapshot(s.clone())).expect("snapshot serializes");
-    Arc::new(Frame { json, last_seq: s.seq, snapshot: true })
+    Arc::new(Frame { json, last_seq: s.seq, snapshot: true, events: 0, table: false, counters: s.counters.clone() })
 }
 
 /// A `gap` frame for a subscriber that skipped from `from_seq` to `to_seq`. Its seq is 0: a gap
@@ -236,5 +247,13 @@ pub fn gap_frame(from_seq: u64, to_seq: u64) -> Arc<Frame> {
     let dropped = to_seq.saturating_sub(from_seq);
     let body = EventBody::Gap { dropped, folded: false, resync: true, counters: None };
     let msg = ServerMsg::Events { events: vec![Event { seq: 0, ts_ns: 0, body }] };
-    Arc::new(Frame { json: serde_json::to_string(&msg).expect("gap serializes"), last_seq: from_seq, snapshot: false })
+    let json = serde_json::to_string(&msg).expect("gap serializes");
+    Arc::new(Frame { json, last_seq: from_seq, snapshot: false, events: 0, table: true, counters: Counters::default() })
+}
+
+/// Stands for frames a paced subscriber skipped: `events` folded, the totals after them, and
+/// `resync` when any changed the fd table (a snapshot follows).
+pub fn skipped_frame(events: u64, table: bool, counters: Counters) -> String {
+    let body = EventBody::Gap { dropped: events, folded: true, resync: table, counters: Some(counters) };
+    serde_json::to_string(&ServerMsg::Events { events: vec![Event { seq: 0, ts_ns: 0, body }] }).expect("gap serializes")
 }

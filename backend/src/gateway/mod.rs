@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tower::ServiceExt as _;
 use hub::{gap_frame, Hub};
-use muxscope_shared::valid_nick;
+use muxscope_shared::{valid_nick, ClientMsg};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -120,8 +120,23 @@ async fn send_text(ws: &mut WebSocket, text: &str) -> bool {
     matches!(tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text.into()))).await, Ok(Ok(())))
 }
 
+/// While a page draws still pictures, it is sent a frame at most this often.
+pub const STILL_EVERY: Duration = Duration::from_millis(500);
+/// ...and a snapshot (after frames it skipped changed the fd table) at most this often.
+const STILL_RESYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// Frames a paced subscriber skipped, to be told as one folded gap.
+#[derive(Default)]
+struct Skipped {
+    events: u64,
+    table: bool,
+    counters: Option<muxscope_shared::Counters>,
+}
+
 /// Snapshot first, then every frame after it. A browser that falls behind gets a counted gap
-/// and a fresh snapshot; the loop never waits for it.
+/// and a fresh snapshot; the loop never waits for it. A browser that asks for still pictures
+/// (`{"type":"pace","still":true}`) gets a frame every [`STILL_EVERY`], the frames between
+/// folded into a gap with the totals after them.
 async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
     let mut sub = hub.subscribe();
     let Some(snap) = hub.snapshot().await else {
@@ -132,19 +147,35 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
         return;
     }
     let mut last = snap.last_seq;
+    let mut still = false;
+    let mut skipped = Skipped::default();
+    let mut last_sent = Instant::now();
+    let mut last_resync = Instant::now();
+    let mut resync_owed = false;
+    let mut flush = tokio::time::interval(STILL_EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             frame = sub.frames.recv() => match frame {
+                Ok(f) if !f.needed_after(last) => {}
+                Ok(f) if still && !f.snapshot && last_sent.elapsed() < STILL_EVERY => {
+                    skipped.events += f.events;
+                    skipped.table |= f.table;
+                    skipped.counters = Some(f.counters.clone());
+                }
                 Ok(f) => {
-                    if f.needed_after(last) {
-                        if !send_text(&mut ws, &f.json).await {
-                            return;
-                        }
-                        last = last.max(f.last_seq);
+                    if !send_skipped(&mut ws, &mut skipped, &mut resync_owed).await || !send_text(&mut ws, &f.json).await {
+                        return;
                     }
+                    if f.snapshot {
+                        resync_owed = false;
+                    }
+                    last = last.max(f.last_seq);
+                    last_sent = Instant::now();
                 }
                 Err(RecvError::Lagged(_)) => {
                     let Some(snap) = hub.snapshot().await else { return };
+                    skipped = Skipped::default();
                     if !send_text(&mut ws, &gap_frame(last, snap.last_seq).json).await || !send_text(&mut ws, &snap.json).await {
                         return;
                     }
@@ -152,13 +183,48 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                 }
                 Err(RecvError::Closed) => return,
             },
+            _ = flush.tick() => {
+                // A flood that stopped leaves nothing to carry the skipped frames: say them now.
+                if last_sent.elapsed() >= STILL_EVERY && !send_skipped(&mut ws, &mut skipped, &mut resync_owed).await {
+                    return;
+                }
+                if resync_owed && last_resync.elapsed() >= STILL_RESYNC_EVERY {
+                    let Some(snap) = hub.snapshot().await else { return };
+                    if snap.needed_after(last) {
+                        if !send_text(&mut ws, &snap.json).await {
+                            return;
+                        }
+                        last = snap.last_seq;
+                    }
+                    resync_owed = false;
+                    last_resync = Instant::now();
+                }
+            },
             msg = ws.recv() => match msg {
                 Some(Ok(Message::Close(_))) => return finish_close(ws).await,
+                Some(Ok(Message::Text(t))) => match serde_json::from_str::<ClientMsg>(t.as_str()) {
+                    Ok(ClientMsg::Pace { still: s }) => still = s,
+                    Err(e) => {
+                        let reason = format!("bad message: {e}");
+                        let reason: String = reason.chars().take(120).collect();
+                        let _ = ws.send(Message::Close(Some(CloseFrame { code: 1003, reason: reason.into() }))).await;
+                        return finish_close(ws).await;
+                    }
+                },
                 None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
         }
     }
+}
+
+/// Sends the gap that stands for skipped frames, if any; a skipped change to the fd table owes
+/// the subscriber a snapshot.
+async fn send_skipped(ws: &mut WebSocket, skipped: &mut Skipped, resync_owed: &mut bool) -> bool {
+    let s = std::mem::take(skipped);
+    let Some(counters) = s.counters else { return true };
+    *resync_owed |= s.table;
+    send_text(ws, &hub::skipped_frame(s.events, s.table, counters)).await
 }
 
 // ---- /ws/echo (conformance tests only) --------------------------------------------------------
