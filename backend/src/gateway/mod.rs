@@ -122,8 +122,9 @@ async fn send_text(ws: &mut WebSocket, text: &str) -> bool {
 
 /// While a page draws still pictures, it is sent a frame at most this often.
 pub const STILL_EVERY: Duration = Duration::from_millis(500);
-/// ...and a snapshot (after frames it skipped changed the fd table) at most this often.
-const STILL_RESYNC_EVERY: Duration = Duration::from_secs(1);
+/// ...and a snapshot (after frames it skipped changed the fd table) at most this often: a
+/// thousand-fd snapshot is the most expensive message a browser parses.
+const STILL_RESYNC_EVERY: Duration = Duration::from_secs(2);
 
 /// Frames a paced subscriber skipped, to be told as one folded gap.
 #[derive(Default)]
@@ -158,6 +159,7 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
         tokio::select! {
             frame = sub.frames.recv() => match frame {
                 Ok(f) if !f.needed_after(last) => {}
+                Ok(f) if still && f.snapshot && last_resync.elapsed() < STILL_RESYNC_EVERY => resync_owed = true,
                 Ok(f) if still && !f.snapshot && last_sent.elapsed() < STILL_EVERY => {
                     skipped.events += f.events;
                     skipped.table |= f.table;
@@ -169,6 +171,7 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                     }
                     if f.snapshot {
                         resync_owed = false;
+                        last_resync = Instant::now();
                     }
                     last = last.max(f.last_seq);
                     last_sent = Instant::now();
