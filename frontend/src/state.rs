@@ -227,7 +227,8 @@ impl Model {
     /// the picture cannot use them before its next redraw, so they wait (outside the model) and
     /// are handed in together: a flood costs a few updates a second, not one per frame.
     pub fn takes_frames(&self, now: f64) -> bool {
-        let hold = (self.is_live() && self.busy()) || self.paused;
+        // Paused with nothing queued, frames come in at once: a Step must have something to play.
+        let hold = self.draws_still() || (self.paused && !self.queue.is_empty());
         !hold || now - self.received_ms >= BUSY_REDRAW_MS
     }
 
@@ -795,9 +796,15 @@ mod tests {
         m.update(Action::Receive(vec![ServerMsg::Events { events: flood(91) }], 1000.0 + BUSY_REDRAW_MS));
         assert_eq!(m.snap.counters.messages, 40, "held frames lose nothing");
         assert_eq!(m.flashes.get(&5).copied(), mark, "the same mark again is not a new flash");
-        // Paused: the queue grows, handed in at the same pace; calm again, every tick.
+        // Paused: frames are taken at once while the queue is empty (so Step has one), then at
+        // the still pace while it grows; calm again, every tick.
         m.update(Action::Pause);
-        assert!(!m.takes_frames(1000.0 + BUSY_REDRAW_MS + 50.0));
+        assert!(m.queue.is_empty() && m.takes_frames(1000.0 + BUSY_REDRAW_MS + 50.0));
+        m.update(Action::Receive(vec![ServerMsg::Events { events: chat_turn(300) }], 1000.0 + BUSY_REDRAW_MS + 50.0));
+        assert_eq!(m.queue.len(), 4);
+        assert!(!m.takes_frames(1000.0 + BUSY_REDRAW_MS + 100.0));
+        m.update(Action::Step);
+        assert_eq!(m.queue.len(), 3);
         m.update(Action::Live);
         m.update(Action::Tick(1000.0 + BUSY_REDRAW_MS + BUSY_MS + 1.0));
         assert!(!m.busy());
