@@ -510,7 +510,7 @@ impl Snapshot {
 }
 
 /// (extension) Messages a browser may send on `/ws/events`. `pace` with `still: true`: the page
-/// draws a flood as still pictures, so the gateway sends it a frame about twice a second and
+/// draws a flood as still pictures, so the gateway sends it about a frame a second and
 /// folds the rest into counted gaps that carry the totals (and ask for a snapshot when the fd
 /// table changed); `still: false` returns to every frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -120,8 +120,8 @@ async fn send_text(ws: &mut WebSocket, text: &str) -> bool {
     matches!(tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text.into()))).await, Ok(Ok(())))
 }
 
-/// While a page draws still pictures, it is sent a frame at most this often.
-pub const STILL_EVERY: Duration = Duration::from_millis(500);
+/// While a page draws still pictures (one a second), it is sent a frame at most this often.
+pub const STILL_EVERY: Duration = Duration::from_millis(1000);
 /// ...and a snapshot (after frames it skipped changed the fd table) at most this often: a
 /// thousand-fd snapshot is the most expensive message a browser parses.
 const STILL_RESYNC_EVERY: Duration = Duration::from_secs(2);
