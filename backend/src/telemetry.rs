@@ -117,24 +117,28 @@ impl Telemetry {
     /// queued; otherwise the event is only counted (and reported by the next `gap`).
     #[inline]
     pub fn emit(&mut self, body: impl FnOnce() -> EventBody) {
-        if self.enabled {
-            if self.backoff > 0 || self.batch.len() >= MAX_BATCH {
-                self.seq += 1;
-                self.drop_events(1);
-            } else {
-                self.push(body());
-            }
-        }
+        self.record(false, body);
     }
 
     /// [`emit`](Self::emit) for an event that changes the fd table (see
     /// [`EventBody::changes_table`]): if it is lost, the next `gap` asks for a resync.
     #[inline]
     pub fn emit_table(&mut self, body: impl FnOnce() -> EventBody) {
-        if self.enabled && (self.backoff > 0 || self.batch.len() >= MAX_BATCH) {
-            self.unreported_table += 1;
+        self.record(true, body);
+    }
+
+    #[inline]
+    fn record(&mut self, table: bool, body: impl FnOnce() -> EventBody) {
+        if !self.enabled {
+            return;
         }
-        self.emit(body);
+        if self.backoff > 0 || self.batch.len() >= MAX_BATCH {
+            self.seq += 1;
+            self.unreported_table += table as u64;
+            self.drop_events(1);
+        } else {
+            self.push(body());
+        }
     }
 
     fn push(&mut self, body: EventBody) {

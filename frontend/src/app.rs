@@ -342,7 +342,7 @@ pub struct GroupProps {
 
 /// A run of [`GROUP`] nodes of the interest list. A redraw compares each group once and redraws
 /// only groups with a changed node: in a busy room of a thousand, a still picture where four
-/// senders changed mark touches four groups, not a thousand components.
+/// senders changed mark touches four groups, not a thousand nodes.
 #[function_component(NodeGroup)]
 fn node_group(p: &GroupProps) -> Html {
     // One element around the group: a new group is built before it joins the document, and a

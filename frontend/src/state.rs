@@ -201,9 +201,10 @@ impl Model {
     /// False when a `Tick` at `now` would change nothing (lets the view skip a copy).
     pub fn needs_tick(&self, now: f64) -> bool {
         // Busy and live, the rates are sampled with the next still picture, not on their own.
-        let sample_due = !self.busy_redraw_waits(now) && self.samples.back().is_none_or(|s| now - s.at_ms >= 250.0);
+        let waits = self.busy_redraw_waits(now);
+        let sample_due = !waits && self.samples.back().is_none_or(|s| now - s.at_ms >= 250.0);
         let busy_ends = self.busy() && now - self.folded_at_ms >= BUSY_MS;
-        let play_due = !self.paused && !self.queue.is_empty() && !self.busy_redraw_waits(now);
+        let play_due = !self.paused && !self.queue.is_empty() && !waits;
         sample_due || busy_ends || play_due
     }
 
@@ -240,7 +241,7 @@ impl Model {
 
     /// Live and busy, and the last still picture is younger than [`BUSY_REDRAW_MS`].
     fn busy_redraw_waits(&self, now: f64) -> bool {
-        self.is_live() && self.busy() && now - self.live_played_ms < BUSY_REDRAW_MS
+        self.draws_still() && now - self.live_played_ms < BUSY_REDRAW_MS
     }
 
     /// Clients (TCP and web) registered now.
@@ -434,7 +435,7 @@ impl Model {
     /// Live and busy, the count stays: a still mark that does not change is not redrawn, so a
     /// flood repaints only the nodes whose mark changed kind.
     fn flash(&mut self, fd: i32, kind: Flash) {
-        let still = self.is_live() && self.busy();
+        let still = self.draws_still();
         let n = self.flashes.get(&fd).map_or(0, |f| if still { f.1 } else { f.1 + 1 });
         self.flashes.insert(fd, (kind, n));
     }
@@ -536,7 +537,7 @@ impl Model {
             }
             // Live and busy: a fan-out is drawn for at least FANOUT_MS before the next replaces it
             // (the counters carry the rate); otherwise every one is drawn.
-            EventBody::Broadcast { .. } if self.is_live() && self.busy() && self.now_ms - self.fanout_at_ms < FANOUT_MS => {}
+            EventBody::Broadcast { .. } if self.draws_still() && self.now_ms - self.fanout_at_ms < FANOUT_MS => {}
             EventBody::Broadcast { from, name, text, .. } => {
                 self.fanout_at_ms = self.now_ms;
                 let to: Vec<i32> = self.snap.fds.iter().filter(|f| matches!(f.role, Role::Tcp | Role::Web)).map(|f| f.fd).collect();

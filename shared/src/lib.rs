@@ -324,6 +324,11 @@ impl EventBody {
         EventBody::Gap { dropped, folded: false, resync: false, counters: None }
     }
 
+    /// A `gap` for `dropped` events the gateway left out on purpose, with the totals after them.
+    pub fn folded(dropped: u64, resync: bool, counters: Counters) -> EventBody {
+        EventBody::Gap { dropped, folded: true, resync, counters: Some(counters) }
+    }
+
     /// Whether the event changes the fd table a snapshot holds (and not only counters): losing
     /// one makes the consumer's picture stale until the next snapshot.
     pub fn changes_table(&self) -> bool {

@@ -236,6 +236,7 @@ pub fn main(args: &[String]) -> Result {
     let mut cut: Vec<u64> = vec![0; blast_targets.len()];
     // What the browser itself costs: CPU time of its whole process tree while it watches.
     let (mut chromium_cpu_s, mut chromium_wall_s) = (0.0, 0.0);
+    let clk_tck = Command::new("getconf").arg("CLK_TCK").output().ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok()).unwrap_or(100.0);
     for _ in 0..runs {
         // Alternate targets within each run, so drift on a shared machine hits all alike.
         for (i, (name, addr, proto)) in blast_targets.iter().enumerate() {
@@ -245,10 +246,10 @@ pub fn main(args: &[String]) -> Result {
                 seed = start_seed()?;
             }
             let watched = name.contains("Chromium");
-            let (cpu0, t0) = (tree_cpu_seconds(browser.pid()), Instant::now());
+            let start = watched.then(|| (tree_cpu_seconds(browser.pid(), clk_tck), Instant::now()));
             let v = bench(&["blast", "--target", addr, "--proto", proto, "--clients", "1000", "--senders", "4", "--seconds", secs])?;
-            if watched {
-                chromium_cpu_s += tree_cpu_seconds(browser.pid()) - cpu0;
+            if let Some((cpu0, t0)) = start {
+                chromium_cpu_s += tree_cpu_seconds(browser.pid(), clk_tck) - cpu0;
                 chromium_wall_s += t0.elapsed().as_secs_f64();
             }
             results[i].push(f(&v, "deliveries_per_sec"));
@@ -404,9 +405,9 @@ fn chromium_watching(url: &str) -> Result<Proc> {
     Ok(Proc { name: "chromium".into(), child, _stdin: None })
 }
 
-/// CPU seconds (user + system) used so far by `root` and every process below it.
-fn tree_cpu_seconds(root: u32) -> f64 {
-    let tick = Command::new("getconf").arg("CLK_TCK").output().ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok()).unwrap_or(100.0);
+/// CPU seconds (user + system) used so far by `root` and every process below it; `tick` is
+/// the kernel's clock ticks per second (`getconf CLK_TCK`).
+fn tree_cpu_seconds(root: u32, tick: f64) -> f64 {
     // (pid, ppid, utime + stime) of every process; fields after the `(comm)` that may hold spaces.
     let procs: Vec<(u32, u32, u64)> = std::fs::read_dir("/proc")
         .into_iter()

@@ -574,23 +574,12 @@ impl ChatServer {
     /// closed once that is written (or after the grace period). A partial last line is dropped.
     fn peer_finished(&mut self, fd: RawFd) {
         let owes = self.materialize_turn(fd);
-        let now = self.now_ms();
         let Some(c) = self.client(fd) else { return };
         if !owes && c.out.is_empty() {
             self.close_client(fd, CloseReason::Eof, None);
             return;
         }
-        c.closing = true;
-        c.closing_reason = CloseReason::Eof;
-        c.closing_since = now;
-        c.partial = Vec::new();
-        c.partial_since = 0;
-        if !c.dirty {
-            c.dirty = true;
-            self.dirty.push(fd);
-        }
-        self.timers_running = true;
-        self.update_interest(fd);
+        self.start_closing(fd, CloseReason::Eof);
     }
 
     /// Moves `fd`'s share of this turn's broadcasts into its own queue (closing clients take no
@@ -614,13 +603,22 @@ impl ChatServer {
     /// Error line, then close once it is written (or after a grace period).
     fn close_with_message(&mut self, fd: RawFd, reason: CloseReason, why: &str) {
         self.send_private(fd, format!("* error: {why}; closing\n").as_bytes());
+        self.start_closing(fd, reason);
+    }
+
+    /// The client takes no more input and is closed once its queue is written (see
+    /// [`flush_turn`](Self::flush_turn)) or the grace period ends; a partial line is dropped.
+    fn start_closing(&mut self, fd: RawFd, reason: CloseReason) {
         let now = self.now_ms();
-        if let Some(c) = self.client(fd) {
-            c.closing = true;
-            c.closing_reason = reason;
-            c.closing_since = now;
-            c.partial = Vec::new();
-            c.partial_since = 0;
+        let Some(c) = self.client(fd) else { return };
+        c.closing = true;
+        c.closing_reason = reason;
+        c.closing_since = now;
+        c.partial = Vec::new();
+        c.partial_since = 0;
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(fd);
         }
         self.timers_running = true;
         self.update_interest(fd);

@@ -19,8 +19,9 @@ use tokio::sync::{broadcast, oneshot};
 
 /// One frame every 40 ms (25 per second): smooth enough to animate, cheap to parse.
 pub const TICK: Duration = Duration::from_millis(40);
-/// Events per frame (3,750 a second); a busier tick is folded (a `gap` marked `folded`). A busy page animates about a hundred events a second: parsing more would only
-/// cost it frames and take CPU from everything else on the machine.
+/// Events per frame (3,750 a second); a busier tick is folded (a `gap` marked `folded`). A
+/// busy page animates about a hundred events a second: parsing more would only cost it frames
+/// and take CPU from everything else on the machine.
 pub const FRAME_CAP: usize = 150;
 /// When lost or folded events changed the fd table, a fresh snapshot resyncs the browsers, at
 /// most this often (a snapshot of a thousand fds is ~80 KB of JSON to parse).
@@ -215,8 +216,7 @@ impl Hub {
                     // The totals after the folded events keep every browser's counters exact;
                     // only a change to the fd table needs a snapshot.
                     self.folded_events.fetch_add(folded, Ordering::Relaxed);
-                    let body = EventBody::Gap { dropped: folded, folded: true, resync: folded_table, counters: Some(m.counters.clone()) };
-                    pending.push(Event { seq: 0, ts_ns: m.ts_ns, body });
+                    pending.push(Event { seq: 0, ts_ns: m.ts_ns, body: EventBody::folded(folded, folded_table, m.counters.clone()) });
                     resync_owed |= folded_table;
                     folded = 0;
                     folded_table = false;
@@ -245,15 +245,17 @@ pub fn snapshot_frame(s: &Snapshot) -> Arc<Frame> {
 /// is counted, it moves no state; the snapshot after it does (hence `resync`).
 pub fn gap_frame(from_seq: u64, to_seq: u64) -> Arc<Frame> {
     let dropped = to_seq.saturating_sub(from_seq);
-    let body = EventBody::Gap { dropped, folded: false, resync: true, counters: None };
-    let msg = ServerMsg::Events { events: vec![Event { seq: 0, ts_ns: 0, body }] };
-    let json = serde_json::to_string(&msg).expect("gap serializes");
+    let json = gap_json(EventBody::Gap { dropped, folded: false, resync: true, counters: None });
     Arc::new(Frame { json, last_seq: from_seq, snapshot: false, events: 0, table: true, counters: Counters::default() })
 }
 
 /// Stands for frames a paced subscriber skipped: `events` folded, the totals after them, and
 /// `resync` when any changed the fd table (a snapshot follows).
 pub fn skipped_frame(events: u64, table: bool, counters: Counters) -> String {
-    let body = EventBody::Gap { dropped: events, folded: true, resync: table, counters: Some(counters) };
+    gap_json(EventBody::folded(events, table, counters))
+}
+
+/// An events message holding one gap (seq 0: counted, it moves no state).
+fn gap_json(body: EventBody) -> String {
     serde_json::to_string(&ServerMsg::Events { events: vec![Event { seq: 0, ts_ns: 0, body }] }).expect("gap serializes")
 }

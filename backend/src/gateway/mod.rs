@@ -386,5 +386,4 @@ mod tests {
         let allowed = (0..100).filter(|_| r.take()).count();
         assert_eq!(allowed, CHAT_BURST as usize);
     }
-
 }
