@@ -219,6 +219,46 @@ async fn chat_and_watch_in_a_real_browser() {
     b.client.clone().close().await.unwrap();
 }
 
+/// A room too big for labels is drawn another way (plain circles written as markup, then updated
+/// attribute by attribute: frontend `dots`). The same hooks must hold there: a thousand nc-style
+/// clients become a thousand `fd-node`s with their names, a nick changes one in place, the
+/// counters stay exact through the folding, and when the crowd leaves its nodes go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_of_a_thousand_is_drawn_and_leaves() {
+    if !browser_available() {
+        return;
+    }
+    raise_fd_limit();
+    let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0"]);
+    let b = Browser::start().await;
+    b.client.goto(&format!("http://{}/", server.web.unwrap())).await.unwrap();
+    b.until("the listener's fd node", "return document.querySelector('[data-testid=fd-node][data-role=listener]') !== null").await;
+
+    let crowd: Vec<std::net::TcpStream> = (0..1000).map(|_| std::net::TcpStream::connect(server.chat).unwrap()).collect();
+    let port = |i: usize| crowd[i].local_addr().unwrap().port();
+    b.until("a thousand nodes", "return document.querySelectorAll('[data-testid=fd-node][data-role=tcp]').length === 1000").await;
+    let nodes = b.js(NODES).await;
+    for i in [0, 499, 999] {
+        assert!(node_for_port(&nodes, port(i)).is_some(), "no node named after client {i} (port {})", port(i));
+    }
+    // Drawn as plain circles: no per-node labels at this size.
+    assert_eq!(b.js("return document.querySelectorAll('.fdnum, .fdname').length").await, json!(0));
+
+    // One of them takes a nick and speaks: its node is renamed in place, and the message is
+    // counted (the join flood was folded; the totals the gaps carry stay exact).
+    let mut speaker = common::Client::from_stream(crowd[7].try_clone().unwrap());
+    speaker.send("/nick crowd7\nhello, crowd\n");
+    let fd = b.until("the renamed node", "return document.querySelector('[data-testid=fd-node][data-name=crowd7]')?.dataset.fd").await;
+    assert_eq!(node_for_port(&nodes, port(7)).map(|f| f.to_string()), fd.as_str().map(String::from), "the nick went to another node");
+    b.until("the message counted", "return document.querySelector('[data-testid=counter-messages] b').innerText === '1'").await;
+    b.until("a thousand clients counted", "return document.querySelector('[data-testid=counter-clients] b').innerText === '1000'").await;
+
+    drop(speaker);
+    drop(crowd);
+    b.until("the crowd to leave", "return document.querySelectorAll('[data-testid=fd-node][data-role=tcp]').length === 0").await;
+    b.client.clone().close().await.unwrap();
+}
+
 /// Not a test: the page's performance under a busy room, for `cargo xtask bench` (which runs
 /// it with `--ignored` against the release binary). Prints one `BENCH {json}` line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,10 @@
 //! The Yew view. Components only draw a [`Model`]; every change goes through the reducer.
 
+use crate::dots::{node_class, redraw, role_class, Dot, Redraw};
 use crate::net::{self, Socket};
 use crate::state::{Action, Fanout, Flash, Model};
 use gloo_timers::callback::{Interval, Timeout};
-use muxscope_shared::{valid_nick, ClientMsg, FdInfo, Interest, Role, ServerMsg};
+use muxscope_shared::{valid_nick, ClientMsg, FdInfo, ServerMsg};
 use std::cell::RefCell;
 use std::rc::Rc;
 use web_sys::HtmlInputElement;
@@ -281,15 +282,6 @@ fn short(name: &str, max: usize) -> String {
     }
 }
 
-fn role_class(r: Role) -> &'static str {
-    match r {
-        Role::Listener => "listener",
-        Role::Tcp => "tcp",
-        Role::Web => "web",
-        Role::Waker => "waker",
-    }
-}
-
 /// One fd of the interest list: a circle (with the hooks `data-testid=fd-node`, `data-fd`,
 /// `data-role`, `data-name`) whose outline turns into a dashed write-interest ring while output
 /// waits; and, when nodes are big enough to read, its fd number, its name and a tooltip. A room
@@ -297,18 +289,7 @@ fn role_class(r: Role) -> &'static str {
 /// joins. Changes are classes and attributes, never new elements: inserting elements makes the
 /// browser lay out the whole SVG again.
 fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>, out: &mut Vec<Html>) {
-    // The n-th flash of a node uses animation `kind-(n % 2)`: a new name restarts it in place.
-    let flash_class = flash.map(|(k, n)| {
-        let kind = match k {
-            Flash::Ready => "ready",
-            Flash::Copy => "copy",
-            Flash::Send => "send",
-            Flash::Join => "join",
-        };
-        format!("{kind}-{}", n % 2)
-    });
-    let writing = f.interest != Interest::Read;
-    let readable = r >= 7.0;
+    let readable = r >= READABLE_R;
     let title = readable.then(|| {
         let queued = if f.pending_out > 0 { format!(" · {} B queued", f.pending_out) } else { String::new() };
         format!("fd {} · {} · {} · interest {}{queued}", f.fd, role_class(f.role), f.name, f.interest)
@@ -316,7 +297,7 @@ fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>, 
     let (cx, cy) = (format!("{x:.1}"), format!("{y:.1}"));
     out.push(html! {
         <circle key={format!("c{}", f.fd)} data-testid="fd-node" data-fd={f.fd.to_string()} data-role={role_class(f.role)} data-name={f.name.clone()}
-                class={classes!("node", role_class(f.role), flash_class, writing.then_some("wants-write"))}
+                class={node_class(f, flash)}
                 cx={cx.clone()} cy={cy.clone()} r={format!("{r:.1}")}>
             if let Some(t) = title { <title>{ t }</title> }
         </circle>
@@ -330,6 +311,9 @@ fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>, 
         out.push(html! { <text key={format!("l{}", f.fd)} class="fdname" x={cx} y={format!("{:.1}", y + r + 14.0)}>{ label }</text> });
     }
 }
+
+/// Nodes at least this big carry their fd number and a tooltip; smaller ones are [`DotGroup`]s.
+const READABLE_R: f64 = 7.0;
 
 /// Nodes per [`NodeGroup`].
 const GROUP: usize = 32;
@@ -354,15 +338,56 @@ fn node_group(p: &GroupProps) -> Html {
     html! { <g class="group">{ for out }</g> }
 }
 
+#[derive(Properties, PartialEq, Clone)]
+pub struct DotProps {
+    pub dots: Vec<Dot>,
+}
+
+/// A run of [`GROUP`] nodes of a room too big for labels (see [`crate::dots`]): Yew draws only the
+/// `<g>`; its circles are written as markup when fds come or go, and otherwise updated attribute
+/// by attribute.
+#[function_component(DotGroup)]
+fn dot_group(p: &DotProps) -> Html {
+    let g = use_node_ref();
+    let drawn: Rc<RefCell<Vec<Dot>>> = use_mut_ref(Vec::new);
+    {
+        let g = g.clone();
+        use_effect_with(p.dots.clone(), move |want| {
+            let Some(el) = g.cast::<web_sys::Element>() else { return };
+            let mut drawn = drawn.borrow_mut();
+            match redraw(&drawn, want) {
+                Redraw::Keep => return,
+                Redraw::Rebuild(markup) => el.set_inner_html(&markup),
+                Redraw::Update(changes) => {
+                    let children = el.children();
+                    for (i, k, v) in changes {
+                        if let Some(c) = children.item(i as u32) {
+                            let _ = c.set_attribute(k, v);
+                        }
+                    }
+                }
+            }
+            *drawn = want.clone();
+        });
+    }
+    html! { <g class="group" ref={g} /> }
+}
+
 fn node_groups(m: &Model, places: &[(f64, f64, f64)]) -> Html {
+    let big = places.first().is_some_and(|p| p.2 < READABLE_R);
     m.snap
         .fds
         .chunks(GROUP)
         .zip(places.chunks(GROUP))
         .enumerate()
         .map(|(i, (fds, places))| {
-            let nodes = fds.iter().zip(places).map(|(f, p)| (f.clone(), *p, m.flashes.get(&f.fd).copied())).collect::<Vec<_>>();
-            html! { <NodeGroup key={i} nodes={nodes} /> }
+            if big {
+                let dots = fds.iter().zip(places).map(|(f, p)| Dot::new(f, *p, m.flashes.get(&f.fd).copied())).collect::<Vec<_>>();
+                html! { <DotGroup key={format!("d{i}")} dots={dots} /> }
+            } else {
+                let nodes = fds.iter().zip(places).map(|(f, p)| (f.clone(), *p, m.flashes.get(&f.fd).copied())).collect::<Vec<_>>();
+                html! { <NodeGroup key={format!("n{i}")} nodes={nodes} /> }
+            }
         })
         .collect()
 }

@@ -1,6 +1,7 @@
 //! The muxscope page. [`state`] is the pure reducer (compiled and tested natively); the Yew
 //! components that draw it exist only in the wasm build.
 
+pub mod dots;
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]
