@@ -315,6 +315,10 @@ fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>, 
 /// Nodes at least this big carry their fd number and a tooltip; smaller ones are [`DotGroup`]s.
 const READABLE_R: f64 = 7.0;
 
+/// Rooms bigger than this are drawn as [`DotGroup`]s whatever their size: a crowd that joins a
+/// few hundred at a time is not drawn with labels on the way up.
+const MAX_LABELLED: usize = 256;
+
 /// Nodes per [`NodeGroup`].
 const GROUP: usize = 32;
 
@@ -362,7 +366,7 @@ fn dot_group(p: &DotProps) -> Html {
                     let children = el.children();
                     for (i, k, v) in changes {
                         if let Some(c) = children.item(i as u32) {
-                            let _ = c.set_attribute(k, v);
+                            let _ = c.set_attribute(k, &v);
                         }
                     }
                 }
@@ -374,7 +378,7 @@ fn dot_group(p: &DotProps) -> Html {
 }
 
 fn node_groups(m: &Model, places: &[(f64, f64, f64)]) -> Html {
-    let big = places.first().is_some_and(|p| p.2 < READABLE_R);
+    let big = places.len() > MAX_LABELLED || places.first().is_some_and(|p| p.2 < READABLE_R);
     m.snap
         .fds
         .chunks(GROUP)

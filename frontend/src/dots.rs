@@ -46,58 +46,141 @@ pub fn node_class(f: &FdInfo, flash: Option<(Flash, u64)>) -> String {
     c
 }
 
-/// One fd as a big room draws it: exactly the attributes its `<circle>` carries.
+/// One fd as a big room draws it: what its `<circle>` shows, kept as numbers and flags (a
+/// thousand of these are built for every picture; text is made only for what gets written).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dot {
     pub fd: i32,
-    pub role: &'static str,
+    pub role: Role,
     pub name: String,
-    pub class: String,
-    pub cx: String,
-    pub cy: String,
-    pub r: String,
+    pub flash: Option<(Flash, bool)>,
+    pub writing: bool,
+    /// Place and radius in tenths of a unit (the precision the markup has).
+    pub x10: i32,
+    pub y10: i32,
+    pub r10: i32,
+}
+
+/// Appends a non-negative integer's digits.
+fn digits(mut v: u32, out: &mut String) {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).expect("ascii digits"));
+}
+
+/// Tenths as markup: `123.4`, `-0.5`.
+fn tenths(v: i32, out: &mut String) {
+    if v < 0 {
+        out.push('-');
+    }
+    digits(v.unsigned_abs() / 10, out);
+    out.push('.');
+    digits(v.unsigned_abs() % 10, out);
 }
 
 impl Dot {
     pub fn new(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>) -> Dot {
         Dot {
             fd: f.fd,
-            role: role_class(f.role),
+            role: f.role,
             name: f.name.clone(),
-            class: node_class(f, flash),
-            cx: format!("{x:.1}"),
-            cy: format!("{y:.1}"),
-            r: format!("{r:.1}"),
+            flash: flash.map(|(k, n)| (k, n % 2 == 1)),
+            writing: f.interest != Interest::Read,
+            x10: (x * 10.0).round() as i32,
+            y10: (y * 10.0).round() as i32,
+            r10: (r * 10.0).round() as i32,
         }
     }
 
-    /// The attributes, in markup order, as (name, value).
-    fn attributes(&self) -> [(&'static str, &str); 6] {
-        [("data-role", self.role), ("data-name", &self.name), ("class", &self.class), ("cx", &self.cx), ("cy", &self.cy), ("r", &self.r)]
+    fn class(&self) -> String {
+        let mut c = String::with_capacity(32);
+        self.write_class(&mut c);
+        c
+    }
+
+    fn write_class(&self, out: &mut String) {
+        out.push_str("node ");
+        out.push_str(role_class(self.role));
+        if let Some((k, odd)) = self.flash {
+            out.push(' ');
+            out.push_str(match k {
+                Flash::Ready => "ready-",
+                Flash::Copy => "copy-",
+                Flash::Send => "send-",
+                Flash::Join => "join-",
+            });
+            out.push(if odd { '1' } else { '0' });
+        }
+        if self.writing {
+            out.push_str(" wants-write");
+        }
+    }
+
+    /// One attribute's value: 0 data-role, 1 data-name, 2 class, 3 cx, 4 cy, 5 r.
+    fn value(&self, i: usize) -> String {
+        let mut s = String::new();
+        match i {
+            0 => s.push_str(role_class(self.role)),
+            1 => s.push_str(&self.name),
+            2 => s = self.class(),
+            3 => tenths(self.x10, &mut s),
+            4 => tenths(self.y10, &mut s),
+            _ => tenths(self.r10, &mut s),
+        }
+        s
+    }
+
+    fn same(&self, old: &Dot, i: usize) -> bool {
+        match i {
+            0 => self.role == old.role,
+            1 => self.name == old.name,
+            2 => (self.role, self.flash, self.writing) == (old.role, old.flash, old.writing),
+            3 => self.x10 == old.x10,
+            4 => self.y10 == old.y10,
+            _ => self.r10 == old.r10,
+        }
     }
 
     /// Appends this node's element: the same hooks as a small room's nodes (`data-testid=fd-node`,
     /// `data-fd`, `data-role`, `data-name`).
     pub fn markup(&self, out: &mut String) {
         out.push_str("<circle data-testid=\"fd-node\" data-fd=\"");
-        out.push_str(&self.fd.to_string());
-        out.push('"');
-        for (k, v) in self.attributes() {
-            out.push(' ');
-            out.push_str(k);
-            out.push_str("=\"");
-            escape_attr(v, out);
-            out.push('"');
+        if self.fd < 0 {
+            out.push('-');
         }
-        out.push_str("></circle>");
+        digits(self.fd.unsigned_abs(), out);
+        out.push_str("\" data-role=\"");
+        out.push_str(role_class(self.role));
+        out.push_str("\" data-name=\"");
+        escape_attr(&self.name, out);
+        out.push_str("\" class=\"");
+        self.write_class(out);
+        out.push_str("\" cx=\"");
+        tenths(self.x10, out);
+        out.push_str("\" cy=\"");
+        tenths(self.y10, out);
+        out.push_str("\" r=\"");
+        tenths(self.r10, out);
+        out.push_str("\"></circle>");
     }
 
     /// The attributes that differ from `old` (the same fd as drawn before), as (name, new value).
-    pub fn changes<'a>(&'a self, old: &Dot) -> impl Iterator<Item = (&'static str, &'a str)> + 'a {
-        let before = old.attributes().map(|(_, v)| v.to_string());
-        self.attributes().into_iter().zip(before).filter(|((_, now), was)| now != was).map(|(kv, _)| kv)
+    pub fn changes(&self, old: &Dot) -> impl Iterator<Item = (&'static str, String)> + '_ {
+        let old = old.clone();
+        ATTRIBUTES.iter().enumerate().filter(move |(i, _)| !self.same(&old, *i)).map(|(i, k)| (*k, self.value(i)))
     }
 }
+
+/// What a dot's circle carries besides `data-testid` and `data-fd`, in markup order.
+const ATTRIBUTES: [&str; 6] = ["data-role", "data-name", "class", "cx", "cy", "r"];
 
 /// Markup for a whole group.
 pub fn group_markup(dots: &[Dot]) -> String {
@@ -110,20 +193,20 @@ pub fn group_markup(dots: &[Dot]) -> String {
 
 /// How a drawn group becomes the wanted one.
 #[derive(Debug, PartialEq)]
-pub enum Redraw<'a> {
+pub enum Redraw {
     /// Nothing changed.
     Keep,
     /// The same fds in the same places of the group: set these attributes on these children.
-    Update(Vec<(usize, &'static str, &'a str)>),
+    Update(Vec<(usize, &'static str, String)>),
     /// Fds came or went: write the group again.
     Rebuild(String),
 }
 
-pub fn redraw<'a>(drawn: &[Dot], want: &'a [Dot]) -> Redraw<'a> {
+pub fn redraw(drawn: &[Dot], want: &[Dot]) -> Redraw {
     if drawn.len() != want.len() || drawn.iter().zip(want).any(|(a, b)| a.fd != b.fd) {
         return Redraw::Rebuild(group_markup(want));
     }
-    let changes: Vec<_> = drawn.iter().zip(want).enumerate().filter(|(_, (a, b))| a != b).flat_map(|(i, (a, b))| b.changes(a).map(move |(k, v)| (i, k, v))).collect();
+    let changes: Vec<_> = drawn.iter().zip(want).enumerate().filter(|(_, (a, b))| a != b).flat_map(|(i, (a, b))| b.changes(a).map(move |(k, v)| (i, k, v)).collect::<Vec<_>>()).collect();
     if changes.is_empty() {
         Redraw::Keep
     } else {
@@ -133,6 +216,10 @@ pub fn redraw<'a>(drawn: &[Dot], want: &'a [Dot]) -> Redraw<'a> {
 
 /// Escapes text for a double-quoted attribute value (names come from users).
 pub fn escape_attr(s: &str, out: &mut String) {
+    if !s.bytes().any(|b| matches!(b, b'&' | b'"' | b'\'' | b'<' | b'>')) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -166,6 +253,15 @@ mod tests {
     }
 
     #[test]
+    fn tenths_are_written_like_the_formatter_would() {
+        for v in [0, 5, 10, 1234, 99999, -5, -1234, i32::MAX] {
+            let mut s = String::new();
+            tenths(v, &mut s);
+            assert_eq!(s, format!("{:.1}", v as f64 / 10.0), "{v}");
+        }
+    }
+
+    #[test]
     fn an_unchanged_group_is_kept_a_changed_mark_is_one_attribute_and_a_join_rebuilds() {
         let place = |i: usize| (i as f64 * 10.0, 5.0, 3.0);
         let fds: Vec<FdInfo> = (0..4).map(|i| fd(10 + i, &format!("127.0.0.1:{}", 5000 + i), Interest::Read)).collect();
@@ -176,7 +272,7 @@ mod tests {
         let mut want = drawn.clone();
         want[2] = Dot::new(&fds[2], place(2), Some((Flash::Ready, 0)));
         want[3] = Dot::new(&fd(13, "127.0.0.1:5003", Interest::ReadWrite), place(3), None);
-        assert_eq!(redraw(&drawn, &want), Redraw::Update(vec![(2, "class", "node tcp ready-0"), (3, "class", "node tcp wants-write")]));
+        assert_eq!(redraw(&drawn, &want), Redraw::Update(vec![(2, "class", "node tcp ready-0".into()), (3, "class", "node tcp wants-write".into())]));
 
         // The room grew, so every node moved: positions change in place.
         let moved: Vec<Dot> = fds.iter().enumerate().map(|(i, f)| Dot::new(f, (i as f64 * 8.0, 5.0, 2.5), None)).collect();

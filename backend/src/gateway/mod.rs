@@ -124,7 +124,10 @@ async fn send_text(ws: &mut WebSocket, text: &str) -> bool {
 pub const STILL_EVERY: Duration = Duration::from_millis(1000);
 /// ...and a snapshot (after frames it skipped changed the fd table) at most this often: a
 /// thousand-fd snapshot is the most expensive message a browser parses.
-const STILL_RESYNC_EVERY: Duration = Duration::from_secs(2);
+const STILL_RESYNC_EVERY: Duration = Duration::from_secs(1);
+/// How often a paced session looks for skipped frames or a snapshot it owes (so a crowd that
+/// joined is drawn soon after it stops joining, not up to a second later).
+const STILL_CHECK_EVERY: Duration = Duration::from_millis(250);
 
 /// Frames a paced subscriber skipped, to be told as one folded gap.
 #[derive(Default)]
@@ -153,7 +156,7 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
     let mut last_sent = Instant::now();
     let mut last_resync = Instant::now();
     let mut resync_owed = false;
-    let mut flush = tokio::time::interval(STILL_EVERY);
+    let mut flush = tokio::time::interval(STILL_CHECK_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
