@@ -203,7 +203,7 @@ fn controls(m: &Model, d: &Dispatch) -> Html {
             <button data-testid="step" onclick={step} title="play one event (pauses)">{ "▶| step" }</button>
             <label class="speed">
                 <span>{ "speed" }</span>
-                <input data-testid="speed" type="range" min="0.1" max="1" step="0.1" value={format!("{:.1}", m.speed)} oninput={speed} />
+                <input data-testid="speed" type="range" min="0.1" max="1" step="0.1" value={range_value(m.speed)} oninput={speed} />
                 <b>{ if m.speed >= 0.999 { "1× live".to_string() } else { format!("{:.1}×", m.speed) } }</b>
             </label>
             <button data-testid="live" onclick={live} title="jump back to live">{ "» live" }</button>
@@ -256,6 +256,17 @@ const KERNEL_BOTTOM: f64 = 396.0;
 const CORE: (f64, f64) = (500.0, 530.0);
 
 /// Grid positions for `n` nodes inside the kernel box: (x, y, radius).
+/// A speed as a range input's DOM holds it ("1", "0.5"): Yew writes the value again on every
+/// render whenever the two strings differ, and writing a range input's value lays it out again.
+fn range_value(speed: f64) -> String {
+    let tenths = (speed * 10.0).round() as i64;
+    if tenths % 10 == 0 {
+        (tenths / 10).to_string()
+    } else {
+        format!("{}.{}", tenths / 10, tenths % 10)
+    }
+}
+
 fn layout(n: usize) -> Vec<(f64, f64, f64)> {
     if n == 0 {
         return vec![];
