@@ -255,7 +255,6 @@ const KERNEL_TOP: f64 = 64.0;
 const KERNEL_BOTTOM: f64 = 396.0;
 const CORE: (f64, f64) = (500.0, 530.0);
 
-/// Grid positions for `n` nodes inside the kernel box: (x, y, radius).
 /// A speed as a range input's DOM holds it ("1", "0.5"): Yew writes the value again on every
 /// render whenever the two strings differ, and writing a range input's value lays it out again.
 fn range_value(speed: f64) -> String {
@@ -267,6 +266,7 @@ fn range_value(speed: f64) -> String {
     }
 }
 
+/// Grid positions for `n` nodes inside the kernel box: (x, y, radius).
 fn layout(n: usize) -> Vec<(f64, f64, f64)> {
     if n == 0 {
         return vec![];
@@ -293,37 +293,31 @@ fn short(name: &str, max: usize) -> String {
     }
 }
 
-/// One fd of the interest list: a circle (with the hooks `data-testid=fd-node`, `data-fd`,
-/// `data-role`, `data-name`) whose outline turns into a dashed write-interest ring while output
-/// waits; and, when nodes are big enough to read, its fd number, its name and a tooltip. A room
-/// of a thousand is one element per fd, the cheapest thing a browser can create when a crowd
-/// joins. Changes are classes and attributes, never new elements: inserting elements makes the
-/// browser lay out the whole SVG again.
+/// One fd of a room small enough to label (bigger rooms are [`DotGroup`]s): a circle (with the
+/// hooks `data-testid=fd-node`, `data-fd`, `data-role`, `data-name`) whose outline turns into a
+/// dashed write-interest ring while output waits, with a tooltip, its fd number, and its name
+/// when there is room. Changes are classes and attributes, never new elements: inserting
+/// elements makes the browser lay out the whole SVG again.
 fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>, out: &mut Vec<Html>) {
-    let readable = r >= READABLE_R;
-    let title = readable.then(|| {
-        let queued = if f.pending_out > 0 { format!(" · {} B queued", f.pending_out) } else { String::new() };
-        format!("fd {} · {} · {} · interest {}{queued}", f.fd, role_class(f.role), f.name, f.interest)
-    });
+    let queued = if f.pending_out > 0 { format!(" · {} B queued", f.pending_out) } else { String::new() };
+    let title = format!("fd {} · {} · {} · interest {}{queued}", f.fd, role_class(f.role), f.name, f.interest);
     let (cx, cy) = (format!("{x:.1}"), format!("{y:.1}"));
     out.push(html! {
         <circle key={format!("c{}", f.fd)} data-testid="fd-node" data-fd={f.fd.to_string()} data-role={role_class(f.role)} data-name={f.name.clone()}
                 class={node_class(f, flash)}
                 cx={cx.clone()} cy={cy.clone()} r={format!("{r:.1}")}>
-            if let Some(t) = title { <title>{ t }</title> }
+            <title>{ title }</title>
         </circle>
     });
-    if readable {
-        let size = format!("{:.0}", (r * 0.75).clamp(7.0, 22.0));
-        out.push(html! { <text key={format!("n{}", f.fd)} class="fdnum" x={cx.clone()} y={cy.clone()} dy="0.35em" font-size={size}>{ f.fd }</text> });
-    }
+    let size = format!("{:.0}", (r * 0.75).clamp(7.0, 22.0));
+    out.push(html! { <text key={format!("n{}", f.fd)} class="fdnum" x={cx.clone()} y={cy.clone()} dy="0.35em" font-size={size}>{ f.fd }</text> });
     if r >= 16.0 {
         let label = short(&f.name, (r / 3.2) as usize + 4);
         out.push(html! { <text key={format!("l{}", f.fd)} class="fdname" x={cx} y={format!("{:.1}", y + r + 14.0)}>{ label }</text> });
     }
 }
 
-/// Nodes at least this big carry their fd number and a tooltip; smaller ones are [`DotGroup`]s.
+/// Nodes smaller than this are [`DotGroup`]s (no room for an fd number).
 const READABLE_R: f64 = 7.0;
 
 /// Rooms bigger than this are drawn as [`DotGroup`]s whatever their size: a crowd that joins a
@@ -372,6 +366,7 @@ fn dot_group(p: &DotProps) -> Html {
             let mut drawn = drawn.borrow_mut();
             match redraw(&drawn, want) {
                 Redraw::Keep => return,
+                // Numbers, fixed names and the escaped fd name only (`Dot::markup`); never chat text.
                 Redraw::Rebuild(markup) => el.set_inner_html(&markup),
                 Redraw::Update(changes) => {
                     let children = el.children();

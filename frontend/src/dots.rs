@@ -20,29 +20,36 @@ pub fn role_class(r: Role) -> &'static str {
     }
 }
 
-/// The n-th flash of a node uses animation `kind-(n % 2)`: a new name restarts it in place.
-pub fn flash_class(flash: Option<(Flash, u64)>) -> Option<String> {
-    flash.map(|(k, n)| {
-        let kind = match k {
-            Flash::Ready => "ready",
-            Flash::Copy => "copy",
-            Flash::Send => "send",
-            Flash::Join => "join",
-        };
-        format!("{kind}-{}", n % 2)
-    })
+/// The n-th flash of a node uses animation `kind-(n % 2)`: a new name restarts it in place. This
+/// keeps the kind and whether n is odd, which is all a class needs.
+fn parity(flash: Option<(Flash, u64)>) -> Option<(Flash, bool)> {
+    flash.map(|(k, n)| (k, n % 2 == 1))
+}
+
+/// Appends a node's class list: `node`, its role, its flash, and `wants-write` while it waits to
+/// write.
+fn write_class(role: Role, flash: Option<(Flash, bool)>, writing: bool, out: &mut String) {
+    out.push_str("node ");
+    out.push_str(role_class(role));
+    if let Some((k, odd)) = flash {
+        out.push(' ');
+        out.push_str(match k {
+            Flash::Ready => "ready-",
+            Flash::Copy => "copy-",
+            Flash::Send => "send-",
+            Flash::Join => "join-",
+        });
+        out.push(if odd { '1' } else { '0' });
+    }
+    if writing {
+        out.push_str(" wants-write");
+    }
 }
 
 /// The whole class list of a node.
 pub fn node_class(f: &FdInfo, flash: Option<(Flash, u64)>) -> String {
-    let mut c = format!("node {}", role_class(f.role));
-    if let Some(fl) = flash_class(flash) {
-        c.push(' ');
-        c.push_str(&fl);
-    }
-    if f.interest != Interest::Read {
-        c.push_str(" wants-write");
-    }
+    let mut c = String::with_capacity(32);
+    write_class(f.role, parity(flash), f.interest != Interest::Read, &mut c);
     c
 }
 
@@ -92,7 +99,7 @@ impl Dot {
             fd: f.fd,
             role: f.role,
             name: f.name.clone(),
-            flash: flash.map(|(k, n)| (k, n % 2 == 1)),
+            flash: parity(flash),
             writing: f.interest != Interest::Read,
             x10: (x * 10.0).round() as i32,
             y10: (y * 10.0).round() as i32,
@@ -100,28 +107,8 @@ impl Dot {
         }
     }
 
-    fn class(&self) -> String {
-        let mut c = String::with_capacity(32);
-        self.write_class(&mut c);
-        c
-    }
-
     fn write_class(&self, out: &mut String) {
-        out.push_str("node ");
-        out.push_str(role_class(self.role));
-        if let Some((k, odd)) = self.flash {
-            out.push(' ');
-            out.push_str(match k {
-                Flash::Ready => "ready-",
-                Flash::Copy => "copy-",
-                Flash::Send => "send-",
-                Flash::Join => "join-",
-            });
-            out.push(if odd { '1' } else { '0' });
-        }
-        if self.writing {
-            out.push_str(" wants-write");
-        }
+        write_class(self.role, self.flash, self.writing, out);
     }
 
     /// One attribute's value: 0 data-role, 1 data-name, 2 class, 3 cx, 4 cy, 5 r.
@@ -130,7 +117,7 @@ impl Dot {
         match i {
             0 => s.push_str(role_class(self.role)),
             1 => s.push_str(&self.name),
-            2 => s = self.class(),
+            2 => self.write_class(&mut s),
             3 => tenths(self.x10, &mut s),
             4 => tenths(self.y10, &mut s),
             _ => tenths(self.r10, &mut s),
@@ -173,9 +160,8 @@ impl Dot {
     }
 
     /// The attributes that differ from `old` (the same fd as drawn before), as (name, new value).
-    pub fn changes(&self, old: &Dot) -> impl Iterator<Item = (&'static str, String)> + '_ {
-        let old = old.clone();
-        ATTRIBUTES.iter().enumerate().filter(move |(i, _)| !self.same(&old, *i)).map(|(i, k)| (*k, self.value(i)))
+    pub fn changes<'a>(&'a self, old: &'a Dot) -> impl Iterator<Item = (&'static str, String)> + 'a {
+        ATTRIBUTES.iter().enumerate().filter(move |(i, _)| !self.same(old, *i)).map(|(i, k)| (*k, self.value(i)))
     }
 }
 
@@ -206,7 +192,7 @@ pub fn redraw(drawn: &[Dot], want: &[Dot]) -> Redraw {
     if drawn.len() != want.len() || drawn.iter().zip(want).any(|(a, b)| a.fd != b.fd) {
         return Redraw::Rebuild(group_markup(want));
     }
-    let changes: Vec<_> = drawn.iter().zip(want).enumerate().filter(|(_, (a, b))| a != b).flat_map(|(i, (a, b))| b.changes(a).map(move |(k, v)| (i, k, v)).collect::<Vec<_>>()).collect();
+    let changes: Vec<_> = drawn.iter().zip(want).enumerate().filter(|(_, (a, b))| a != b).flat_map(|(i, (a, b))| b.changes(a).map(move |(k, v)| (i, k, v))).collect();
     if changes.is_empty() {
         Redraw::Keep
     } else {
