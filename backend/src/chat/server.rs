@@ -551,8 +551,9 @@ impl ChatServer {
         let recipients = self.live.len() as u32;
         self.counters.messages += 1;
         self.counters.deliveries += recipients as u64;
-        let name = if self.sel.tel.enabled() { c.name() } else { String::new() };
-        self.sel.tel.emit(|| EventBody::Broadcast { from: fd, name, recipients, bytes, text: text.to_string() });
+        // The name (a formatted peer address for an unnamed client) is built only with the event:
+        // past the turn's cap, a watched flood only counts its broadcasts.
+        self.sel.tel.emit(|| EventBody::Broadcast { from: fd, name: c.name(), recipients, bytes, text: text.to_string() });
     }
 
     /// A line for one client only, after whatever it was already owed this turn.
