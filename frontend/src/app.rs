@@ -1,6 +1,6 @@
 //! The Yew view. Components only draw a [`Model`]; every change goes through the reducer.
 
-use crate::dots::{node_class, redraw, role_class, Dot, Redraw};
+use crate::dots::{layout, node_class, redraw, role_class, Dot, Redraw};
 use crate::net::{self, Socket};
 use crate::state::{Action, Fanout, Flash, Model};
 use gloo_timers::callback::{Interval, Timeout};
@@ -111,7 +111,8 @@ pub fn app() -> Html {
         use_effect_with(model.tick_ms(), move |ms| {
             let iv = Interval::new(*ms, move || {
                 let now = net::now_ms();
-                let takes = !inbox.borrow().is_empty() && drawn.borrow().as_ref().is_none_or(|m| m.takes_frames(now));
+                let snapshot = inbox.borrow().iter().any(|m| matches!(m, ServerMsg::Snapshot(_)));
+                let takes = !inbox.borrow().is_empty() && drawn.borrow().as_ref().is_none_or(|m| m.takes_frames(now, snapshot));
                 if takes {
                     let frames = std::mem::take(&mut *inbox.borrow_mut());
                     dispatch.dispatch(Action::Receive(frames, now));
@@ -250,9 +251,6 @@ fn wait_bar(m: &Model) -> Html {
     }
 }
 
-const W: f64 = 1000.0;
-const KERNEL_TOP: f64 = 64.0;
-const KERNEL_BOTTOM: f64 = 396.0;
 const CORE: (f64, f64) = (500.0, 530.0);
 
 /// A speed as a range input's DOM holds it ("1", "0.5"): Yew writes the value again on every
@@ -264,24 +262,6 @@ fn range_value(speed: f64) -> String {
     } else {
         format!("{}.{}", tenths / 10, tenths % 10)
     }
-}
-
-/// Grid positions for `n` nodes inside the kernel box: (x, y, radius).
-fn layout(n: usize) -> Vec<(f64, f64, f64)> {
-    if n == 0 {
-        return vec![];
-    }
-    let (w, h) = (W - 80.0, KERNEL_BOTTOM - KERNEL_TOP - 10.0);
-    let cols = ((n as f64 * w / h).sqrt().ceil() as usize).clamp(1, n);
-    let rows = n.div_ceil(cols);
-    let (cw, ch) = (w / cols as f64, h / rows as f64);
-    let r = (cw.min(ch) * 0.36).clamp(2.5, 36.0);
-    (0..n)
-        .map(|i| {
-            let (c, row) = (i % cols, i / cols);
-            (40.0 + cw * (c as f64 + 0.5), KERNEL_TOP + 5.0 + ch * (row as f64 + 0.5), r)
-        })
-        .collect()
 }
 
 fn short(name: &str, max: usize) -> String {

@@ -10,6 +10,44 @@
 use crate::state::Flash;
 use muxscope_shared::{FdInfo, Interest, Role};
 
+/// The stage's SVG width and the kernel box the interest list is drawn in (viewBox units).
+const W: f64 = 1000.0;
+const KERNEL_TOP: f64 = 64.0;
+const KERNEL_BOTTOM: f64 = 396.0;
+
+/// Grid slots for `n` nodes: `n` itself for a small room, else the next step of a ×1.25 ladder
+/// (20, 25, 32, 40, 50, 63, 79, … 929, 1162, …). A few fds more or less leave everyone where they
+/// were: in a room of a thousand, three senders joining would otherwise move a thousand nodes.
+pub fn slots(n: usize) -> usize {
+    if n <= 16 {
+        return n;
+    }
+    let mut cap = 16usize;
+    while cap < n {
+        cap = (cap * 5).div_ceil(4);
+    }
+    cap
+}
+
+/// Grid positions for `n` nodes inside the kernel box: (x, y, radius).
+pub fn layout(n: usize) -> Vec<(f64, f64, f64)> {
+    if n == 0 {
+        return vec![];
+    }
+    let (w, h) = (W - 80.0, KERNEL_BOTTOM - KERNEL_TOP - 10.0);
+    let cap = slots(n);
+    let cols = ((cap as f64 * w / h).sqrt().ceil() as usize).clamp(1, cap);
+    let rows = cap.div_ceil(cols);
+    let (cw, ch) = (w / cols as f64, h / rows as f64);
+    let r = (cw.min(ch) * 0.36).clamp(2.5, 36.0);
+    (0..n)
+        .map(|i| {
+            let (c, row) = (i % cols, i / cols);
+            (40.0 + cw * (c as f64 + 0.5), KERNEL_TOP + 5.0 + ch * (row as f64 + 0.5), r)
+        })
+        .collect()
+}
+
 /// The class that names a role (also `data-role`).
 pub fn role_class(r: Role) -> &'static str {
     match r {
@@ -278,5 +316,18 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(redraw(&drawn, &drawn[..3]), Redraw::Rebuild(_)));
+    }
+
+    #[test]
+    fn a_few_more_fds_move_nobody() {
+        assert_eq!((1..=16).map(slots).collect::<Vec<_>>(), (1..=16).collect::<Vec<_>>(), "a small room fills its grid");
+        for n in 17..3000 {
+            let s = slots(n);
+            assert!(s >= n && s <= n * 5 / 4 + 1, "{n} fds in {s} slots");
+        }
+        // A crowd of 1,000, then its 3 senders: nobody already drawn moves.
+        let (crowd, senders) = (layout(1003), layout(1006));
+        assert_eq!(crowd[..], senders[..1003]);
+        assert!(senders.iter().all(|&(x, y, r)| (40.0..=960.0).contains(&x) && (64.0..=396.0).contains(&y) && r > 0.0));
     }
 }

@@ -227,10 +227,14 @@ impl Model {
     /// Whether frames received meanwhile should be handed in at `now`. Live and busy, or paused,
     /// the picture cannot use them before its next redraw, so they wait (outside the model) and
     /// are handed in together: a flood costs a few updates a second, not one per frame.
-    pub fn takes_frames(&self, now: f64) -> bool {
+    /// A snapshot among them (`snapshot_waits`) does not wait for a still page's next picture:
+    /// it is the present, and a crowd that just joined is drawn while it starts talking, not
+    /// up to a second into its flood.
+    pub fn takes_frames(&self, now: f64, snapshot_waits: bool) -> bool {
         // Paused with nothing queued, frames come in at once: a Step must have something to play.
-        let hold = self.draws_still() || (self.paused && !self.queue.is_empty());
-        !hold || now - self.received_ms >= BUSY_REDRAW_MS
+        let paused = self.paused && !self.queue.is_empty();
+        let hold = self.draws_still() || paused;
+        !hold || now - self.received_ms >= BUSY_REDRAW_MS || (snapshot_waits && !paused)
     }
 
     /// Events come faster than they can be animated: the view shows still marks instead of
@@ -343,7 +347,9 @@ impl Model {
         }
         if self.is_live() {
             // Busy: a few still pictures a second say as much as twenty, for a fraction of the work.
-            if self.busy_redraw_waits(now) {
+            // A snapshot is drawn at once (see `takes_frames`) and starts the next second's wait.
+            let snapshot = self.queue.iter().any(|i| matches!(i, Item::Snapshot(_)));
+            if self.busy_redraw_waits(now) && !snapshot {
                 return false;
             }
             self.live_played_ms = now;
@@ -489,7 +495,11 @@ impl Model {
             _ => None,
         };
         self.snap.apply(&e);
-        self.events_played += 1;
+        // A gap stands for the events it left out: events per wakeup counts them too.
+        self.events_played += match e.body {
+            EventBody::Gap { dropped, .. } => dropped,
+            _ => 1,
+        };
         self.played_ts_ns = self.played_ts_ns.max(e.ts_ns);
         if let EventBody::Close { fd, .. } | EventBody::Ctl { op: CtlOp::Del, fd, .. } = &e.body {
             self.flashes.remove(fd);
@@ -786,31 +796,41 @@ mod tests {
     fn a_flood_is_taken_in_a_few_times_a_second_and_still_marks_stay_put() {
         let flood = |from: u64| (0..20u64).flat_map(|i| chat_turn(from + i * 4)).collect::<Vec<_>>();
         let mut m = Model::default();
-        assert!(m.takes_frames(0.0), "a calm page takes frames on every tick");
+        assert!(m.takes_frames(0.0, false), "a calm page takes frames on every tick");
         m.update(Action::Receive(vec![ServerMsg::Snapshot(snap(10)), ServerMsg::Events { events: flood(11) }], 1000.0));
         assert!(m.busy(), "80 events in one tick are more than it animates");
         assert_eq!(m.tick_ms(), BUSY_TICK_MS);
         assert_eq!(m.snap.counters.messages, 20);
         let mark = m.flashes.get(&5).copied();
-        assert!(!m.takes_frames(1050.0), "busy and live: frames wait for the next still picture");
-        assert!(m.takes_frames(1000.0 + BUSY_REDRAW_MS));
+        assert!(!m.takes_frames(1050.0, false), "busy and live: frames wait for the next still picture");
+        assert!(m.takes_frames(1000.0 + BUSY_REDRAW_MS, false));
+        // A snapshot does not wait: it is drawn on the next tick, and the next picture waits
+        // a second after it.
+        assert!(m.takes_frames(1250.0, true));
+        let mut crowd = snap(200);
+        crowd.fds.extend((20..60).map(|fd| FdInfo { fd, role: Role::Tcp, interest: Interest::Read, name: format!("c{fd}"), pending_out: 0 }));
+        let mut early = m.clone();
+        early.update(Action::Receive(vec![ServerMsg::Snapshot(crowd)], 1250.0));
+        assert_eq!(early.clients(), 41, "the crowd is drawn at once");
+        assert!(!early.takes_frames(1250.0 + BUSY_REDRAW_MS - 1.0, false));
         m.update(Action::Receive(vec![ServerMsg::Events { events: flood(91) }], 1000.0 + BUSY_REDRAW_MS));
         assert_eq!(m.snap.counters.messages, 40, "held frames lose nothing");
         assert_eq!(m.flashes.get(&5).copied(), mark, "the same mark again is not a new flash");
         // Paused: frames are taken at once while the queue is empty (so Step has one), then at
         // the still pace while it grows; calm again, every tick.
         m.update(Action::Pause);
-        assert!(m.queue.is_empty() && m.takes_frames(1000.0 + BUSY_REDRAW_MS + 50.0));
+        assert!(m.queue.is_empty() && m.takes_frames(1000.0 + BUSY_REDRAW_MS + 50.0, false));
         m.update(Action::Receive(vec![ServerMsg::Events { events: chat_turn(300) }], 1000.0 + BUSY_REDRAW_MS + 50.0));
         assert_eq!(m.queue.len(), 4);
-        assert!(!m.takes_frames(1000.0 + BUSY_REDRAW_MS + 100.0));
+        assert!(!m.takes_frames(1000.0 + BUSY_REDRAW_MS + 100.0, false));
+        assert!(!m.takes_frames(1000.0 + BUSY_REDRAW_MS + 100.0, true), "paused, even a snapshot waits for Step");
         m.update(Action::Step);
         assert_eq!(m.queue.len(), 3);
         m.update(Action::Live);
         m.update(Action::Tick(1000.0 + BUSY_REDRAW_MS + BUSY_MS + 1.0));
         assert!(!m.busy());
         assert_eq!(m.tick_ms(), TICK_MS);
-        assert!(m.takes_frames(1000.0 + BUSY_REDRAW_MS + BUSY_MS + 2.0));
+        assert!(m.takes_frames(1000.0 + BUSY_REDRAW_MS + BUSY_MS + 2.0, false));
         m.update(Action::Receive(vec![ServerMsg::Events { events: chat_turn(200) }], 4000.0));
         assert_ne!(m.flashes.get(&5).copied(), mark, "calm: every flash animates anew");
     }
@@ -894,5 +914,20 @@ mod tests {
         m.update(Action::Server(ServerMsg::Snapshot(s)));
         m.update(Action::Tick(2250.0));
         assert!((m.rates.messages - 10.0 / 1.25).abs() < 1e-6, "{:?}", m.rates);
+    }
+
+    /// In a flood most events arrive as a count: events per wakeup includes what gaps stand for.
+    #[test]
+    fn events_per_wakeup_counts_what_gaps_stand_for() {
+        let mut m = live(chat_turn(11));
+        m.update(Action::Tick(1250.0));
+        let mut events = chat_turn(20);
+        let mut c = m.snap.counters.clone();
+        c.wakeups += 2;
+        events.push(ev(0, EventBody::folded(96, false, c)));
+        m.update(Action::Server(ServerMsg::Events { events }));
+        m.update(Action::Tick(2250.0));
+        // Four played and 96 folded over the two wakeups since the first sample.
+        assert!((m.rates.events_per_wakeup - 50.0).abs() < 1e-6, "{:?}", m.rates);
     }
 }

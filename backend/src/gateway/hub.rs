@@ -13,7 +13,7 @@ use crate::telemetry::{Batch, Tap, TelemetryRx};
 use muxscope_shared::{Counters, Event, EventBody, ServerMsg, Snapshot};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, oneshot};
 
@@ -41,6 +41,21 @@ pub struct Frame {
     pub events: u64,
     pub table: bool,
     pub counters: Counters,
+    /// The events the JSON holds (none for a snapshot or a gap), kept for [`Frame::still`].
+    list: Vec<Event>,
+    still: OnceLock<Still>,
+}
+
+/// Events a still picture is sent: a little under what a busy page animates of one picture (24,
+/// with room for the gaps around them). The rest of its frame is folded into the gap after them.
+pub const STILL_EVENTS: usize = 20;
+
+/// A frame cut down for a page that draws still pictures (see [`Frame::still`]).
+#[derive(Debug)]
+pub struct Still {
+    pub json: String,
+    /// Events left out of it changed the fd table: the page needs a snapshot.
+    pub table: bool,
 }
 
 impl Frame {
@@ -48,6 +63,35 @@ impl Frame {
     /// only when it is newer, events when they hold anything newer (or only counted gaps).
     pub fn needed_after(&self, seen: u64) -> bool {
         self.last_seq > seen || (!self.snapshot && self.last_seq == 0)
+    }
+
+    /// The frame as a page drawing one still picture a second wants it: only its last
+    /// [`STILL_EVENTS`] events, then one folded gap standing for the rest (and for any gap the
+    /// frame carried) with the totals after all of them, so the page's counts stay exact. A
+    /// page of a flood parses and draws a few thousand bytes a second instead of ~30 KB. Built
+    /// once, by the first still subscriber that sends it, and shared.
+    pub fn still(&self) -> &Still {
+        self.still.get_or_init(|| {
+            let real = || self.list.iter().filter(|e| e.seq != 0);
+            let total = real().count();
+            if total <= STILL_EVENTS && self.list.len() == total {
+                return Still { json: self.json.clone(), table: false };
+            }
+            let skip = total.saturating_sub(STILL_EVENTS);
+            let mut dropped = skip as u64;
+            let mut table = real().take(skip).any(|e| e.body.changes_table());
+            for e in self.list.iter().filter(|e| e.seq == 0) {
+                if let EventBody::Gap { dropped: d, resync, .. } = &e.body {
+                    dropped += d;
+                    table |= resync;
+                }
+            }
+            let mut events: Vec<Event> = real().skip(skip).cloned().collect();
+            let ts_ns = events.last().map_or(0, |e| e.ts_ns);
+            events.push(Event { seq: 0, ts_ns, body: EventBody::folded(dropped, table, self.counters.clone()) });
+            let json = serde_json::to_string(&ServerMsg::Events { events }).expect("events serialize");
+            Still { json, table }
+        })
     }
 }
 
@@ -224,7 +268,9 @@ impl Hub {
                 if !pending.is_empty() {
                     let msg = ServerMsg::Events { events: std::mem::take(&mut pending) };
                     let json = serde_json::to_string(&msg).expect("events serialize");
-                    let _ = self.frames.send(Arc::new(Frame { json, last_seq, snapshot: false, events, table, counters: m.counters.clone() }));
+                    let ServerMsg::Events { events: list } = msg else { unreachable!("built as events") };
+                    let frame = Frame { json, last_seq, snapshot: false, events, table, counters: m.counters.clone(), list, still: OnceLock::new() };
+                    let _ = self.frames.send(Arc::new(frame));
                 }
                 if resync_owed && !mirror_stale && last_snapshot.elapsed() >= RESYNC_EVERY {
                     resync_owed = false;
@@ -238,7 +284,7 @@ impl Hub {
 
 pub fn snapshot_frame(s: &Snapshot) -> Arc<Frame> {
     let json = serde_json::to_string(&ServerMsg::Snapshot(s.clone())).expect("snapshot serializes");
-    Arc::new(Frame { json, last_seq: s.seq, snapshot: true, events: 0, table: false, counters: s.counters.clone() })
+    Arc::new(Frame { json, last_seq: s.seq, snapshot: true, events: 0, table: false, counters: s.counters.clone(), list: Vec::new(), still: OnceLock::new() })
 }
 
 /// A `gap` frame for a subscriber that skipped from `from_seq` to `to_seq`. Its seq is 0: a gap
@@ -246,7 +292,7 @@ pub fn snapshot_frame(s: &Snapshot) -> Arc<Frame> {
 pub fn gap_frame(from_seq: u64, to_seq: u64) -> Arc<Frame> {
     let dropped = to_seq.saturating_sub(from_seq);
     let json = gap_json(EventBody::Gap { dropped, folded: false, resync: true, counters: None });
-    Arc::new(Frame { json, last_seq: from_seq, snapshot: false, events: 0, table: true, counters: Counters::default() })
+    Arc::new(Frame { json, last_seq: from_seq, snapshot: false, events: 0, table: true, counters: Counters::default(), list: Vec::new(), still: OnceLock::new() })
 }
 
 /// Stands for frames a paced subscriber skipped: `events` folded, the totals after them, and
@@ -258,4 +304,56 @@ pub fn skipped_frame(events: u64, table: bool, counters: Counters) -> String {
 /// An events message holding one gap (seq 0: counted, it moves no state).
 fn gap_json(body: EventBody) -> String {
     serde_json::to_string(&ServerMsg::Events { events: vec![Event { seq: 0, ts_ns: 0, body }] }).expect("gap serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use muxscope_shared::{CtlOp, Interest, Role};
+
+    fn recv(seq: u64) -> Event {
+        Event { seq, ts_ns: seq * 10, body: EventBody::Recv { fd: 7, bytes: 5, eof: false, would_block: false, lines: 1 } }
+    }
+
+    fn frame(list: Vec<Event>) -> Frame {
+        let json = serde_json::to_string(&ServerMsg::Events { events: list.clone() }).unwrap();
+        let counters = Counters { messages: 999, ..Counters::default() };
+        Frame { json, last_seq: 0, snapshot: false, events: 0, table: false, counters, list, still: OnceLock::new() }
+    }
+
+    fn events(json: &str) -> Vec<Event> {
+        let Ok(ServerMsg::Events { events }) = serde_json::from_str(json) else { panic!("not events: {json}") };
+        events
+    }
+
+    #[test]
+    fn a_still_picture_keeps_the_tail_and_folds_the_rest_with_the_totals() {
+        // 150 events, the third a registration, then the hub's own fold of 40 more.
+        let mut list: Vec<Event> = (1..=150).map(recv).collect();
+        list[2].body = EventBody::Ctl { op: CtlOp::Add, fd: 9, interest: Some(Interest::Read), role: Role::Tcp, error: None };
+        list.push(Event { seq: 0, ts_ns: 0, body: EventBody::folded(40, false, Counters::default()) });
+        let f = frame(list);
+        let still = f.still();
+        let got = events(&still.json);
+        assert_eq!(got.len(), STILL_EVENTS + 1);
+        assert_eq!(got[..STILL_EVENTS].iter().map(|e| e.seq).collect::<Vec<_>>(), (131..=150).collect::<Vec<_>>());
+        // The gap comes last, so its totals are the ones that stand.
+        let want = EventBody::Gap { dropped: 130 + 40, folded: true, resync: true, counters: Some(Counters { messages: 999, ..Counters::default() }) };
+        assert_eq!(got[STILL_EVENTS].body, want);
+        assert_eq!(got[STILL_EVENTS].seq, 0);
+        assert!(still.table, "a left-out registration owes the page a snapshot");
+        assert!(std::ptr::eq(still, f.still()), "built once and shared");
+    }
+
+    #[test]
+    fn a_short_frame_is_sent_whole() {
+        let f = frame((1..=STILL_EVENTS as u64).map(recv).collect());
+        assert_eq!(f.still().json, f.json);
+        assert!(!f.still().table);
+        // Without a registration among the folded, no snapshot is owed.
+        let f = frame((1..=60).map(recv).collect());
+        let got = events(&f.still().json);
+        assert_eq!(got.last().unwrap().body, EventBody::folded(40, false, Counters { messages: 999, ..Counters::default() }));
+        assert!(!f.still().table);
+    }
 }

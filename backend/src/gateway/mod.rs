@@ -169,7 +169,15 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                     skipped.counters = Some(f.counters.clone());
                 }
                 Ok(f) => {
-                    if !send_skipped(&mut ws, &mut skipped, &mut resync_owed).await || !send_text(&mut ws, &f.json).await {
+                    // A still page gets the frame's tail (see `Frame::still`); a snapshot whole.
+                    let json = if still && !f.snapshot {
+                        let s = f.still();
+                        resync_owed |= s.table;
+                        &s.json
+                    } else {
+                        &f.json
+                    };
+                    if !send_skipped(&mut ws, &mut skipped, &mut resync_owed).await || !send_text(&mut ws, json).await {
                         return;
                     }
                     if f.snapshot {
