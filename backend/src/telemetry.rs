@@ -4,6 +4,12 @@
 //! collected in a per-turn batch and handed over with one `try_send` per turn. When the queue is
 //! full the batch is dropped and counted; the next event the consumer sees is a `gap` that says
 //! how many were lost. Nothing is lost silently and nothing waits.
+//!
+//! A flooded turn describes only its first [`TURN_DETAIL`] events that leave the fd table as it
+//! was (waits, reads, broadcasts, flushes that emptied their queue); the rest are counted and
+//! told by a folded `gap` at the start of the next turn, with the totals after them. Every event
+//! that changes the table is still built, so the consumer's picture stays exact. A watcher draws
+//! a few hundred events a second; building ten thousand a turn for it only cost the loop.
 
 use crate::sys::monotonic_ns;
 use muxscope_shared::{Counters, Event, EventBody, Snapshot};
@@ -13,6 +19,8 @@ use std::sync::Arc;
 
 /// Most events one loop turn may queue; the rest of that turn is counted as dropped.
 pub const MAX_BATCH: usize = 4096;
+/// Events that do not change the fd table one loop turn describes; the rest are folded.
+pub const TURN_DETAIL: usize = 512;
 /// After the consumer's queue was found full, this many turns only count their events (a
 /// consumer that fell behind gets a gap either way; building events it cannot take is waste).
 const BACKOFF_TURNS: u32 = 16;
@@ -52,6 +60,12 @@ pub struct Telemetry {
     unreported_table: u64,
     gap_table: u64,
     dropped_total: u64,
+    /// Events this turn that leave the fd table as it was, built so far.
+    detail: usize,
+    /// Folded (counted, not built) and not yet told by a delivered folded `gap`, and how many
+    /// the folded `gap` in the current batch tells.
+    folded_unreported: u64,
+    folded_in_batch: u64,
 }
 
 /// The consumer's end.
@@ -83,6 +97,9 @@ impl Telemetry {
             unreported_table: 0,
             gap_table: 0,
             dropped_total: 0,
+            detail: 0,
+            folded_unreported: 0,
+            folded_in_batch: 0,
         }
     }
 
@@ -94,12 +111,32 @@ impl Telemetry {
             Some((_, tap)) => tap.subscribed.load(Ordering::Relaxed),
             None => false,
         };
-        if self.enabled && self.backoff == 0 && self.unreported > 0 && self.gap_in_batch == 0 {
+        self.detail = 0;
+        if !self.enabled {
+            // Folded while someone watched, and nobody does now: there is no one to tell.
+            self.folded_unreported = 0;
+            return;
+        }
+        if self.backoff > 0 {
+            return;
+        }
+        let drops_due = self.unreported > 0 && self.gap_in_batch == 0;
+        let folds_due = self.folded_unreported > 0 && self.folded_in_batch == 0;
+        if !drops_due && !folds_due {
+            return;
+        }
+        let counters = Counters { dropped_events: self.dropped_total, ..counters() };
+        if drops_due {
             let dropped = self.unreported;
             self.gap_in_batch = dropped;
             self.gap_table = self.unreported_table;
-            let counters = Counters { dropped_events: self.dropped_total, ..counters() };
-            self.push(EventBody::Gap { dropped, folded: false, resync: self.gap_table > 0, counters: Some(counters) });
+            self.push(EventBody::Gap { dropped, folded: false, resync: self.gap_table > 0, counters: Some(counters.clone()) });
+        }
+        if folds_due {
+            // Only events that left the table as it was are folded: no resync.
+            let folded = self.folded_unreported;
+            self.folded_in_batch = folded;
+            self.push(EventBody::folded(folded, false, counters));
         }
     }
 
@@ -110,7 +147,7 @@ impl Telemetry {
 
     /// Drops are waiting to be reported by a `gap` (the loop should not sleep on them).
     pub fn owes_gap(&self) -> bool {
-        self.enabled && self.unreported > 0
+        self.enabled && (self.unreported > 0 || self.folded_unreported > 0)
     }
 
     /// Records one event. The closure runs only while someone listens and the event can be
@@ -136,7 +173,11 @@ impl Telemetry {
             self.seq += 1;
             self.unreported_table += table as u64;
             self.drop_events(1);
+        } else if !table && self.detail >= TURN_DETAIL {
+            self.seq += 1;
+            self.folded_unreported += 1;
         } else {
+            self.detail += !table as usize;
             self.push(body());
         }
     }
@@ -189,10 +230,12 @@ impl Telemetry {
         let batch = std::mem::take(&mut self.batch);
         let gap = std::mem::take(&mut self.gap_in_batch);
         let gap_table = std::mem::take(&mut self.gap_table);
+        let folded = std::mem::take(&mut self.folded_in_batch);
         match tx.try_send(Batch::Events(batch)) {
             Ok(()) => {
                 self.unreported -= gap;
                 self.unreported_table -= gap_table;
+                self.folded_unreported -= folded;
             }
             Err(TrySendError::Full(Batch::Events(b))) => {
                 // Lost with the batch: its own gap, which the next gap will cover.
@@ -297,7 +340,7 @@ mod tests {
         rx.tap.subscribed.store(true, Ordering::Relaxed);
         tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
         for i in 0..MAX_BATCH + 10 {
-            tel.emit(|| body(i as i32));
+            tel.emit_table(|| body(i as i32));
         }
         tel.flush();
         let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!() };
@@ -312,8 +355,9 @@ mod tests {
             let (mut tel, rx) = channel();
             rx.tap.subscribed.store(true, Ordering::Relaxed);
             tel.begin_turn(Counters::default);
-            for _ in 0..MAX_BATCH {
-                tel.emit(|| EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 0 });
+            // A batch full of table changes (those are never folded)...
+            for i in 0..MAX_BATCH {
+                tel.emit_table(|| body(i as i32));
             }
             tel.emit(|| EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 0 });
             if table {
@@ -333,5 +377,50 @@ mod tests {
             tel.emit(|| EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 0 });
             assert_eq!((tel.unreported, tel.unreported_table), (0, 0));
         }
+    }
+
+    /// A flooded turn builds its first `TURN_DETAIL` events that leave the table alone, and
+    /// every one that changes it; the rest are told as one folded gap, not as drops.
+    #[test]
+    fn a_flooded_turn_describes_its_first_events_and_folds_the_rest() {
+        let (mut tel, rx) = channel();
+        let recv = || EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 1 };
+        // Nobody watching: nothing is counted either.
+        tel.begin_turn(Counters::default);
+        for _ in 0..TURN_DETAIL + 5 {
+            tel.emit(recv);
+        }
+        tel.flush();
+        rx.tap.subscribed.store(true, Ordering::Relaxed);
+        tel.begin_turn(Counters::default);
+        let mut built = 0;
+        for i in 0..TURN_DETAIL + 100 {
+            tel.emit(|| {
+                built += 1;
+                recv()
+            });
+            if i % 200 == 199 {
+                tel.emit_table(|| body(i as i32));
+            }
+        }
+        tel.flush();
+        assert_eq!(built, TURN_DETAIL, "only the turn's detail is built");
+        let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no batch") };
+        assert_eq!(b.len(), TURN_DETAIL + 3, "every table change is built: {}", b.len());
+        // The third table change came after 600 reads, 88 of them folded: seqs count them all.
+        assert_eq!(b.last().unwrap().seq, 600 + 3, "seqs go on through folded events");
+        assert_eq!(tel.seq(), (TURN_DETAIL + 100 + 3) as u64);
+        tel.begin_turn(|| Counters { messages: 612, ..Counters::default() });
+        tel.flush();
+        let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no gap") };
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].body, EventBody::folded(100, false, Counters { messages: 612, ..Counters::default() }), "the 100 reads not built are folded");
+        assert_eq!(tel.dropped_total(), 0, "folding is not dropping");
+        // Told once; a new turn starts a new detail.
+        tel.begin_turn(Counters::default);
+        tel.emit(recv);
+        tel.flush();
+        let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no batch") };
+        assert!(matches!(b[..], [Event { body: EventBody::Recv { .. }, .. }]), "{b:?}");
     }
 }

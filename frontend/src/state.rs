@@ -469,10 +469,16 @@ impl Model {
             if folded {
                 self.folded_total += dropped;
                 self.folded_at_ms = self.now_ms;
-                self.log_line("fold", format!("×{dropped} events folded by the gateway (faster than a browser can draw); {then}"));
+                // The gateway's gaps have no seq; the loop's are events of its own.
+                let text = if e.seq == 0 {
+                    format!("×{dropped} events folded by the gateway (faster than a browser can draw); {then}")
+                } else {
+                    format!("×{dropped} events folded by the loop (a flooded turn describes its first few hundred and counts the rest); {then}")
+                };
+                self.log_line("fold", text);
             } else {
                 self.gaps_total += dropped;
-                self.log_line("gap", format!("⚠ {dropped} events dropped (a consumer fell behind); counted, {then}"));
+                self.log_line("gap", format!("⚠ {dropped} events dropped (a full event queue, or one turn made more than it can hand over); counted, {then}"));
             }
         }
         if e.seq != 0 && e.seq <= self.snap.seq {
@@ -496,10 +502,7 @@ impl Model {
         };
         self.snap.apply(&e);
         // A gap stands for the events it left out: events per wakeup counts them too.
-        self.events_played += match e.body {
-            EventBody::Gap { dropped, .. } => dropped,
-            _ => 1,
-        };
+        self.events_played += e.body.stands_for();
         self.played_ts_ns = self.played_ts_ns.max(e.ts_ns);
         if let EventBody::Close { fd, .. } | EventBody::Ctl { op: CtlOp::Del, fd, .. } = &e.body {
             self.flashes.remove(fd);
@@ -669,7 +672,7 @@ pub fn describe(e: &EventBody, poller: &str, name: Option<&str>) -> String {
             format!("close(fd {fd}){who} — {}{d}", close_reason(*reason))
         }
         EventBody::Gap { dropped, folded: false, .. } => format!("gap: {dropped} events dropped"),
-        EventBody::Gap { dropped, folded: true, .. } => format!("gap: {dropped} events folded by the gateway"),
+        EventBody::Gap { dropped, folded: true, .. } => format!("gap: {dropped} events folded (counted, not described)"),
     }
 }
 

@@ -15,7 +15,7 @@
 //! | `send`      | a flush of a client's output queue: bytes written, whether it hit EAGAIN, bytes still queued |
 //! | `broadcast` | one chat line fanned out to every client                                   |
 //! | `close`     | an fd left the loop, with the reason                                       |
-//! | `gap`       | `dropped` events were lost because a consumer fell behind: counted, never silent |
+//! | `gap`       | `dropped` events not described: lost (a full queue) or `folded` on purpose; counted, never silent |
 //! | `nick`      | (extension) a client took a name with `/nick`                              |
 //!
 //! Example (one line each):
@@ -302,8 +302,10 @@ pub enum EventBody {
         detail: Option<String>,
     },
     /// `dropped` events were not delivered to this consumer. `folded` (optional, default false):
-    /// the gateway left them out on purpose because they came faster than a browser can draw;
-    /// only their animation is skipped. Optional extensions that keep the state exact without
+    /// they were left out on purpose, only counted: by the loop, past the first few hundred of
+    /// a flooded turn that leave the fd table alone (such a gap has a seq), or by the gateway,
+    /// because they came faster than a browser can draw (seq 0). Only their description and
+    /// animation are skipped. Optional extensions that keep the state exact without
     /// a snapshot per gap: `counters`, the totals after the missing events; `resync`, set when
     /// the missing events changed the fd table (a registration, name, role or output queue), so
     /// a fresh snapshot follows.
@@ -327,6 +329,15 @@ impl EventBody {
     /// A `gap` for `dropped` events the gateway left out on purpose, with the totals after them.
     pub fn folded(dropped: u64, resync: bool, counters: Counters) -> EventBody {
         EventBody::Gap { dropped, folded: true, resync, counters: Some(counters) }
+    }
+
+    /// How many of the loop's events this one stands for: a gap, the events it left out; any
+    /// other, itself.
+    pub fn stands_for(&self) -> u64 {
+        match self {
+            EventBody::Gap { dropped, .. } => *dropped,
+            _ => 1,
+        }
     }
 
     /// Whether the event changes the fd table a snapshot holds (and not only counters): losing

@@ -72,20 +72,16 @@ impl Frame {
     /// once, by the first still subscriber that sends it, and shared.
     pub fn still(&self) -> &Still {
         self.still.get_or_init(|| {
+            // The loop's events (its own gaps included); the hub's gaps have seq 0.
             let real = || self.list.iter().filter(|e| e.seq != 0);
             let total = real().count();
             if total <= STILL_EVENTS && self.list.len() == total {
                 return Still { json: self.json.clone(), table: false };
             }
             let skip = total.saturating_sub(STILL_EVENTS);
-            let mut dropped = skip as u64;
-            let mut table = real().take(skip).any(|e| e.body.changes_table());
-            for e in self.list.iter().filter(|e| e.seq == 0) {
-                if let EventBody::Gap { dropped: d, resync, .. } = &e.body {
-                    dropped += d;
-                    table |= resync;
-                }
-            }
+            let left_out = || real().take(skip).chain(self.list.iter().filter(|e| e.seq == 0));
+            let dropped = left_out().map(|e| e.body.stands_for()).sum();
+            let table = left_out().any(|e| e.body.changes_table());
             let mut events: Vec<Event> = real().skip(skip).cloned().collect();
             let ts_ns = events.last().map_or(0, |e| e.ts_ns);
             events.push(Event { seq: 0, ts_ns, body: EventBody::folded(dropped, table, self.counters.clone()) });
@@ -212,7 +208,7 @@ impl Hub {
                                 pending_table |= e.body.changes_table();
                                 pending.push(e);
                             } else {
-                                folded += 1;
+                                folded += e.body.stands_for();
                                 folded_table |= e.body.changes_table();
                             }
                         }
