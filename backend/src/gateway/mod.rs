@@ -122,12 +122,40 @@ async fn send_text(ws: &mut WebSocket, text: &str) -> bool {
 
 /// While a page draws still pictures (one a second), it is sent a frame at most this often.
 pub const STILL_EVERY: Duration = Duration::from_millis(1000);
-/// ...and a snapshot (after frames it skipped changed the fd table) at most this often: a
-/// thousand-fd snapshot is the most expensive message a browser parses.
-const STILL_RESYNC_EVERY: Duration = Duration::from_secs(1);
+/// ...and snapshots (after frames it skipped changed the fd table) from a byte budget: about one
+/// of a thousand fds (80 KB, the most expensive message a browser parses) a second, with room
+/// for a burst, so the crowd that just joined a small room is drawn at once.
+const STILL_SNAPSHOT_BYTES_PER_SEC: f64 = 80_000.0;
+const STILL_SNAPSHOT_BURST: f64 = 160_000.0;
 /// How often a paced session looks for skipped frames or a snapshot it owes (so a crowd that
 /// joined is drawn soon after it stops joining, not up to a second later).
 const STILL_CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// A token bucket of snapshot bytes for a still page.
+struct SnapshotBudget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl SnapshotBudget {
+    fn new() -> SnapshotBudget {
+        SnapshotBudget { tokens: STILL_SNAPSHOT_BURST, at: Instant::now() }
+    }
+    fn refill(&mut self) {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * STILL_SNAPSHOT_BYTES_PER_SEC).min(STILL_SNAPSHOT_BURST);
+        self.at = now;
+    }
+    /// Whether a snapshot of `bytes` may go now (one bigger than the burst, once it is full).
+    fn allows(&mut self, bytes: usize) -> bool {
+        self.refill();
+        self.tokens >= (bytes as f64).min(STILL_SNAPSHOT_BURST)
+    }
+    fn spend(&mut self, bytes: usize) {
+        self.refill();
+        self.tokens -= bytes as f64;
+    }
+}
 
 /// Frames a paced subscriber skipped, to be told as one folded gap.
 #[derive(Default)]
@@ -154,7 +182,10 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
     let mut still = false;
     let mut skipped = Skipped::default();
     let mut last_sent = Instant::now();
-    let mut last_resync = Instant::now();
+    let mut budget = SnapshotBudget::new();
+    budget.spend(snap.json.len());
+    // The size of the last snapshot seen: what the one owed will about cost.
+    let mut snapshot_len = snap.json.len();
     let mut resync_owed = false;
     let mut flush = tokio::time::interval(STILL_CHECK_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -162,7 +193,10 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
         tokio::select! {
             frame = sub.frames.recv() => match frame {
                 Ok(f) if !f.needed_after(last) => {}
-                Ok(f) if still && f.snapshot && last_resync.elapsed() < STILL_RESYNC_EVERY => resync_owed = true,
+                Ok(f) if still && f.snapshot && !budget.allows(f.json.len()) => {
+                    snapshot_len = f.json.len();
+                    resync_owed = true;
+                }
                 Ok(f) if still && !f.snapshot && last_sent.elapsed() < STILL_EVERY => {
                     skipped.events += f.events;
                     skipped.table |= f.table;
@@ -182,7 +216,8 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                     }
                     if f.snapshot {
                         resync_owed = false;
-                        last_resync = Instant::now();
+                        budget.spend(f.json.len());
+                        snapshot_len = f.json.len();
                     }
                     last = last.max(f.last_seq);
                     last_sent = Instant::now();
@@ -193,6 +228,7 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                     if !send_text(&mut ws, &gap_frame(last, snap.last_seq).json).await || !send_text(&mut ws, &snap.json).await {
                         return;
                     }
+                    budget.spend(snap.json.len());
                     last = snap.last_seq;
                 }
                 Err(RecvError::Closed) => return,
@@ -202,16 +238,17 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                 if last_sent.elapsed() >= STILL_EVERY && !send_skipped(&mut ws, &mut skipped, &mut resync_owed).await {
                     return;
                 }
-                if resync_owed && last_resync.elapsed() >= STILL_RESYNC_EVERY {
+                if resync_owed && budget.allows(snapshot_len) {
                     let Some(snap) = hub.snapshot().await else { return };
                     if snap.needed_after(last) {
                         if !send_text(&mut ws, &snap.json).await {
                             return;
                         }
+                        budget.spend(snap.json.len());
                         last = snap.last_seq;
                     }
+                    snapshot_len = snap.json.len();
                     resync_owed = false;
-                    last_resync = Instant::now();
                 }
             },
             msg = ws.recv() => match msg {
@@ -390,6 +427,24 @@ async fn read_line_bounded<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R, buf: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_still_page_gets_a_crowd_at_once_then_a_big_snapshot_a_second() {
+        let mut b = SnapshotBudget::new();
+        b.spend(8_000);
+        assert!(b.allows(80_000), "the crowd's snapshot right after a small one");
+        b.spend(80_000);
+        assert!(!b.allows(80_000), "not a second one at once");
+        // A second later the budget has refilled by 80 KB.
+        b.at -= Duration::from_secs(1);
+        assert!(b.allows(80_000));
+        // One bigger than the burst goes once the bucket is full, never starved.
+        b.spend(80_000);
+        b.at -= Duration::from_secs(10);
+        assert!(b.allows(400_000));
+        b.spend(400_000);
+        assert!(!b.allows(1_000));
+    }
 
     #[test]
     fn rate_limit_allows_a_burst_then_throttles() {
