@@ -335,7 +335,14 @@ impl Model {
     }
 
     fn tick(&mut self, now: f64) -> bool {
+        let was_busy = self.busy();
         self.now_ms = now;
+        if was_busy && !self.busy() {
+            // The flood is over. Its still marks are up to a second and a half old: calm, they
+            // would all start animating at once, as if it were happening now. Plain nodes.
+            self.flashes.clear();
+            self.fanout = None;
+        }
         let played = self.play_due(now);
         // Rates after playing: they describe the picture on screen.
         self.sample(now) || played
@@ -832,6 +839,7 @@ mod tests {
         m.update(Action::Live);
         m.update(Action::Tick(1000.0 + BUSY_REDRAW_MS + BUSY_MS + 1.0));
         assert!(!m.busy());
+        assert!(m.flashes.is_empty() && m.fanout.is_none(), "a flood's still marks do not come alive when it ends");
         assert_eq!(m.tick_ms(), TICK_MS);
         assert!(m.takes_frames(1000.0 + BUSY_REDRAW_MS + BUSY_MS + 2.0, false));
         m.update(Action::Receive(vec![ServerMsg::Events { events: chat_turn(200) }], 4000.0));
