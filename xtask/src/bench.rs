@@ -132,6 +132,24 @@ fn f(v: &Value, k: &str) -> f64 {
     v[k].as_f64().unwrap_or(f64::NAN)
 }
 
+/// A 90 % interval for the median of `xs`: medians of `n` resamples (with replacement), their
+/// 5th and 95th percentiles. A fixed seed: the same runs give the same interval.
+fn bootstrap_median(xs: &[f64], n: usize) -> (f64, f64) {
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut medians: Vec<f64> = (0..n).map(|_| median((0..xs.len()).map(|_| xs[(next() % xs.len() as u64) as usize]).collect())).collect();
+    medians.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (medians[n * 5 / 100], medians[n * 95 / 100])
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
     if xs.is_empty() {
@@ -256,7 +274,6 @@ pub fn main(args: &[String]) -> Result {
             cut[i] += v["receivers_cut"].as_u64().unwrap_or(0);
         }
     }
-    drop(browser);
     let redis_med = median(results[blast_targets.len() - 1].clone());
     let base = median(results[0].clone());
     r.line(format!("## (b) blast: 1,000 clients, 4 senders pushing 64 B lines; deliveries/s, median of {runs} × {secs} s"));
@@ -274,6 +291,33 @@ pub fn main(args: &[String]) -> Result {
         ));
     }
     r.line(String::new());
+    // The browser's cost is a few per cent and one run here varies by ±15 %: pairs, many of
+    // them. Each pair is muxscope alone then muxscope watched, and after the watched run the
+    // page is given time to calm down, so what it does when a flood ends never lands in the
+    // next run's window.
+    let pairs = if quick { 2 } else { 16 };
+    step(&format!("(b) watched vs alone: {pairs} pairs"));
+    let (mut alones, mut watcheds, mut ratios, mut cells) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..pairs {
+        let alone = f(&bench(&["blast", "--target", "127.0.0.1:5001", "--clients", "1000", "--senders", "4", "--seconds", secs])?, "deliveries_per_sec");
+        std::thread::sleep(Duration::from_secs(1));
+        let watched = f(&bench(&["blast", "--target", "127.0.0.1:5004", "--clients", "1000", "--senders", "4", "--seconds", secs])?, "deliveries_per_sec");
+        std::thread::sleep(Duration::from_secs(4));
+        ratios.push(watched / alone);
+        alones.push(alone);
+        watcheds.push(watched);
+        cells.push(format!("{:.1}/{:.1}", watched / 1e6, alone / 1e6));
+    }
+    let (lo, hi) = bootstrap_median(&ratios, 2000);
+    r.line(format!("### Watched ÷ alone, {pairs} pairs of {secs} s (muxscope alone, then with the gateway and headless Chromium watching; 4 s for the page to settle after each pair)"));
+    r.line(format!(
+        "Median of the pair ratios **{:.3}** (bootstrap 90 % interval {lo:.3}–{hi:.3}); ratio of the medians {:.3}. Pairs, watched/alone M/s: {}.",
+        median(ratios.clone()),
+        median(watcheds) / median(alones),
+        cells.join(", ")
+    ));
+    r.line(String::new());
+    drop(browser);
     drop(drain);
     drop(web);
     }
