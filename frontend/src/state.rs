@@ -568,8 +568,11 @@ impl Model {
             EventBody::Ctl { op: CtlOp::Add, fd, error: None, .. } => self.flash(*fd, Flash::Join),
             _ => {}
         }
-        let text = describe(&e.body, &poller, before_name.as_deref());
-        push_capped(&mut self.log, LogLine { id, class: e.body.kind(), text }, LOG_CAP);
+        // A gap already has its own line (above), which says who left the events out and why.
+        if !matches!(e.body, EventBody::Gap { .. }) {
+            let text = describe(&e.body, &poller, before_name.as_deref());
+            push_capped(&mut self.log, LogLine { id, class: e.body.kind(), text }, LOG_CAP);
+        }
     }
 }
 

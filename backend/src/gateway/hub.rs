@@ -46,8 +46,9 @@ pub struct Frame {
     still: OnceLock<Still>,
 }
 
-/// Events a still picture is sent: a little under what a busy page animates of one picture (24,
-/// with room for the gaps around them). The rest of its frame is folded into the gap after them.
+/// Events a still picture is sent (and the frame's last wakeup): a little under what a busy page
+/// animates of one picture (24, with room for the wakeup and the gaps). The rest of its frame is
+/// folded into the gap after them.
 pub const STILL_EVENTS: usize = 20;
 
 /// A frame cut down for a page that draws still pictures (see [`Frame::still`]).
@@ -66,7 +67,7 @@ impl Frame {
     }
 
     /// The frame as a page drawing one still picture a second wants it: only its last
-    /// [`STILL_EVENTS`] events, then one folded gap standing for the rest (and for any gap the
+    /// [`STILL_EVENTS`] events (and its last `wait`), then one folded gap standing for the rest (and for any gap the
     /// frame carried) with the totals after all of them, so the page's counts stay exact. A
     /// page of a flood parses and draws a few thousand bytes a second instead of ~30 KB. Built
     /// once, by the first still subscriber that sends it, and shared.
@@ -79,10 +80,13 @@ impl Frame {
                 return Still { json: self.json.clone(), table: false };
             }
             let skip = total.saturating_sub(STILL_EVENTS);
-            let left_out = || real().take(skip).chain(self.list.iter().filter(|e| e.seq == 0));
+            // The picture's wakeup: the frame's last `wait`, kept even when it is older than the
+            // tail, so the page's wait bar shows this flood's ready list, not one from before it.
+            let wait = real().enumerate().filter(|(_, e)| matches!(e.body, EventBody::Wait { .. })).map(|(i, _)| i).last().filter(|&i| i < skip);
+            let left_out = || real().enumerate().filter(|&(i, _)| i < skip && Some(i) != wait).map(|(_, e)| e).chain(self.list.iter().filter(|e| e.seq == 0));
             let dropped = left_out().map(|e| e.body.stands_for()).sum();
             let table = left_out().any(|e| e.body.changes_table());
-            let mut events: Vec<Event> = real().skip(skip).cloned().collect();
+            let mut events: Vec<Event> = real().enumerate().filter(|&(i, _)| i >= skip || Some(i) == wait).map(|(_, e)| e.clone()).collect();
             let ts_ns = events.last().map_or(0, |e| e.ts_ns);
             events.push(Event { seq: 0, ts_ns, body: EventBody::folded(dropped, table, self.counters.clone()) });
             let json = serde_json::to_string(&ServerMsg::Events { events }).expect("events serialize");
@@ -327,16 +331,20 @@ mod tests {
         // 150 events, the third a registration, then the hub's own fold of 40 more.
         let mut list: Vec<Event> = (1..=150).map(recv).collect();
         list[2].body = EventBody::Ctl { op: CtlOp::Add, fd: 9, interest: Some(Interest::Read), role: Role::Tcp, error: None };
+        // The turn's wakeup, long before the tail.
+        list[9].body = EventBody::Wait { timeout_ms: -1, registered: 9, ready: vec![], ready_total: 4, blocked_ns: 5, scanned: 4 };
         list.push(Event { seq: 0, ts_ns: 0, body: EventBody::folded(40, false, Counters::default()) });
         let f = frame(list);
         let still = f.still();
         let got = events(&still.json);
-        assert_eq!(got.len(), STILL_EVENTS + 1);
-        assert_eq!(got[..STILL_EVENTS].iter().map(|e| e.seq).collect::<Vec<_>>(), (131..=150).collect::<Vec<_>>());
+        assert_eq!(got.len(), 1 + STILL_EVENTS + 1);
+        // The wakeup, then the tail, in seq order.
+        assert_eq!(got[..=STILL_EVENTS].iter().map(|e| e.seq).collect::<Vec<_>>(), std::iter::once(10).chain(131..=150).collect::<Vec<_>>());
+        assert!(matches!(got[0].body, EventBody::Wait { ready_total: 4, .. }));
         // The gap comes last, so its totals are the ones that stand.
-        let want = EventBody::Gap { dropped: 130 + 40, folded: true, resync: true, counters: Some(Counters { messages: 999, ..Counters::default() }) };
-        assert_eq!(got[STILL_EVENTS].body, want);
-        assert_eq!(got[STILL_EVENTS].seq, 0);
+        let want = EventBody::Gap { dropped: 129 + 40, folded: true, resync: true, counters: Some(Counters { messages: 999, ..Counters::default() }) };
+        assert_eq!(got[STILL_EVENTS + 1].body, want);
+        assert_eq!(got[STILL_EVENTS + 1].seq, 0);
         assert!(still.table, "a left-out registration owes the page a snapshot");
         assert!(std::ptr::eq(still, f.still()), "built once and shared");
     }
