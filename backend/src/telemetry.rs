@@ -7,7 +7,7 @@
 //!
 //! A flooded turn describes only its first [`TURN_DETAIL`] events that leave the fd table as it
 //! was (waits, reads, broadcasts, flushes that emptied their queue); the rest are counted and
-//! told by a folded `gap` at the start of the next turn, with the totals after them. Every event
+//! told by a folded `gap` at the end of the turn, with the totals after them. Every event
 //! that changes the table is still built, so the consumer's picture stays exact. A watcher draws
 //! a few hundred events a second; building ten thousand a turn for it only cost the loop.
 
@@ -218,6 +218,19 @@ impl Telemetry {
         self.dropped_total
     }
 
+    /// Ends a turn: what it folded is told at once, by a folded gap at the end of its own batch
+    /// with the totals after it (`counters`, called only then), so the loop need not wake again
+    /// just to say so. Then [`flush`](Self::flush).
+    pub fn end_turn(&mut self, counters: impl FnOnce() -> Counters) {
+        if self.enabled && self.backoff == 0 && self.folded_unreported > 0 && self.folded_in_batch == 0 {
+            let folded = self.folded_unreported;
+            self.folded_in_batch = folded;
+            let counters = Counters { dropped_events: self.dropped_total, ..counters() };
+            self.push(EventBody::folded(folded, false, counters));
+        }
+        self.flush();
+    }
+
     /// Hands this turn's events to the consumer, or counts them as dropped. Never blocks.
     pub fn flush(&mut self) {
         if self.batch.is_empty() {
@@ -403,18 +416,16 @@ mod tests {
                 tel.emit_table(|| body(i as i32));
             }
         }
-        tel.flush();
+        tel.end_turn(|| Counters { messages: 612, ..Counters::default() });
         assert_eq!(built, TURN_DETAIL, "only the turn's detail is built");
         let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no batch") };
-        assert_eq!(b.len(), TURN_DETAIL + 3, "every table change is built: {}", b.len());
+        assert_eq!(b.len(), TURN_DETAIL + 3 + 1, "every table change is built, then the gap: {}", b.len());
         // The third table change came after 600 reads, 88 of them folded: seqs count them all.
-        assert_eq!(b.last().unwrap().seq, 600 + 3, "seqs go on through folded events");
-        assert_eq!(tel.seq(), (TURN_DETAIL + 100 + 3) as u64);
-        tel.begin_turn(|| Counters { messages: 612, ..Counters::default() });
-        tel.flush();
-        let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no gap") };
-        assert_eq!(b.len(), 1);
-        assert_eq!(b[0].body, EventBody::folded(100, false, Counters { messages: 612, ..Counters::default() }), "the 100 reads not built are folded");
+        assert_eq!(b[b.len() - 2].seq, 600 + 3, "seqs go on through folded events");
+        // The turn's own batch ends with its folded gap and the totals after it.
+        assert_eq!(b.last().unwrap().body, EventBody::folded(100, false, Counters { messages: 612, ..Counters::default() }), "the 100 reads not built are folded");
+        assert_eq!(b.last().unwrap().seq, (TURN_DETAIL + 100 + 3 + 1) as u64);
+        assert!(!tel.owes_gap(), "told at once: the loop need not wake again for it");
         assert_eq!(tel.dropped_total(), 0, "folding is not dropping");
         // Told once; a new turn starts a new detail.
         tel.begin_turn(Counters::default);

@@ -236,7 +236,7 @@ impl ChatServer {
             if Instant::now() >= self.next_sweep {
                 self.sweep();
             }
-            self.sel.tel.flush();
+            self.sel.tel.end_turn(|| self.counters.clone());
         }
         Ok(())
     }
