@@ -117,26 +117,13 @@ impl Telemetry {
             self.folded_unreported = 0;
             return;
         }
-        if self.backoff > 0 {
-            return;
-        }
-        let drops_due = self.unreported > 0 && self.gap_in_batch == 0;
-        let folds_due = self.folded_unreported > 0 && self.folded_in_batch == 0;
-        if !drops_due && !folds_due {
-            return;
-        }
-        let counters = Counters { dropped_events: self.dropped_total, ..counters() };
-        if drops_due {
+        // Folds are told by `end_turn`, which also retries them after a full queue.
+        if self.backoff == 0 && self.unreported > 0 && self.gap_in_batch == 0 {
             let dropped = self.unreported;
             self.gap_in_batch = dropped;
             self.gap_table = self.unreported_table;
-            self.push(EventBody::Gap { dropped, folded: false, resync: self.gap_table > 0, counters: Some(counters.clone()) });
-        }
-        if folds_due {
-            // Only events that left the table as it was are folded: no resync.
-            let folded = self.folded_unreported;
-            self.folded_in_batch = folded;
-            self.push(EventBody::folded(folded, false, counters));
+            let counters = Counters { dropped_events: self.dropped_total, ..counters() };
+            self.push(EventBody::Gap { dropped, folded: false, resync: self.gap_table > 0, counters: Some(counters) });
         }
     }
 
@@ -223,6 +210,7 @@ impl Telemetry {
     /// just to say so. Then [`flush`](Self::flush).
     pub fn end_turn(&mut self, counters: impl FnOnce() -> Counters) {
         if self.enabled && self.backoff == 0 && self.folded_unreported > 0 && self.folded_in_batch == 0 {
+            // Only events that left the table as it was are folded: no resync.
             let folded = self.folded_unreported;
             self.folded_in_batch = folded;
             let counters = Counters { dropped_events: self.dropped_total, ..counters() };
