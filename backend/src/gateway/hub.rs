@@ -67,26 +67,31 @@ impl Frame {
     }
 
     /// The frame as a page drawing one still picture a second wants it: only its last
-    /// [`STILL_EVENTS`] events (and its last `wait`), then one folded gap standing for the rest (and for any gap the
-    /// frame carried) with the totals after all of them, so the page's counts stay exact. A
-    /// page of a flood parses and draws a few thousand bytes a second instead of ~30 KB. Built
-    /// once, by the first still subscriber that sends it, and shared.
+    /// [`STILL_EVENTS`] events (and its last `wait`), then one folded gap standing for the rest
+    /// (and for any gap the frame carried) with the totals after all of them, so the page's
+    /// counts stay exact. A page of a flood parses and draws a few thousand bytes a second
+    /// instead of ~30 KB. Built once, by the first still subscriber that sends it, and shared.
     pub fn still(&self) -> &Still {
         self.still.get_or_init(|| {
             // The loop's events (its own gaps included); the hub's gaps have seq 0.
-            let real = || self.list.iter().filter(|e| e.seq != 0);
-            let total = real().count();
-            if total <= STILL_EVENTS && self.list.len() == total {
+            let (real, hub_gaps): (Vec<&Event>, Vec<&Event>) = self.list.iter().partition(|e| e.seq != 0);
+            if real.len() <= STILL_EVENTS && hub_gaps.is_empty() {
                 return Still { json: self.json.clone(), table: false };
             }
-            let skip = total.saturating_sub(STILL_EVENTS);
+            let skip = real.len().saturating_sub(STILL_EVENTS);
             // The picture's wakeup: the frame's last `wait`, kept even when it is older than the
             // tail, so the page's wait bar shows this flood's ready list, not one from before it.
-            let wait = real().enumerate().filter(|(_, e)| matches!(e.body, EventBody::Wait { .. })).map(|(i, _)| i).last().filter(|&i| i < skip);
-            let left_out = || real().enumerate().filter(|&(i, _)| i < skip && Some(i) != wait).map(|(_, e)| e).chain(self.list.iter().filter(|e| e.seq == 0));
-            let dropped = left_out().map(|e| e.body.stands_for()).sum();
-            let table = left_out().any(|e| e.body.changes_table());
-            let mut events: Vec<Event> = real().enumerate().filter(|&(i, _)| i >= skip || Some(i) == wait).map(|(_, e)| e.clone()).collect();
+            let wait = real.iter().rposition(|e| matches!(e.body, EventBody::Wait { .. })).filter(|&i| i < skip);
+            let (mut events, mut left_out) = (Vec::new(), hub_gaps);
+            for (i, e) in real.into_iter().enumerate() {
+                if i >= skip || Some(i) == wait {
+                    events.push(e.clone());
+                } else {
+                    left_out.push(e);
+                }
+            }
+            let dropped = left_out.iter().map(|e| e.body.stands_for()).sum();
+            let table = left_out.iter().any(|e| e.body.changes_table());
             let ts_ns = events.last().map_or(0, |e| e.ts_ns);
             events.push(Event { seq: 0, ts_ns, body: EventBody::folded(dropped, table, self.counters.clone()) });
             let json = serde_json::to_string(&ServerMsg::Events { events }).expect("events serialize");
