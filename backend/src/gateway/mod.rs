@@ -131,29 +131,53 @@ const STILL_SNAPSHOT_BURST: f64 = 160_000.0;
 /// joined is drawn soon after it stops joining, not up to a second later).
 const STILL_CHECK_EVERY: Duration = Duration::from_millis(250);
 
-/// A token bucket of snapshot bytes for a still page.
-struct SnapshotBudget {
+/// A token bucket: `rate` tokens a second, at most `burst` saved; it starts full. A browser's
+/// chat lines (`CHAT_RATE`) and a still page's snapshot bytes both come out of one.
+struct TokenBucket {
+    rate: f64,
+    burst: f64,
     tokens: f64,
     at: Instant,
 }
 
+impl TokenBucket {
+    fn full(rate: f64, burst: f64) -> TokenBucket {
+        TokenBucket { rate, burst, tokens: burst, at: Instant::now() }
+    }
+    /// The tokens there are now (negative after spending more than there were).
+    fn available(&mut self) -> f64 {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
+        self.at = now;
+        self.tokens
+    }
+    fn spend(&mut self, n: f64) {
+        self.available();
+        self.tokens -= n;
+    }
+    /// Takes `n` tokens if there are that many.
+    fn take(&mut self, n: f64) -> bool {
+        let ok = self.available() >= n;
+        if ok {
+            self.tokens -= n;
+        }
+        ok
+    }
+}
+
+/// The snapshot bytes a still page may be sent.
+struct SnapshotBudget(TokenBucket);
+
 impl SnapshotBudget {
     fn new() -> SnapshotBudget {
-        SnapshotBudget { tokens: STILL_SNAPSHOT_BURST, at: Instant::now() }
-    }
-    fn refill(&mut self) {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * STILL_SNAPSHOT_BYTES_PER_SEC).min(STILL_SNAPSHOT_BURST);
-        self.at = now;
+        SnapshotBudget(TokenBucket::full(STILL_SNAPSHOT_BYTES_PER_SEC, STILL_SNAPSHOT_BURST))
     }
     /// Whether a snapshot of `bytes` may go now (one bigger than the burst, once it is full).
     fn allows(&mut self, bytes: usize) -> bool {
-        self.refill();
-        self.tokens >= (bytes as f64).min(STILL_SNAPSHOT_BURST)
+        self.0.available() >= (bytes as f64).min(STILL_SNAPSHOT_BURST)
     }
     fn spend(&mut self, bytes: usize) {
-        self.refill();
-        self.tokens -= bytes as f64;
+        self.0.spend(bytes as f64);
     }
 }
 
@@ -320,29 +344,6 @@ async fn chat_ws(ws: WebSocketUpgrade, Query(q): Query<ChatQuery>, State(st): St
         .on_upgrade(move |socket| chat_session(socket, nick, st.chat_addr))
 }
 
-/// A token bucket: `CHAT_RATE` lines a second, bursts of `CHAT_BURST`.
-struct RateLimit {
-    tokens: f64,
-    at: Instant,
-}
-
-impl RateLimit {
-    fn new() -> RateLimit {
-        RateLimit { tokens: CHAT_BURST, at: Instant::now() }
-    }
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * CHAT_RATE).min(CHAT_BURST);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// One browser user = one real TCP client of the chat core. Lines go both ways unchanged; the
 /// core does all the chat logic (and all the sanitizing).
 async fn chat_session(mut ws: WebSocket, nick: String, chat_addr: SocketAddr) {
@@ -359,7 +360,7 @@ async fn chat_session(mut ws: WebSocket, nick: String, chat_addr: SocketAddr) {
     if w.write_all(format!("/role web\n/nick {nick}\n").as_bytes()).await.is_err() {
         return;
     }
-    let mut limit = RateLimit::new();
+    let mut limit = TokenBucket::full(CHAT_RATE, CHAT_BURST);
     let mut buf = Vec::with_capacity(256);
     loop {
         if buf.len() as u64 > CHAT_LINE_LIMIT {
@@ -375,7 +376,7 @@ async fn chat_session(mut ws: WebSocket, nick: String, chat_addr: SocketAddr) {
                         if line.trim().is_empty() {
                             continue;
                         }
-                        if !limit.take() {
+                        if !limit.take(1.0) {
                             let note = format!("* slow down: at most {CHAT_RATE} lines a second; not sent: {line}");
                             if !send_text(&mut ws, &note).await {
                                 return;
@@ -436,11 +437,11 @@ mod tests {
         b.spend(80_000);
         assert!(!b.allows(80_000), "not a second one at once");
         // A second later the budget has refilled by 80 KB.
-        b.at -= Duration::from_secs(1);
+        b.0.at -= Duration::from_secs(1);
         assert!(b.allows(80_000));
         // One bigger than the burst goes once the bucket is full, never starved.
         b.spend(80_000);
-        b.at -= Duration::from_secs(10);
+        b.0.at -= Duration::from_secs(10);
         assert!(b.allows(400_000));
         b.spend(400_000);
         assert!(!b.allows(1_000));
@@ -448,8 +449,8 @@ mod tests {
 
     #[test]
     fn rate_limit_allows_a_burst_then_throttles() {
-        let mut r = RateLimit::new();
-        let allowed = (0..100).filter(|_| r.take()).count();
+        let mut r = TokenBucket::full(CHAT_RATE, CHAT_BURST);
+        let allowed = (0..100).filter(|_| r.take(1.0)).count();
         assert_eq!(allowed, CHAT_BURST as usize);
     }
 }
