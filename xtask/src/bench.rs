@@ -297,17 +297,16 @@ pub fn main(args: &[String]) -> Result {
     // next run's window.
     let pairs = if quick { 2 } else { 16 };
     step(&format!("(b) watched vs alone: {pairs} pairs"));
-    let (mut alones, mut watcheds, mut ratios, mut cells) = (vec![], vec![], vec![], vec![]);
+    let blast = |addr: &str| bench(&["blast", "--target", addr, "--clients", "1000", "--senders", "4", "--seconds", secs]).map(|v| f(&v, "deliveries_per_sec"));
+    let (mut alones, mut watcheds) = (vec![], vec![]);
     for _ in 0..pairs {
-        let alone = f(&bench(&["blast", "--target", "127.0.0.1:5001", "--clients", "1000", "--senders", "4", "--seconds", secs])?, "deliveries_per_sec");
+        alones.push(blast("127.0.0.1:5001")?);
         std::thread::sleep(Duration::from_secs(1));
-        let watched = f(&bench(&["blast", "--target", "127.0.0.1:5004", "--clients", "1000", "--senders", "4", "--seconds", secs])?, "deliveries_per_sec");
+        watcheds.push(blast("127.0.0.1:5004")?);
         std::thread::sleep(Duration::from_secs(4));
-        ratios.push(watched / alone);
-        alones.push(alone);
-        watcheds.push(watched);
-        cells.push(format!("{:.1}/{:.1}", watched / 1e6, alone / 1e6));
     }
+    let ratios: Vec<f64> = watcheds.iter().zip(&alones).map(|(w, a)| w / a).collect();
+    let cells: Vec<String> = watcheds.iter().zip(&alones).map(|(w, a)| format!("{:.1}/{:.1}", w / 1e6, a / 1e6)).collect();
     let (lo, hi) = bootstrap_median(&ratios, 2000);
     r.line(format!("### Watched ÷ alone, {pairs} pairs of {secs} s (muxscope alone, then with the gateway and headless Chromium watching; 4 s for the page to settle after each pair)"));
     r.line(format!(
