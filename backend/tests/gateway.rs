@@ -335,6 +335,33 @@ async fn a_still_page_gets_about_a_frame_a_second_and_exact_totals() {
     eprintln!("{frames} event messages in {secs:.1} s; {folded} events folded");
 }
 
+/// A still page is sent only the tail of a frame: when what it left out joined the fd table, the
+/// page must still end up with every fd, even when the snapshot that fixes it is no newer than
+/// the last picture it was sent.
+#[tokio::test]
+async fn a_still_page_ends_up_with_every_client_of_a_crowd() {
+    let s = web_server("epoll");
+    let mut w = ws(&s, "/ws/events").await;
+    let ServerMsg::Snapshot(mut state) = next_msg(&mut w).await else { panic!("first frame is not a snapshot") };
+    w.send(Message::Text(r#"{"type":"pace","still":true}"#.into())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    const CROWD: usize = 600;
+    let chat = s.chat;
+    let crowd = std::thread::spawn(move || (0..CROWD).map(|_| Client::connect(chat)).collect::<Vec<_>>());
+    let clients = |st: &muxscope_shared::Snapshot| st.fds.iter().filter(|f| f.role == Role::Tcp).count();
+    let t0 = Instant::now();
+    while clients(&state) != CROWD && t0.elapsed() < Duration::from_secs(8) {
+        if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_millis(300), w.next()).await {
+            match serde_json::from_str::<ServerMsg>(t.as_str()).unwrap() {
+                ServerMsg::Snapshot(snap) => state = snap,
+                ServerMsg::Events { events } => events.iter().for_each(|e| state.apply(e)),
+            }
+        }
+    }
+    let _crowd = crowd.join().unwrap();
+    assert_eq!(clients(&state), CROWD, "the still page's picture is missing part of the crowd");
+}
+
 #[tokio::test]
 async fn a_bad_control_message_closes_the_event_stream_with_a_reason() {
     let s = web_server("epoll");

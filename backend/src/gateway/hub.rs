@@ -41,6 +41,9 @@ pub struct Frame {
     pub events: u64,
     pub table: bool,
     pub counters: Counters,
+    /// It carries the loop's word that it lost table changes (a `gap` asking for a resync): a
+    /// page that gets it waits for a snapshot, even one no newer than this frame.
+    pub resync: bool,
     /// The events the JSON holds (none for a snapshot or a gap), kept for [`Frame::still`].
     list: Vec<Event>,
     still: OnceLock<Still>,
@@ -248,10 +251,13 @@ impl Hub {
             }
             while let Ok(req) = requests.try_recv() {
                 match &mirror {
-                    Some(m) => {
+                    // A stale mirror lost table changes: the loop's own snapshot answers instead. A
+                    // stale one, sent as the present, would leave a page wrong with nothing newer
+                    // coming to fix it.
+                    Some(m) if !mirror_stale => {
                         let _ = req.send(snapshot_frame(m));
                     }
-                    None => waiting.push(req),
+                    _ => waiting.push(req),
                 }
             }
             if Instant::now() >= next_tick {
@@ -274,7 +280,8 @@ impl Hub {
                     let msg = ServerMsg::Events { events: std::mem::take(&mut pending) };
                     let json = serde_json::to_string(&msg).expect("events serialize");
                     let ServerMsg::Events { events: list } = msg else { unreachable!("built as events") };
-                    let frame = Frame { json, last_seq, snapshot: false, events, table, counters: m.counters.clone(), list, still: OnceLock::new() };
+                    let resync = list.iter().any(|e| e.seq != 0 && matches!(e.body, EventBody::Gap { resync: true, .. }));
+                    let frame = Frame { json, last_seq, snapshot: false, events, table, counters: m.counters.clone(), resync, list, still: OnceLock::new() };
                     let _ = self.frames.send(Arc::new(frame));
                 }
                 if resync_owed && !mirror_stale && last_snapshot.elapsed() >= RESYNC_EVERY {
@@ -289,7 +296,7 @@ impl Hub {
 
 pub fn snapshot_frame(s: &Snapshot) -> Arc<Frame> {
     let json = serde_json::to_string(&ServerMsg::Snapshot(s.clone())).expect("snapshot serializes");
-    Arc::new(Frame { json, last_seq: s.seq, snapshot: true, events: 0, table: false, counters: s.counters.clone(), list: Vec::new(), still: OnceLock::new() })
+    Arc::new(Frame { json, last_seq: s.seq, snapshot: true, events: 0, table: false, counters: s.counters.clone(), resync: false, list: Vec::new(), still: OnceLock::new() })
 }
 
 /// A `gap` frame for a subscriber that skipped from `from_seq` to `to_seq`. Its seq is 0: a gap
@@ -297,7 +304,7 @@ pub fn snapshot_frame(s: &Snapshot) -> Arc<Frame> {
 pub fn gap_frame(from_seq: u64, to_seq: u64) -> Arc<Frame> {
     let dropped = to_seq.saturating_sub(from_seq);
     let json = gap_json(EventBody::Gap { dropped, folded: false, resync: true, counters: None });
-    Arc::new(Frame { json, last_seq: from_seq, snapshot: false, events: 0, table: true, counters: Counters::default(), list: Vec::new(), still: OnceLock::new() })
+    Arc::new(Frame { json, last_seq: from_seq, snapshot: false, events: 0, table: true, counters: Counters::default(), resync: false, list: Vec::new(), still: OnceLock::new() })
 }
 
 /// Stands for frames a paced subscriber skipped: `events` folded, the totals after them, and
@@ -323,7 +330,7 @@ mod tests {
     fn frame(list: Vec<Event>) -> Frame {
         let json = serde_json::to_string(&ServerMsg::Events { events: list.clone() }).unwrap();
         let counters = Counters { messages: 999, ..Counters::default() };
-        Frame { json, last_seq: 0, snapshot: false, events: 0, table: false, counters, list, still: OnceLock::new() }
+        Frame { json, last_seq: 0, snapshot: false, events: 0, table: false, counters, resync: false, list, still: OnceLock::new() }
     }
 
     fn events(json: &str) -> Vec<Event> {

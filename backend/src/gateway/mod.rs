@@ -216,7 +216,10 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
     loop {
         tokio::select! {
             frame = sub.frames.recv() => match frame {
-                Ok(f) if !f.needed_after(last) => {}
+                // Seqs say what the page has seen, not that its fd table is right: a snapshot
+                // that is owed is needed even when it is no newer than the last picture (a still
+                // picture leaves events out, and so may the frames skipped between pictures).
+                Ok(f) if !f.needed_after(last) && !(f.snapshot && resync_owed) => {}
                 Ok(f) if still && f.snapshot && !budget.allows(f.json.len()) => {
                     snapshot_len = f.json.len();
                     resync_owed = true;
@@ -243,6 +246,8 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                         budget.spend(f.json.len());
                         snapshot_len = f.json.len();
                     }
+                    // The page was told the loop lost table changes: it is owed the snapshot.
+                    resync_owed |= f.resync;
                     last = last.max(f.last_seq);
                     last_sent = Instant::now();
                 }
@@ -263,14 +268,13 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                     return;
                 }
                 if resync_owed && budget.allows(snapshot_len) {
+                    // The present, even when it is no newer than `last` (see above).
                     let Some(snap) = hub.snapshot().await else { return };
-                    if snap.needed_after(last) {
-                        if !send_text(&mut ws, &snap.json).await {
-                            return;
-                        }
-                        budget.spend(snap.json.len());
-                        last = snap.last_seq;
+                    if !send_text(&mut ws, &snap.json).await {
+                        return;
                     }
+                    budget.spend(snap.json.len());
+                    last = last.max(snap.last_seq);
                     snapshot_len = snap.json.len();
                     resync_owed = false;
                 }
