@@ -110,7 +110,8 @@ impl Browser {
             }
             if t0.elapsed() > Duration::from_secs(15) {
                 let log = self.js("return document.querySelector('[data-testid=event-log]')?.innerText?.slice(0, 2000)").await;
-                panic!("timed out waiting for {what}; event log: {log}");
+                let diag = self.js("return JSON.stringify({nodes: document.querySelectorAll('[data-testid=fd-node]').length, app: document.querySelector('.app')?.className, clients: document.querySelector('[data-testid=counter-clients]')?.innerText, stats: window.muxscopeStats, t: performance.now()})").await;
+                panic!("timed out waiting for {what}; diag: {diag}; event log: {log}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -87,6 +87,10 @@ pub fn app() -> Html {
                     net::add_stat("parse_ms", net::now_ms() - t0);
                     net::add_stat("frames", 1.0);
                     if let Ok(msg) = parsed {
+                        if let ServerMsg::Snapshot(s) = &msg {
+                            net::add_stat("snapshots", 1.0);
+                            net::add_stat("snapshot_fds_sum", s.fds.len() as f64);
+                        }
                         inbox.borrow_mut().push(msg);
                     }
                 }),

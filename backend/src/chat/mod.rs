@@ -71,7 +71,7 @@ struct ControlInner {
 }
 
 impl Control {
-    fn new() -> io::Result<Control> {
+    pub(crate) fn new() -> io::Result<Control> {
         Ok(Control {
             inner: Arc::new(ControlInner {
                 stop: AtomicBool::new(false),

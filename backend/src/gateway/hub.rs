@@ -33,7 +33,9 @@ pub const SUBSCRIBER_BACKLOG: usize = 128;
 #[derive(Debug)]
 pub struct Frame {
     pub json: String,
-    /// For a snapshot, the snapshot's seq; for events, the last event's seq.
+    /// For a snapshot, the snapshot's seq; for events, the newest event the frame stands for,
+    /// the ones it folded included (the mirror's seq when it was cut). A subscriber that has
+    /// seen up to this seq can skip the frame and lose nothing.
     pub last_seq: u64,
     pub snapshot: bool,
     /// Events the frame stands for (sent and folded), whether any of them changed the fd table,
@@ -41,8 +43,8 @@ pub struct Frame {
     pub events: u64,
     pub table: bool,
     pub counters: Counters,
-    /// It carries the loop's word that it lost table changes (a `gap` asking for a resync): a
-    /// page that gets it waits for a snapshot, even one no newer than this frame.
+    /// It carries a `gap` asking for a resync (the loop lost table changes, or the hub folded
+    /// some): a page that gets it waits for a snapshot, even one no newer than this frame.
     pub resync: bool,
     /// The events the JSON holds (none for a snapshot or a gap), kept for [`Frame::still`].
     list: Vec<Event>,
@@ -231,6 +233,7 @@ impl Hub {
                     mirror_epoch = self.epoch.load(Ordering::SeqCst);
                     pending.retain(|e| e.seq > s.seq);
                     let frame = snapshot_frame(&s);
+                    tracing::debug!(seq = s.seq, fds = s.fds.len(), waiting = waiting.len(), "hub: the loop's snapshot");
                     let _ = self.frames.send(frame.clone());
                     for w in waiting.drain(..) {
                         let _ = w.send(frame.clone());
@@ -263,8 +266,10 @@ impl Hub {
             if Instant::now() >= next_tick {
                 next_tick = Instant::now() + TICK;
                 let Some(m) = mirror.as_ref() else { continue };
-                // Real events only: the gap below has seq 0 (it moves no state, it is counted).
-                let last_seq = pending.iter().map(|e| e.seq).max().unwrap_or(0);
+                // Not the last event sent: the folded ones after it count too. A session that
+                // got a snapshot newer than the sent events but older than the folded ones must
+                // take this frame, whose gap says the folded ones changed the fd table.
+                let last_seq = m.seq;
                 let events = pending.len() as u64 + folded;
                 let table = std::mem::take(&mut pending_table) || folded_table;
                 if folded > 0 {
@@ -280,13 +285,17 @@ impl Hub {
                     let msg = ServerMsg::Events { events: std::mem::take(&mut pending) };
                     let json = serde_json::to_string(&msg).expect("events serialize");
                     let ServerMsg::Events { events: list } = msg else { unreachable!("built as events") };
-                    let resync = list.iter().any(|e| e.seq != 0 && matches!(e.body, EventBody::Gap { resync: true, .. }));
+                    // The loop's gap or the hub's own fold left table changes out: the page needs
+                    // the snapshot that follows even when it is no newer than this frame (the hub
+                    // sends it at most every RESYNC_EVERY, often after the flood's last frame).
+                    let resync = list.iter().any(|e| matches!(e.body, EventBody::Gap { resync: true, .. }));
                     let frame = Frame { json, last_seq, snapshot: false, events, table, counters: m.counters.clone(), resync, list, still: OnceLock::new() };
                     let _ = self.frames.send(Arc::new(frame));
                 }
                 if resync_owed && !mirror_stale && last_snapshot.elapsed() >= RESYNC_EVERY {
                     resync_owed = false;
                     last_snapshot = Instant::now();
+                    tracing::debug!(seq = m.seq, fds = m.fds.len(), "hub: resync snapshot");
                     let _ = self.frames.send(snapshot_frame(m));
                 }
             }
@@ -321,7 +330,34 @@ fn gap_json(body: EventBody) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::Tap;
     use muxscope_shared::{CtlOp, Interest, Role};
+
+    #[tokio::test]
+    async fn a_frame_says_the_newest_event_it_stands_for_folded_ones_included() {
+        let (tx, rx) = mpsc::sync_channel(8);
+        let hub = Hub::start(TelemetryRx { rx, tap: Arc::new(Tap::default()) }, Control::new().unwrap(), 64).unwrap();
+        let mut sub = hub.subscribe();
+        tx.send(Batch::Snapshot(Box::new(Snapshot::empty()))).unwrap();
+        // 400 registrations in one tick: a frame holds the first FRAME_CAP, the rest are folded.
+        let join = |seq: u64| Event { seq, ts_ns: seq, body: EventBody::Ctl { op: CtlOp::Add, fd: seq as i32 + 10, interest: Some(Interest::Read), role: Role::Tcp, error: None } };
+        tx.send(Batch::Events((1..=400).map(join).collect())).unwrap();
+        let mut seen = 0;
+        while seen < 400 {
+            let f = tokio::time::timeout(Duration::from_secs(5), sub.frames.recv()).await.expect("no frame").unwrap();
+            if f.snapshot {
+                continue;
+            }
+            // Frames tile the seqs: each covers exactly the events after the one before.
+            assert_eq!(f.last_seq - seen, f.events, "frame through seq {} after {seen}", f.last_seq);
+            let sent = events(&f.json).iter().filter(|e| e.seq != 0).count() as u64;
+            if sent < f.events {
+                assert!(f.resync, "the fold left out registrations: the frame must ask for a snapshot");
+            }
+            seen = f.last_seq;
+        }
+        assert_eq!(seen, 400);
+    }
 
     fn recv(seq: u64) -> Event {
         Event { seq, ts_ns: seq * 10, body: EventBody::Recv { fd: 7, bytes: 5, eof: false, would_block: false, lines: 1 } }

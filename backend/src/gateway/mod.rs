@@ -246,12 +246,13 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                         budget.spend(f.json.len());
                         snapshot_len = f.json.len();
                     }
-                    // The page was told the loop lost table changes: it is owed the snapshot.
+                    // A gap told the page that table changes were left out: it is owed a snapshot.
                     resync_owed |= f.resync;
                     last = last.max(f.last_seq);
                     last_sent = Instant::now();
                 }
-                Err(RecvError::Lagged(_)) => {
+                Err(RecvError::Lagged(n)) => {
+                    tracing::debug!(frames = n, last, "events session lagged: gap and snapshot");
                     let Some(snap) = hub.snapshot().await else { return };
                     skipped = Skipped::default();
                     if !send_text(&mut ws, &gap_frame(last, snap.last_seq).json).await || !send_text(&mut ws, &snap.json).await {
@@ -270,6 +271,7 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                 if resync_owed && budget.allows(snapshot_len) {
                     // The present, even when it is no newer than `last` (see above).
                     let Some(snap) = hub.snapshot().await else { return };
+                    tracing::debug!(seq = snap.last_seq, last, bytes = snap.json.len(), "events session: owed snapshot sent");
                     if !send_text(&mut ws, &snap.json).await {
                         return;
                     }

@@ -30,6 +30,11 @@ impl Server {
             cmd.arg("--no-web");
         }
         cmd.args(extra).stdout(Stdio::piped()).stderr(Stdio::null()).env("RUST_LOG", "warn");
+        // For debugging a test: each server's log, at debug level, in this directory.
+        if let Ok(dir) = std::env::var("MUXSCOPE_TEST_LOG_DIR") {
+            let path = format!("{dir}/muxscope-{}-{}.log", std::process::id(), next_server());
+            cmd.stderr(std::fs::File::create(path).expect("create the server log")).env("RUST_LOG", "muxscope=debug");
+        }
         tweak(&mut cmd);
         let mut child = cmd.spawn().expect("spawn muxscope");
         let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -210,4 +215,10 @@ impl Client {
 
 pub fn raise_fd_limit() {
     let _ = muxscope::sys::raise_nofile_limit();
+}
+
+fn next_server() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
 }
