@@ -191,7 +191,7 @@ fn run(args: &[String]) -> Result {
     build_release()?;
     let args: Vec<&String> = args.iter().skip_while(|a| *a == "--").collect();
     step("starting muxscope (Ctrl-C stops it)");
-    eprintln!("    open the URL it prints below; chat from a terminal with  nc 127.0.0.1 3999");
+    eprintln!("    open the web URL it prints below; join the chat from a terminal with the nc line it prints");
     status(cmd(root().join("target/release/muxscope").to_str().expect("utf-8 path")).args(args))
 }
 
