@@ -197,6 +197,24 @@ async fn chat_and_watch_in_a_real_browser() {
     b.click("step").await;
     let q2 = queued(&b.text_of("queue").await);
     assert_eq!(q2, q1 - 1, "step plays exactly one event");
+    // The IO-models panel: the loop's row is IO multiplexing on its own wait call, and stepping
+    // through the paused message lights its phase ① (the wakeup's ready list), then ② (recv).
+    b.client.find(Locator::Css("[data-testid=io-models] summary")).await.unwrap().click().await.unwrap();
+    let row = b.js("return document.querySelector('[data-testid=io-models] tr.this')?.innerText ?? ''").await;
+    assert!(row.as_str().unwrap().contains("IO multiplexing") && row.as_str().unwrap().contains("epoll_wait"), "the loop's row: {row}");
+    let lit = "return document.querySelector('[data-testid=io-models] tr.this td.lit')?.className ?? ''";
+    // The step above played the first event already: start from what it lit.
+    let mut lit_seen: Vec<String> = vec![b.js(lit).await.as_str().unwrap_or("").to_string()];
+    for _ in 0..q2 {
+        b.click("step").await;
+        let c = b.js(lit).await.as_str().unwrap_or("").to_string();
+        if lit_seen.last() != Some(&c) {
+            lit_seen.push(c);
+        }
+    }
+    let p1 = lit_seen.iter().position(|c| c.contains("p1"));
+    let p2 = lit_seen.iter().rposition(|c| c.contains("p2"));
+    assert!(matches!((p1, p2), (Some(a), Some(b)) if a < b), "phase ① then ② lit while stepping: {lit_seen:?}");
     // Slow motion: speed slider to 0.1×.
     b.js("const s = document.querySelector('[data-testid=speed]'); s.value = '0.1'; s.dispatchEvent(new Event('input', {bubbles: true})); return true").await;
     b.until("speed label", "return document.querySelector('.speed b').innerText.includes('0.1')").await;

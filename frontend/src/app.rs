@@ -1,6 +1,7 @@
 //! The Yew view. Components only draw a [`Model`]; every change goes through the reducer.
 
 use crate::dots::{layout, node_class, redraw, role_class, Dot, Redraw};
+use crate::models;
 use crate::net::{self, Socket};
 use crate::state::{Action, Fanout, Flash, Model};
 use gloo_timers::callback::{Interval, Timeout};
@@ -157,6 +158,7 @@ pub fn app() -> Html {
                     { wait_bar(&model) }
                     { stage(&model) }
                     { phase(&model) }
+                    <IoModels poller={model.snap.poller.clone()} lit={models::lit_phase(model.phase.as_ref().map(|p| p.step))} />
                 </section>
                 <aside class="side">
                     <ChatPane dispatch={d.clone()} lines={model.chat.iter().map(|l| (l.id, l.class, l.text.clone())).collect::<Vec<_>>()} />
@@ -450,6 +452,48 @@ fn phase(m: &Model) -> Html {
     match &m.phase {
         Some(p) => html! { <div key={if m.busy() { 0 } else { p.id }} class={classes!("phase", format!("step-{}", p.step))}>{ &p.text }</div> },
         None => html! { <div class="phase">{ "① wait for readiness → ② recv copies the data → ③ fan-out to every client" }</div> },
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct IoModelsProps {
+    poller: String,
+    /// The phase the loop's row lights now (see [`models::lit_phase`]).
+    lit: Option<u8>,
+}
+
+/// The tutorial's five IO models beside the live loop: which phases block in each, with the
+/// loop's own row lit as it goes. Closed until opened; redrawn only when the lit phase changes.
+#[function_component(IoModels)]
+fn io_models_panel(p: &IoModelsProps) -> Html {
+    let rows = models::io_models(&p.poller);
+    html! {
+        <details class="models" data-testid="io-models">
+            <summary>{ "IO models: where does each one wait, and where does this loop?" }</summary>
+            <table>
+                <thead>
+                    <tr><th>{ "model" }</th><th>{ "① the kernel waits for the data" }</th><th>{ "② recv copies it to user space" }</th><th></th></tr>
+                </thead>
+                <tbody>
+                    { for rows.iter().map(|r| {
+                        let cell = |n: u8, text: &str| {
+                            let lit = r.this_loop && p.lit == Some(n);
+                            html! { <td class={classes!(format!("p{n}"), lit.then_some("lit"))}>{ text.to_string() }</td> }
+                        };
+                        html! {
+                            <tr data-model={r.key} class={classes!(r.this_loop.then_some("this"))}>
+                                <th>{ r.name }{ if r.this_loop { html! { <span class="here">{ "this loop" }</span> } } else { html! {} } }</th>
+                                { cell(1, &r.wait) }
+                                { cell(2, &r.copy) }
+                                <td class="kind">{ if r.sync { "sync" } else { "async" } }</td>
+                            </tr>
+                        }
+                    }) }
+                </tbody>
+            </table>
+            <p class="note">{ models::poller_note(&p.poller) }</p>
+            <p class="note">{ "Multiplexing is not faster than a thread per connection when connections are few. It lets one thread serve many of them, without a thread's memory and context switches for each." }</p>
+        </details>
     }
 }
 

@@ -1,7 +1,9 @@
-//! The muxscope page. [`state`] is the pure reducer (compiled and tested natively); the Yew
+//! The muxscope page. [`state`] is the pure reducer and [`models`] the IO-models panel's data
+//! (both compiled and tested natively); the Yew
 //! components that draw it exist only in the wasm build.
 
 pub mod dots;
+pub mod models;
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]
