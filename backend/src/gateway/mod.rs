@@ -181,6 +181,31 @@ impl SnapshotBudget {
     }
 }
 
+/// A snapshot a page needs: events it was not sent changed the fd table. Seqs say what it has
+/// seen, not that its table is right, so an owed snapshot is sent even when it is no newer than
+/// the last frame.
+#[derive(Default)]
+struct Owed {
+    snapshot: bool,
+    /// Nobody else will send it: the session must ask the hub for one.
+    ask: bool,
+}
+
+impl Owed {
+    /// The hub folded or the loop lost table changes: the hub sends every page a snapshot for
+    /// that (at most every `RESYNC_EVERY`), so the page waits for it instead of asking for one
+    /// more, which would double the 80 KB snapshots a page parses while a crowd joins.
+    fn coming(&mut self, yes: bool) {
+        self.snapshot |= yes;
+    }
+    /// Only this session left the changes out (a still picture's tail, frames skipped between
+    /// pictures, a snapshot over the page's budget): it asks the hub for the present.
+    fn ask(&mut self, yes: bool) {
+        self.snapshot |= yes;
+        self.ask |= yes;
+    }
+}
+
 /// Frames a paced subscriber skipped, to be told as one folded gap.
 #[derive(Default)]
 struct Skipped {
@@ -210,7 +235,7 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
     budget.spend(snap.json.len());
     // The size of the last snapshot seen: what the one owed will about cost.
     let mut snapshot_len = snap.json.len();
-    let mut resync_owed = false;
+    let mut owed = Owed::default();
     let mut flush = tokio::time::interval(STILL_CHECK_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -219,10 +244,10 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                 // Seqs say what the page has seen, not that its fd table is right: a snapshot
                 // that is owed is needed even when it is no newer than the last picture (a still
                 // picture leaves events out, and so may the frames skipped between pictures).
-                Ok(f) if !f.needed_after(last) && !(f.snapshot && resync_owed) => {}
+                Ok(f) if !f.needed_after(last) && !(f.snapshot && owed.snapshot) => {}
                 Ok(f) if still && f.snapshot && !budget.allows(f.json.len()) => {
                     snapshot_len = f.json.len();
-                    resync_owed = true;
+                    owed.ask(true);
                 }
                 Ok(f) if still && !f.snapshot && last_sent.elapsed() < STILL_EVERY => {
                     skipped.events += f.events;
@@ -233,21 +258,22 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                     // A still page gets the frame's tail (see `Frame::still`); a snapshot whole.
                     let json = if still && !f.snapshot {
                         let s = f.still();
-                        resync_owed |= s.table;
+                        owed.ask(s.table);
                         &s.json
                     } else {
                         &f.json
                     };
-                    if !send_skipped(&mut ws, &mut skipped, &mut resync_owed).await || !send_text(&mut ws, json).await {
+                    if !send_skipped(&mut ws, &mut skipped, &mut owed).await || !send_text(&mut ws, json).await {
                         return;
                     }
                     if f.snapshot {
-                        resync_owed = false;
+                        owed = Owed::default();
                         budget.spend(f.json.len());
                         snapshot_len = f.json.len();
                     }
-                    // A gap told the page that table changes were left out: it is owed a snapshot.
-                    resync_owed |= f.resync;
+                    // A gap told the page that table changes were left out: the hub sends the
+                    // snapshot that fixes it (see `Owed::coming`).
+                    owed.coming(f.resync);
                     last = last.max(f.last_seq);
                     last_sent = Instant::now();
                 }
@@ -265,10 +291,10 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
             },
             _ = flush.tick() => {
                 // A flood that stopped leaves nothing to carry the skipped frames: say them now.
-                if last_sent.elapsed() >= STILL_EVERY && !send_skipped(&mut ws, &mut skipped, &mut resync_owed).await {
+                if last_sent.elapsed() >= STILL_EVERY && !send_skipped(&mut ws, &mut skipped, &mut owed).await {
                     return;
                 }
-                if resync_owed && budget.allows(snapshot_len) {
+                if owed.ask && budget.allows(snapshot_len) {
                     // The present, even when it is no newer than `last` (see above).
                     let Some(snap) = hub.snapshot().await else { return };
                     tracing::debug!(seq = snap.last_seq, last, bytes = snap.json.len(), "events session: owed snapshot sent");
@@ -278,7 +304,7 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
                     budget.spend(snap.json.len());
                     last = last.max(snap.last_seq);
                     snapshot_len = snap.json.len();
-                    resync_owed = false;
+                    owed = Owed::default();
                 }
             },
             msg = ws.recv() => match msg {
@@ -301,10 +327,10 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
 
 /// Sends the gap that stands for skipped frames, if any; a skipped change to the fd table owes
 /// the subscriber a snapshot.
-async fn send_skipped(ws: &mut WebSocket, skipped: &mut Skipped, resync_owed: &mut bool) -> bool {
+async fn send_skipped(ws: &mut WebSocket, skipped: &mut Skipped, owed: &mut Owed) -> bool {
     let s = std::mem::take(skipped);
     let Some(counters) = s.counters else { return true };
-    *resync_owed |= s.table;
+    owed.ask(s.table);
     send_text(ws, &hub::skipped_frame(s.events, s.table, counters)).await
 }
 
