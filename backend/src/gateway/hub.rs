@@ -60,15 +60,17 @@ pub const STILL_EVENTS: usize = 20;
 #[derive(Debug)]
 pub struct Still {
     pub json: String,
-    /// Events left out of it changed the fd table: the page needs a snapshot.
+    /// Events this cut left out changed the fd table: only the session that sends it knows, so
+    /// it must ask for a snapshot. (A gap the frame already carried says so itself, with
+    /// `resync`, and the hub sends the snapshot for it.)
     pub table: bool,
 }
 
 impl Frame {
-    /// Whether a subscriber that has everything up to `seen` still needs this frame: a snapshot
-    /// only when it is newer, events when they hold anything newer (or only counted gaps).
+    /// Whether a subscriber that has everything up to `seen` still needs this frame: whether it
+    /// stands for anything newer (an events frame's `last_seq` covers what it folded too).
     pub fn needed_after(&self, seen: u64) -> bool {
-        self.last_seq > seen || (!self.snapshot && self.last_seq == 0)
+        self.last_seq > seen
     }
 
     /// The frame as a page drawing one still picture a second wants it: only its last
@@ -87,20 +89,21 @@ impl Frame {
             // The picture's wakeup: the frame's last `wait`, kept even when it is older than the
             // tail, so the page's wait bar shows this flood's ready list, not one from before it.
             let wait = real.iter().rposition(|e| matches!(e.body, EventBody::Wait { .. })).filter(|&i| i < skip);
-            let (mut events, mut left_out) = (Vec::new(), hub_gaps);
+            let (mut events, mut dropped, mut cut_table) = (Vec::new(), 0, false);
             for (i, e) in real.into_iter().enumerate() {
                 if i >= skip || Some(i) == wait {
                     events.push(e.clone());
                 } else {
-                    left_out.push(e);
+                    dropped += e.body.stands_for();
+                    cut_table |= e.body.changes_table();
                 }
             }
-            let dropped = left_out.iter().map(|e| e.body.stands_for()).sum();
-            let table = left_out.iter().any(|e| e.body.changes_table());
+            dropped += hub_gaps.iter().map(|e| e.body.stands_for()).sum::<u64>();
+            let resync = cut_table || hub_gaps.iter().any(|e| e.body.changes_table());
             let ts_ns = events.last().map_or(0, |e| e.ts_ns);
-            events.push(Event { seq: 0, ts_ns, body: EventBody::folded(dropped, table, self.counters.clone()) });
+            events.push(Event { seq: 0, ts_ns, body: EventBody::folded(dropped, resync, self.counters.clone()) });
             let json = serde_json::to_string(&ServerMsg::Events { events }).expect("events serialize");
-            Still { json, table }
+            Still { json, table: cut_table }
         })
     }
 }
@@ -395,6 +398,17 @@ mod tests {
         assert_eq!(got[STILL_EVENTS + 1].seq, 0);
         assert!(still.table, "a left-out registration owes the page a snapshot");
         assert!(std::ptr::eq(still, f.still()), "built once and shared");
+    }
+
+    #[test]
+    fn a_fold_the_hub_made_is_the_hubs_to_resync() {
+        // The tail is whole; only the hub's own gap left registrations out.
+        let mut list: Vec<Event> = (1..=30).map(recv).collect();
+        list.push(Event { seq: 0, ts_ns: 0, body: EventBody::folded(70, true, Counters::default()) });
+        let f = frame(list);
+        let got = events(&f.still().json);
+        assert_eq!(got.last().unwrap().body, EventBody::folded(10 + 70, true, Counters { messages: 999, ..Counters::default() }), "the page is told a snapshot follows");
+        assert!(!f.still().table, "the hub sends that snapshot: the session need not ask for another");
     }
 
     #[test]
