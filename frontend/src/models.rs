@@ -33,14 +33,14 @@ pub fn io_models(poller: &str) -> Vec<IoModel> {
             true,
             false,
         ),
-        IoModel {
-            key: "multiplexing",
-            name: "IO multiplexing",
-            wait: format!("blocks in {call}, on every registered fd at once; it returns the ready list"),
-            copy: "recv on each ready fd copies (it never waits: the fd is ready), until EAGAIN".to_string(),
-            sync: true,
-            this_loop: true,
-        },
+        row(
+            "multiplexing",
+            "IO multiplexing",
+            &format!("blocks in {call}, on every registered fd at once; it returns the ready list"),
+            "recv on each ready fd copies (it never waits: the fd is ready), until EAGAIN",
+            true,
+            true,
+        ),
         row("signal", "signal-driven IO", "does not wait: the kernel sends SIGIO when data is ready", "the handler's recv blocks while it copies", true, false),
         row(
             "async",
