@@ -1,6 +1,8 @@
 //! The loop's side of the event stream: a bounded queue it never blocks on.
 //!
 //! Events are built only while someone listens (one relaxed atomic load per loop turn decides),
+//! but every event is numbered either way: `seq` is the loop's clock, so two pictures with the
+//! same seq are the same picture, even across a time nobody watched. Events are
 //! collected in a per-turn batch and handed over with one `try_send` per turn. When the queue is
 //! full the batch is dropped and counted; the next event the consumer sees is a `gap` that says
 //! how many were lost. Nothing is lost silently and nothing waits.
@@ -31,7 +33,8 @@ pub const QUEUE_BATCHES: usize = 32;
 #[derive(Debug)]
 pub enum Batch {
     Events(Vec<Event>),
-    Snapshot(Box<Snapshot>),
+    /// The loop's state, answering the snapshot request of `generation` (or a newer one).
+    Snapshot { snap: Box<Snapshot>, generation: u64 },
 }
 
 /// Shared between the loop and its consumer.
@@ -62,6 +65,8 @@ pub struct Telemetry {
     dropped_total: u64,
     /// Events this turn that leave the fd table as it was, built so far.
     detail: usize,
+    /// Of the events in `batch`, how many changed the fd table (if the batch is lost, a resync).
+    batch_table: u64,
     /// Folded (counted, not built) and not yet told by a delivered folded `gap`, and how many
     /// the folded `gap` in the current batch tells.
     folded_unreported: u64,
@@ -98,6 +103,7 @@ impl Telemetry {
             gap_table: 0,
             dropped_total: 0,
             detail: 0,
+            batch_table: 0,
             folded_unreported: 0,
             folded_in_batch: 0,
         }
@@ -123,7 +129,8 @@ impl Telemetry {
             self.gap_in_batch = dropped;
             self.gap_table = self.unreported_table;
             let counters = Counters { dropped_events: self.dropped_total, ..counters() };
-            self.push(EventBody::Gap { dropped, folded: false, resync: self.gap_table > 0, counters: Some(counters) });
+            let resync = self.gap_table > 0;
+            self.push(resync, EventBody::Gap { dropped, folded: false, resync, counters: Some(counters) });
         }
     }
 
@@ -154,6 +161,8 @@ impl Telemetry {
     #[inline]
     fn record(&mut self, table: bool, body: impl FnOnce() -> EventBody) {
         if !self.enabled {
+            // Numbered all the same: a snapshot taken after it must be newer than one before.
+            self.seq += 1;
             return;
         }
         if self.backoff > 0 || self.batch.len() >= MAX_BATCH {
@@ -165,19 +174,19 @@ impl Telemetry {
             self.folded_unreported += 1;
         } else {
             self.detail += !table as usize;
-            self.push(body());
+            self.push(table, body());
         }
     }
 
-    fn push(&mut self, body: EventBody) {
+    /// `table`: the event changes the fd table (the caller knows; the body alone may not).
+    fn push(&mut self, table: bool, body: EventBody) {
         self.seq += 1;
         if self.batch.len() >= MAX_BATCH {
-            if body.changes_table() {
-                self.unreported_table += 1;
-            }
+            self.unreported_table += table as u64;
             self.drop_events(1);
             return;
         }
+        self.batch_table += table as u64;
         if self.batch.capacity() == 0 {
             self.batch.reserve(256);
         }
@@ -214,7 +223,7 @@ impl Telemetry {
             let folded = self.folded_unreported;
             self.folded_in_batch = folded;
             let counters = Counters { dropped_events: self.dropped_total, ..counters() };
-            self.push(EventBody::folded(folded, false, counters));
+            self.push(false, EventBody::folded(folded, false, counters));
         }
         self.flush();
     }
@@ -226,9 +235,11 @@ impl Telemetry {
         }
         let Some((tx, _)) = &self.link else {
             self.batch.clear();
+            self.batch_table = 0;
             return;
         };
         let batch = std::mem::take(&mut self.batch);
+        let batch_table = std::mem::take(&mut self.batch_table);
         let gap = std::mem::take(&mut self.gap_in_batch);
         let gap_table = std::mem::take(&mut self.gap_table);
         let folded = std::mem::take(&mut self.folded_in_batch);
@@ -241,7 +252,7 @@ impl Telemetry {
             Err(TrySendError::Full(Batch::Events(b))) => {
                 // Lost with the batch: its own gap, which the next gap will cover.
                 self.drop_events(b.len() as u64);
-                self.unreported_table += b.iter().filter(|e| e.body.changes_table()).count() as u64;
+                self.unreported_table += batch_table;
                 self.backoff = BACKOFF_TURNS;
                 // Keep the allocation for the next turn.
                 self.batch = b;
@@ -255,12 +266,12 @@ impl Telemetry {
         }
     }
 
-    /// Queues a snapshot after everything emitted so far. False when the queue is full (ask again
-    /// next turn).
-    pub fn send_snapshot(&mut self, snap: Snapshot) -> bool {
+    /// Queues a snapshot after everything emitted so far, answering the request of `generation`.
+    /// False when the queue is full (ask again next turn).
+    pub fn send_snapshot(&mut self, snap: Snapshot, generation: u64) -> bool {
         self.flush();
         let Some((tx, _)) = &self.link else { return true };
-        match tx.try_send(Batch::Snapshot(Box::new(snap))) {
+        match tx.try_send(Batch::Snapshot { snap: Box::new(snap), generation }) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => false,
             Err(TrySendError::Disconnected(_)) => {
@@ -291,7 +302,7 @@ mod tests {
         tel.flush();
         assert!(!built);
         assert!(rx.rx.try_recv().is_err());
-        assert_eq!(tel.seq(), 0);
+        assert_eq!(tel.seq(), 1, "numbered all the same: the loop's clock runs while nobody watches");
     }
 
     #[test]
@@ -300,7 +311,7 @@ mod tests {
         rx.tap.subscribed.store(true, Ordering::Relaxed);
         for turn in 0..QUEUE_BATCHES + 3 {
             tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
-            tel.emit(|| body(turn as i32));
+            tel.emit_table(|| body(turn as i32));
             tel.flush();
         }
         // Turn 32 lost its event; turns 33 and 34, backing off, only counted theirs.
@@ -316,7 +327,7 @@ mod tests {
         // Turns 33 and 34 used two of the back-off turns, and each begin_turn counts one down.
         for _ in 0..BACKOFF_TURNS - 3 {
             tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
-            tel.emit(|| {
+            tel.emit_table(|| {
                 built = true;
                 body(0)
             });
@@ -386,12 +397,15 @@ mod tests {
     fn a_flooded_turn_describes_its_first_events_and_folds_the_rest() {
         let (mut tel, rx) = channel();
         let recv = || EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 1 };
-        // Nobody watching: nothing is counted either.
+        // Nobody watching: nothing is built or folded, only numbered.
         tel.begin_turn(Counters::default);
         for _ in 0..TURN_DETAIL + 5 {
             tel.emit(recv);
         }
         tel.flush();
+        let base = tel.seq();
+        assert_eq!(base, (TURN_DETAIL + 5) as u64);
+        assert!(!tel.owes_gap(), "unwatched events are no gap: a snapshot will cover them");
         rx.tap.subscribed.store(true, Ordering::Relaxed);
         tel.begin_turn(Counters::default);
         let mut built = 0;
@@ -409,10 +423,10 @@ mod tests {
         let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no batch") };
         assert_eq!(b.len(), TURN_DETAIL + 3 + 1, "every table change is built, then the gap: {}", b.len());
         // The third table change came after 600 reads, 88 of them folded: seqs count them all.
-        assert_eq!(b[b.len() - 2].seq, 600 + 3, "seqs go on through folded events");
+        assert_eq!(b[b.len() - 2].seq, base + 600 + 3, "seqs go on through folded events");
         // The turn's own batch ends with its folded gap and the totals after it.
         assert_eq!(b.last().unwrap().body, EventBody::folded(100, false, Counters { messages: 612, ..Counters::default() }), "the 100 reads not built are folded");
-        assert_eq!(b.last().unwrap().seq, (TURN_DETAIL + 100 + 3 + 1) as u64);
+        assert_eq!(b.last().unwrap().seq, base + (TURN_DETAIL + 100 + 3 + 1) as u64);
         assert!(!tel.owes_gap(), "told at once: the loop need not wake again for it");
         assert_eq!(tel.dropped_total(), 0, "folding is not dropping");
         // Told once; a new turn starts a new detail.

@@ -341,7 +341,9 @@ impl EventBody {
     }
 
     /// Whether the event changes the fd table a snapshot holds (and not only counters): losing
-    /// one makes the consumer's picture stale until the next snapshot.
+    /// one makes the consumer's picture stale until the next snapshot. A `send` that emptied a
+    /// queue shown as owed changes it too, which only the picture knows: see
+    /// [`Snapshot::changed_by`].
     pub fn changes_table(&self) -> bool {
         match self {
             EventBody::Ctl { .. } | EventBody::Accept { .. } | EventBody::Nick { .. } | EventBody::Close { .. } => true,
@@ -444,6 +446,16 @@ impl Snapshot {
     fn remove(&mut self, fd: i32) {
         if let Ok(i) = self.fds.binary_search_by_key(&fd, |f| f.fd) {
             self.fds.remove(i);
+        }
+    }
+
+    /// Whether `body`, applied to this picture, would change its fd table: what
+    /// [`EventBody::changes_table`] says, and also a flush that emptied a queue this picture
+    /// shows as owed (its `pending_out` goes back to 0).
+    pub fn changed_by(&self, body: &EventBody) -> bool {
+        match body {
+            EventBody::Send { fd, queued: 0, .. } => self.fd(*fd).is_some_and(|f| f.pending_out > 0),
+            other => other.changes_table(),
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask run [-- ARGS]`: install what is missing, build the page, build and start
 //!   muxscope (ARGS go to it).
-//! - `cargo xtask test`: the same set-up plus Chromium and ChromeDriver, then every test,
+//! - `cargo xtask test`: the same set-up plus Chromium, ChromeDriver and strace, then every test,
 //!   the real-browser one included.
 //! - `cargo xtask bench`: the benchmarks of BENCHMARKS.md against the seed, Redis and the kernel.
 //! - `cargo xtask fuzz`, `soak`, `autobahn`: the bounded long runs of the hardening work.
@@ -161,6 +161,10 @@ pub fn setup(browser: bool, redis: bool) -> Result {
         if !Path::new("/usr/bin/chromedriver").exists() {
             missing.push("chromium-driver");
         }
+        // The fidelity test traces the loop's syscalls.
+        if !Path::new("/usr/bin/strace").exists() {
+            missing.push("strace");
+        }
     }
     if redis && output(Command::new("redis-server").arg("--version")).is_none() {
         missing.push("redis-server");
@@ -199,6 +203,6 @@ fn test(args: &[String]) -> Result {
     setup(true, false)?;
     build_web()?;
     step("running every test (cargo test --workspace), the real-browser test included");
-    // MUXSCOPE_REQUIRE_BROWSER: the browser test must run here, not skip.
-    status(cmd("cargo").args(["test", "--workspace"]).args(args).env("MUXSCOPE_REQUIRE_BROWSER", "1"))
+    // MUXSCOPE_REQUIRE_BROWSER / _STRACE: the browser and fidelity tests must run here, not skip.
+    status(cmd("cargo").args(["test", "--workspace"]).args(args).env("MUXSCOPE_REQUIRE_BROWSER", "1").env("MUXSCOPE_REQUIRE_STRACE", "1"))
 }

@@ -11,7 +11,7 @@ use crate::telemetry::Telemetry;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -66,7 +66,8 @@ pub struct Control {
 
 struct ControlInner {
     stop: AtomicBool,
-    snapshot: AtomicBool,
+    /// The newest snapshot generation asked for (see [`Control::request_snapshot`]).
+    snapshot: AtomicU64,
     waker: OwnedFd,
 }
 
@@ -75,7 +76,7 @@ impl Control {
         Ok(Control {
             inner: Arc::new(ControlInner {
                 stop: AtomicBool::new(false),
-                snapshot: AtomicBool::new(false),
+                snapshot: AtomicU64::new(0),
                 waker: sys::eventfd()?,
             }),
         })
@@ -86,9 +87,11 @@ impl Control {
         let _ = sys::eventfd_ring(&self.inner.waker);
     }
 
-    /// Asks the loop to queue a snapshot into the telemetry stream.
-    pub fn request_snapshot(&self) {
-        self.inner.snapshot.store(true, Ordering::SeqCst);
+    /// Asks the loop to queue a snapshot into the telemetry stream, tagged with `generation`
+    /// (or a newer one asked meanwhile): the asker can tell it from a snapshot asked for before
+    /// (one taken before a time nobody watched, which would be stale). Generations start at 1.
+    pub fn request_snapshot(&self, generation: u64) {
+        self.inner.snapshot.fetch_max(generation, Ordering::SeqCst);
         let _ = sys::eventfd_ring(&self.inner.waker);
     }
 
@@ -96,8 +99,10 @@ impl Control {
         self.inner.stop.load(Ordering::Relaxed)
     }
 
-    fn take_snapshot_request(&self) -> bool {
-        self.inner.snapshot.load(Ordering::Relaxed) && self.inner.snapshot.swap(false, Ordering::SeqCst)
+    /// The generation of a snapshot asked for and not yet sent (`served`: the last one sent).
+    fn snapshot_wanted(&self, served: u64) -> Option<u64> {
+        let want = self.inner.snapshot.load(Ordering::Relaxed);
+        (want > served).then_some(want)
     }
 
     fn waker_fd(&self) -> std::os::fd::RawFd {

@@ -58,6 +58,9 @@ struct Client {
     over_soft_since: u32,
     closing_since: u32,
     write_armed: bool,
+    /// The last `send` event said bytes were left queued: the flush that empties the queue
+    /// changes the fd table too (a snapshot's `pending_out` goes back to 0).
+    queued_shown: bool,
     /// EPOLLOUT came in (or a private line was queued): flush this turn.
     dirty: bool,
     /// Edge-triggered: the read budget ran out before EAGAIN, so read again next turn.
@@ -120,6 +123,8 @@ pub struct ChatServer {
     listen_fd: RawFd,
     local_addr: SocketAddr,
     control: Control,
+    /// The newest snapshot generation sent to the watchers.
+    snapshot_served: u64,
     slots: Vec<Slot>,
     live: Vec<RawFd>,
     rbuf: Box<[u8]>,
@@ -168,6 +173,7 @@ impl ChatServer {
             listen_fd,
             local_addr,
             control,
+            snapshot_served: 0,
             slots: Vec::new(),
             live: Vec::new(),
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
@@ -215,9 +221,11 @@ impl ChatServer {
     fn run_loop(&mut self) -> io::Result<()> {
         while !self.control.stopping() {
             self.sel.tel.begin_turn(|| self.counters.clone());
-            if self.control.take_snapshot_request() && !self.sel.tel.send_snapshot(self.snapshot()) {
-                // Queue full: ask again next turn.
-                self.control.request_snapshot();
+            if let Some(generation) = self.control.snapshot_wanted(self.snapshot_served) {
+                // Queue full: it stays wanted, and is tried again next turn.
+                if self.sel.tel.send_snapshot(self.snapshot(), generation) {
+                    self.snapshot_served = generation;
+                }
             }
             let timeout = self.next_timeout();
             let info = self.sel.select(timeout)?;
@@ -251,7 +259,9 @@ impl ChatServer {
         }
         let timers_due = self.accept_paused_until.is_some() || self.timers_running;
         let sweep = timers_due.then(|| self.next_sweep.saturating_duration_since(Instant::now()));
-        let gap = self.sel.tel.owes_gap().then_some(GAP_RETRY);
+        // A snapshot the queue had no room for is retried soon, like a gap.
+        let owed = self.sel.tel.owes_gap() || self.control.snapshot_wanted(self.snapshot_served).is_some();
+        let gap = owed.then_some(GAP_RETRY);
         sweep.into_iter().chain(gap).min()
     }
 
@@ -306,10 +316,21 @@ impl ChatServer {
         self.counters.accepted += 1;
         self.counters.closed += 1;
         self.sel.tel.emit_table(|| EventBody::Accept { fd: raw, peer: peer.to_string(), listener });
-        let line = format!("* error: {why}\n");
-        let _ = sys::send(raw, line.as_bytes());
+        self.send_error_line(raw, why);
         self.sel.tel.emit_table(|| EventBody::Close { fd: raw, reason, detail: Some(why.to_string()) });
         drop(fd);
+    }
+
+    /// One best-effort send of `* error: WHY` to a connection about to be closed, told as the
+    /// `send` it is.
+    fn send_error_line(&mut self, fd: RawFd, why: &str) {
+        let line = format!("* error: {why}\n");
+        let (bytes, would_block) = match sys::send(fd, line.as_bytes()) {
+            Ok(n) => (n as u64, false),
+            Err(e) => (0, sys::is_would_block(&e)),
+        };
+        self.counters.sent_bytes += bytes;
+        self.sel.tel.emit(|| EventBody::Send { fd, bytes, would_block, queued: 0 });
     }
 
     fn add_client(&mut self, fd: OwnedFd, peer: SocketAddr) {
@@ -336,8 +357,7 @@ impl ChatServer {
                 RegisterError::Unsupported(_) => CloseReason::SelectorLimit,
                 _ => CloseReason::Error,
             };
-            let line = format!("* error: {e}\n");
-            let _ = sys::send(raw, line.as_bytes());
+            self.send_error_line(raw, &e.to_string());
             self.counters.closed += 1;
             self.sel.tel.emit_table(|| EventBody::Close { fd: raw, reason, detail: Some(e.to_string()) });
             return;
@@ -361,6 +381,7 @@ impl ChatServer {
             over_soft_since: 0,
             closing_since: 0,
             write_armed: false,
+            queued_shown: false,
             dirty: false,
             carry: false,
             closing: false,
@@ -425,8 +446,14 @@ impl ChatServer {
                     self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: false, would_block: true, lines: 0 });
                     break;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A call that failed is a call too (strace counts it): told as a recv of nothing,
+                // and a failure by the close that follows with the error.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: false, would_block: false, lines: 0 });
+                    continue;
+                }
                 Err(e) => {
+                    self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: false, would_block: false, lines: 0 });
                     self.close_client(fd, CloseReason::Error, Some(e.to_string()));
                     break;
                 }
@@ -675,34 +702,35 @@ impl ChatServer {
         let can_write = c.dirty || !c.write_armed;
         c.dirty = false;
         let mut written = 0usize;
+        // Armed and no EPOLLOUT: nothing is tried (and nothing told: one `send` event per call).
         let mut would_block = !can_write;
         if with_turn && !c.closing {
             let from = if c.turn_id == turn_id { c.turn_from as usize } else { 0 };
             if from < turn_len {
-                if c.out.is_empty() {
+                if c.out.is_empty() && can_write {
                     // The common case: nothing queued, so one send straight from the turn buffer.
-                    match sys::send(fd, &self.turn.buf[from..]) {
-                        Ok(n) => {
+                    let res = sys::send(fd, &self.turn.buf[from..]);
+                    match &res {
+                        Ok(n) if from + n < turn_len => c.out.push(self.turn.shared(), from + n),
+                        Ok(_) => {}
+                        Err(e) if sys::is_would_block(e) => c.out.push(self.turn.shared(), from),
+                        // Interrupted, or failed: nothing went; what is owed stays owed.
+                        Err(_) => c.out.push(self.turn.shared(), from),
+                    }
+                    match tell_send(&mut self.sel.tel, c, fd, res) {
+                        Sent::Bytes(n) => {
                             written = n;
-                            if from + n < turn_len {
-                                would_block = true;
-                                let shared = self.turn.shared();
-                                c.out.push(shared, from + n);
-                            }
+                            would_block = c.out.bytes() > 0;
                         }
-                        Err(e) if sys::is_would_block(&e) => {
-                            would_block = true;
-                            let shared = self.turn.shared();
-                            c.out.push(shared, from);
-                        }
-                        Err(e) => {
-                            to_close.push((fd, CloseReason::Error, Some(e.to_string())));
+                        Sent::WouldBlock => would_block = true,
+                        Sent::Interrupted => {}
+                        Sent::Failed(e) => {
+                            to_close.push((fd, CloseReason::Error, Some(e)));
                             return false;
                         }
                     }
                 } else {
-                    let shared = self.turn.shared();
-                    c.out.push(shared, from);
+                    c.out.push(self.turn.shared(), from);
                 }
             }
         }
@@ -710,10 +738,13 @@ impl ChatServer {
         if !would_block && !c.out.is_empty() {
             loop {
                 c.out.iovecs(&mut self.iov);
-                match sys::sendv(fd, &self.iov) {
-                    Ok(n) => {
+                let res = sys::sendv(fd, &self.iov);
+                if let Ok(n) = res {
+                    c.out.consume(n);
+                }
+                match tell_send(&mut self.sel.tel, c, fd, res) {
+                    Sent::Bytes(n) => {
                         written += n;
-                        c.out.consume(n);
                         if c.out.is_empty() {
                             break;
                         }
@@ -722,13 +753,10 @@ impl ChatServer {
                             break;
                         }
                     }
-                    Err(e) if sys::is_would_block(&e) => {
-                        would_block = true;
-                        break;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        to_close.push((fd, CloseReason::Error, Some(e.to_string())));
+                    Sent::WouldBlock => break,
+                    Sent::Interrupted => continue,
+                    Sent::Failed(e) => {
+                        to_close.push((fd, CloseReason::Error, Some(e)));
                         return false;
                     }
                 }
@@ -738,15 +766,6 @@ impl ChatServer {
         let closing_done = c.closing && c.out.is_empty();
         let closing_reason = c.closing_reason;
         self.counters.sent_bytes += written as u64;
-        if written > 0 || would_block {
-            let send = || EventBody::Send { fd, bytes: written as u64, would_block, queued };
-            // Bytes left queued are part of the fd table (a snapshot's `pending_out`).
-            if queued > 0 {
-                self.sel.tel.emit_table(send);
-            } else {
-                self.sel.tel.emit(send);
-            }
-        }
         if closing_done {
             to_close.push((fd, closing_reason, None));
             return false;
@@ -914,4 +933,33 @@ impl ChatServer {
             ts_ns: self.sel.tel.now_ns(),
         }
     }
+}
+
+/// What one send/writev call did, once told.
+enum Sent {
+    Bytes(usize),
+    WouldBlock,
+    Interrupted,
+    Failed(String),
+}
+
+/// Tells one send/writev call as one `send` event (the queue as it is after the call), so the
+/// stream counts exactly the calls strace does. Bytes left queued are part of the fd table (a
+/// snapshot's `pending_out`), and so is the call that empties a queue shown as owed.
+fn tell_send(tel: &mut Telemetry, c: &mut Client, fd: RawFd, res: io::Result<usize>) -> Sent {
+    let queued = c.out.bytes() as u64;
+    let shown = std::mem::replace(&mut c.queued_shown, queued > 0);
+    let (bytes, would_block, sent) = match res {
+        Ok(n) => (n as u64, false, Sent::Bytes(n)),
+        Err(e) if sys::is_would_block(&e) => (0, true, Sent::WouldBlock),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => (0, false, Sent::Interrupted),
+        Err(e) => (0, false, Sent::Failed(e.to_string())),
+    };
+    let send = || EventBody::Send { fd, bytes, would_block, queued };
+    if queued > 0 || shown {
+        tel.emit_table(send);
+    } else {
+        tel.emit(send);
+    }
+    sent
 }
