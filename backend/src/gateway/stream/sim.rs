@@ -84,7 +84,9 @@ impl Loop {
         } else {
             self.tel.emit(|| body.clone());
         }
-        self.truth.apply(&Event { seq: self.tel.seq(), ts_ns: 0, body });
+        // The truth keeps its own count: it must not depend on how telemetry numbers events.
+        let seq = self.truth.seq + 1;
+        self.truth.apply(&Event { seq, ts_ns: 0, body });
     }
 
     fn counters(&self) -> Counters {
