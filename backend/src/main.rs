@@ -29,6 +29,17 @@ struct Cli {
     /// Most clients at once; client N+1 gets an error line and EOF.
     #[arg(long, default_value_t = 100_000)]
     max_clients: usize,
+    /// Clients one address may hold; the one over it gets an error line and EOF. Default: off
+    /// when the chat port is on loopback, 64 otherwise; 0 turns it off.
+    #[arg(long, value_name = "N")]
+    max_clients_per_ip: Option<usize>,
+    /// Most `/ws/events` watchers at once; the one over it is closed with code 1013 and a reason.
+    #[arg(long, value_name = "N", default_value_t = muxscope::gateway::DEFAULT_MAX_WATCHERS)]
+    max_watchers: usize,
+    /// Most web connections at once (pages, watchers, chat bridges, requests in flight).
+    /// Default: a fifth of the open-file limit, so the chat port keeps at least 80 % of it.
+    #[arg(long, value_name = "N")]
+    max_web_connections: Option<usize>,
     /// Longest line in bytes; a longer one gets an error line and the connection closes.
     #[arg(long, default_value_t = 4096)]
     max_line: usize,
@@ -170,6 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         chat_addr: cli.chat_addr,
         poller: cli.poller,
         max_clients: cli.max_clients,
+        max_clients_per_ip: chat::per_ip::limit_for(cli.chat_addr, cli.max_clients_per_ip),
         max_line: cli.max_line,
         line_timeout: secs("line-timeout", cli.line_timeout)?,
         out_hard_limit: cli.out_hard_limit,
@@ -196,13 +208,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot bind web address {}: {e}", cli.web_addr))?;
         let web_addr = listener.local_addr()?;
         let allow = Allow::new(web_addr, &cli.allow_hosts, &cli.allow_origins);
-        let app = gateway::router(AppState { hub, chat_addr, poller: cli.poller.name() }, allow, cli.ws_echo);
+        let web = gateway::WebBudget::new(cli.max_web_connections.unwrap_or_else(|| gateway::web_share(limit)));
+        let state = AppState { hub, chat_addr, poller: cli.poller.name(), max_watchers: cli.max_watchers, web: web.clone() };
+        let app = gateway::router(state, allow, cli.ws_echo);
         if !gateway::assets::page_is_embedded() {
             tracing::warn!("this binary has no page embedded: `cargo xtask run` builds and serves the real one");
         }
         println!("muxscope: web on http://{web_addr}/");
         tokio::select! {
-            r = gateway::serve(listener, app) => r.map_err(anyhow::Error::from),
+            r = gateway::serve(listener, app, web) => r.map_err(anyhow::Error::from),
             r = core_done => match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(anyhow::anyhow!("chat core failed: {e}")),

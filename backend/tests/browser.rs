@@ -278,6 +278,62 @@ async fn a_crowd_of_a_thousand_is_drawn_and_leaves() {
     b.client.clone().close().await.unwrap();
 }
 
+/// The stream issue's reproduction, scaled down: a page watches a crowd and a talker, then
+/// closes; the crowd leaves and a bigger one joins while nobody watches; a page opens again.
+/// Its picture must be the new crowd (it showed the old one, for good, before the fix).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_opened_after_nobody_watched_shows_the_present() {
+    if !browser_available() {
+        return;
+    }
+    raise_fd_limit();
+    let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0"]);
+    let url = format!("http://{}/", server.web.unwrap());
+    // The talker: a line every 10 ms, all along.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let talker = {
+        let (stop, addr) = (stop.clone(), server.chat);
+        std::thread::spawn(move || {
+            let mut c = common::Client::connect(addr);
+            c.send("/nick talker\n");
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                c.send(&format!("line {i}\n"));
+                i += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let tcp_nodes = "return document.querySelectorAll('[data-testid=fd-node][data-role=tcp]').length";
+    let b = Browser::start().await;
+    b.client.goto(&url).await.unwrap();
+    let first: Vec<std::net::TcpStream> = (0..300).map(|_| std::net::TcpStream::connect(server.chat).unwrap()).collect();
+    b.until("the first crowd and the talker", &format!("{tcp_nodes} === 301")).await;
+    b.client.goto("about:blank").await.unwrap();
+    // Nobody watches now: the first crowd leaves, a bigger one joins.
+    drop(first);
+    let second: Vec<std::net::TcpStream> = (0..900).map(|_| std::net::TcpStream::connect(server.chat).unwrap()).collect();
+    let stats = || reqwest_like_get(server.web.unwrap(), "/api/stats");
+    let t0 = Instant::now();
+    while !stats().contains("\"subscribers\":0") && t0.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.client.goto(&url).await.unwrap();
+    b.until("the second crowd, not the first", &format!("{tcp_nodes} === 901")).await;
+    let nodes = b.js(NODES).await;
+    for s in [&second[0], &second[899]] {
+        let port = s.local_addr().unwrap().port();
+        assert!(node_for_port(&nodes, port).is_some(), "no node for a client of the second crowd (port {port})");
+    }
+    // And it stays so while the talker talks on.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(b.js(tcp_nodes).await, json!(901));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    talker.join().unwrap();
+    b.client.clone().close().await.unwrap();
+}
+
 /// Not a test: the page's performance under a busy room, for `cargo xtask bench` (which runs
 /// it with `--ignored` against the release binary). Prints one `BENCH {json}` line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -616,6 +616,7 @@ fn close_reason(r: CloseReason) -> &'static str {
         CloseReason::OutputSoftLimit => "slow consumer: soft output limit",
         CloseReason::SelectorLimit => "select() cannot watch it (FD_SETSIZE)",
         CloseReason::MaxClients => "server full (--max-clients)",
+        CloseReason::PerIpLimit => "too many from its address (--max-clients-per-ip)",
         CloseReason::FdExhausted => "out of file descriptors",
         CloseReason::Shutdown => "server stopping",
     }

@@ -212,6 +212,8 @@ pub enum CloseReason {
     SelectorLimit,
     /// `--max-clients` reached.
     MaxClients,
+    /// `--max-clients-per-ip` reached for the client's address.
+    PerIpLimit,
     /// The process ran out of fds (EMFILE): accepted only to say so.
     FdExhausted,
     /// The server is stopping.

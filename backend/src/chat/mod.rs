@@ -3,6 +3,7 @@
 
 pub mod framer;
 mod outq;
+pub mod per_ip;
 mod server;
 
 use crate::selector::PollerKind;
@@ -25,6 +26,8 @@ pub struct Config {
     pub poller: PollerKind,
     /// Client N+1 gets an error line and EOF (Redis `maxclients`).
     pub max_clients: usize,
+    /// Clients one peer address may hold (`None`: no limit); see [`per_ip::limit_for`].
+    pub max_clients_per_ip: Option<usize>,
     /// Longest accepted line in bytes, without its LF.
     pub max_line: usize,
     /// A started line must be finished within this time.
@@ -46,6 +49,7 @@ impl Default for Config {
             chat_addr: "127.0.0.1:3999".parse().expect("valid literal"),
             poller: PollerKind::Epoll,
             max_clients: 100_000,
+            max_clients_per_ip: None,
             max_line: 4096,
             line_timeout: Duration::from_secs(30),
             out_hard_limit: 8 << 20,

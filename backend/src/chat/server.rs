@@ -11,6 +11,7 @@
 
 use super::framer::{sanitize, split_lines};
 use super::outq::OutQueue;
+use super::per_ip::PerIp;
 use super::{Config, Control};
 use crate::selector::{RegisterError, Selector};
 use crate::sys;
@@ -123,6 +124,7 @@ pub struct ChatServer {
     listen_fd: RawFd,
     local_addr: SocketAddr,
     control: Control,
+    per_ip: PerIp,
     /// The newest snapshot generation sent to the watchers.
     snapshot_served: u64,
     slots: Vec<Slot>,
@@ -167,6 +169,7 @@ impl ChatServer {
         sel.register(control.waker_fd(), Interest::Read, Role::Waker)?;
         let now = Instant::now();
         Ok(ChatServer {
+            per_ip: PerIp::new(cfg.max_clients_per_ip),
             cfg,
             sel,
             listener: Some(listener),
@@ -337,6 +340,10 @@ impl ChatServer {
         if self.live.len() >= self.cfg.max_clients {
             let why = format!("server is full ({} clients, --max-clients)", self.cfg.max_clients);
             self.reject(fd, peer, CloseReason::MaxClients, &why);
+            return;
+        }
+        if let Err(why) = self.per_ip.admit(peer.ip()) {
+            self.reject(fd, peer, CloseReason::PerIpLimit, &why);
             return;
         }
         let raw = fd.as_raw_fd();
@@ -885,6 +892,7 @@ impl ChatServer {
         // Unregister before close: the kernel drops closed fds from epoll by itself, but poll and
         // select would be handed a dead (or reused) number.
         let _ = self.sel.unregister(fd);
+        self.per_ip.release(c.peer.ip());
         let idx = c.live_idx as usize;
         self.live.swap_remove(idx);
         if let Some(&moved) = self.live.get(idx) {

@@ -4,7 +4,7 @@
 use super::frame::Frame;
 use super::hub::Hub;
 use super::stream::{Body, Plan, Watcher};
-use super::{finish_close, send_text, AppState, EVENTS_MAX_MESSAGE};
+use super::{finish_close, send_shared, send_text, AppState, EVENTS_MAX_MESSAGE};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -18,23 +18,36 @@ use tokio::sync::broadcast::error::RecvError;
 /// joining, not up to a second later).
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 
+/// Bytes a watcher's WebSocket buffers on its own. The page sends only a `pace` message now and
+/// then (tungstenite's default read buffer is 128 KiB); out, a message is written as it is sent
+/// and a watcher that cannot take it holds at most one (a snapshot) until its send times out.
+const READ_BUFFER: usize = 4 << 10;
+const MAX_WRITE_BUFFER: usize = 256 << 10;
+
 pub async fn events_ws(ws: WebSocketUpgrade, State(st): State<AppState>) -> Response {
     ws.max_message_size(EVENTS_MAX_MESSAGE)
         .max_frame_size(EVENTS_MAX_MESSAGE)
-        .on_upgrade(move |socket| events_session(socket, st.hub))
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .on_upgrade(move |socket| events_session(socket, st.hub, st.max_watchers))
 }
 
 /// The present first, then what the watcher decides of every frame. A page that reads too
 /// slowly gets a counted gap and a fresh snapshot; the loop never waits for it. A page that
 /// asks for still pictures (`{"type":"pace","still":true}`) gets about a frame a second, the
 /// frames between folded into a gap with the totals after them.
-async fn events_session(mut ws: WebSocket, hub: Arc<Hub>) {
-    let mut sub = hub.subscribe();
+async fn events_session(mut ws: WebSocket, hub: Arc<Hub>, max_watchers: usize) {
+    let Some(mut sub) = hub.subscribe(max_watchers) else {
+        let reason = format!("too many watchers ({max_watchers}, --max-watchers); try again later");
+        let _ = ws.send(Message::Close(Some(CloseFrame { code: 1013, reason: reason.into() }))).await;
+        return finish_close(ws).await;
+    };
     let Some(first) = hub.snapshot().await else {
         let _ = ws.send(Message::Close(Some(CloseFrame { code: 1011, reason: "no snapshot from the chat core".into() }))).await;
         return;
     };
-    if !send_text(&mut ws, &first.json).await {
+    if !send_shared(&mut ws, &first.json).await {
         return;
     }
     let mut watcher = Watcher::new(&first, Instant::now());
@@ -84,8 +97,8 @@ async fn carry_out(ws: &mut WebSocket, plan: Plan, f: &Frame) -> bool {
         return false;
     }
     match plan.body {
-        Some(Body::Whole) => send_text(ws, &f.json).await,
-        Some(Body::Still) => send_text(ws, &f.still().json).await,
+        Some(Body::Whole) => send_shared(ws, &f.json).await,
+        Some(Body::Still) => send_shared(ws, &f.still().json).await,
         None => true,
     }
 }

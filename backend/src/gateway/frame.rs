@@ -2,6 +2,7 @@
 //! it stands for (seqs, events, table changes, totals) so a watcher that skips it knows what to
 //! be told instead. Pure data: [`super::stream`] decides who gets which frame.
 
+use axum::extract::ws::Utf8Bytes;
 use muxscope_shared::{Counters, Event, EventBody, ServerMsg, Snapshot};
 use std::sync::{Arc, OnceLock};
 
@@ -13,7 +14,8 @@ pub const STILL_EVENTS: usize = 20;
 /// A serialized `/ws/events` message and the event seqs it covers.
 #[derive(Debug)]
 pub struct Frame {
-    pub json: String,
+    /// Shared by every watcher it is sent to, never copied.
+    pub json: Utf8Bytes,
     /// For a snapshot, the snapshot's seq; for events, the newest event the frame stands for,
     /// the ones it folded included (the mirror's seq when it was cut). A watcher that has seen
     /// up to this seq can skip the frame and lose nothing.
@@ -38,7 +40,7 @@ pub struct Frame {
 /// A frame cut down for a page that draws still pictures (see [`Frame::still`]).
 #[derive(Debug)]
 pub struct Still {
-    pub json: String,
+    pub json: Utf8Bytes,
     /// Events this cut left out changed the fd table: only the watcher it is sent to is missing
     /// them, so that watcher must ask for a snapshot. (A gap the frame already carried says so
     /// itself, with `resync`, and the hub sends the snapshot for it.)
@@ -50,7 +52,7 @@ impl Frame {
     pub fn events(list: Vec<Event>, changed: Vec<bool>, last_seq: u64, events: u64, table: bool, counters: Counters) -> Frame {
         debug_assert_eq!(list.len(), changed.len());
         let msg = ServerMsg::Events { events: list };
-        let json = serde_json::to_string(&msg).expect("events serialize");
+        let json = serde_json::to_string(&msg).expect("events serialize").into();
         let ServerMsg::Events { events: list } = msg else { unreachable!("built as events") };
         let resync = list.iter().any(|e| matches!(e.body, EventBody::Gap { resync: true, .. }));
         Frame { json, last_seq, snapshot: false, events, table, counters, resync, list, changed, still: OnceLock::new() }
@@ -85,14 +87,14 @@ impl Frame {
             let resync = cut_table || hub_gaps.iter().any(|(e, _)| e.body.changes_table());
             let ts_ns = events.last().map_or(0, |e| e.ts_ns);
             events.push(Event { seq: 0, ts_ns, body: EventBody::folded(dropped, resync, self.counters.clone()) });
-            let json = serde_json::to_string(&ServerMsg::Events { events }).expect("events serialize");
+            let json = serde_json::to_string(&ServerMsg::Events { events }).expect("events serialize").into();
             Still { json, table: cut_table }
         })
     }
 }
 
 pub fn snapshot_frame(s: &Snapshot) -> Arc<Frame> {
-    let json = serde_json::to_string(&ServerMsg::Snapshot(s.clone())).expect("snapshot serializes");
+    let json = serde_json::to_string(&ServerMsg::Snapshot(s.clone())).expect("snapshot serializes").into();
     Arc::new(Frame { json, last_seq: s.seq, snapshot: true, events: 0, table: false, counters: s.counters.clone(), resync: false, list: Vec::new(), changed: Vec::new(), still: OnceLock::new() })
 }
 

@@ -87,17 +87,20 @@ impl Hub {
         self.msgs.lock().map(|tx| tx.send(msg).is_ok()).unwrap_or(false)
     }
 
-    /// Starts watching. The first watcher turns the loop's telemetry on; the hub then drops its
-    /// mirror and asks the loop for a snapshot of the present.
-    pub fn subscribe(self: &Arc<Self>) -> Subscription {
-        let frames = self.frames.subscribe();
+    /// Starts watching, unless `max` watchers already do. The first watcher turns the loop's
+    /// telemetry on; the hub then drops its mirror and asks the loop for a snapshot of the
+    /// present.
+    pub fn subscribe(self: &Arc<Self>, max: usize) -> Option<Subscription> {
         let mut n = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        if *n >= max {
+            return None;
+        }
         *n += 1;
         if *n == 1 {
             self.tap.subscribed.store(true, Ordering::SeqCst);
             self.send(Msg::Watching);
         }
-        Subscription { hub: self.clone(), frames }
+        Some(Subscription { hub: self.clone(), frames: self.frames.subscribe() })
     }
 
     /// The present, as a snapshot frame (after the loop's snapshot when the mirror is not the

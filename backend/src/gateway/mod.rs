@@ -9,15 +9,17 @@ mod events;
 pub mod frame;
 pub mod guard;
 pub mod hub;
+pub mod serve;
 pub mod stream;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+pub use serve::{serve, web_share, WebBudget, HEADER_READ_TIMEOUT};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use tower::ServiceExt as _;
 use bucket::TokenBucket;
 use hub::Hub;
 use muxscope_shared::valid_nick;
@@ -41,11 +43,16 @@ const CHAT_LINE_LIMIT: u64 = 16 << 10;
 /// A browser that does not take a frame within this time is disconnected.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The default `--max-watchers`.
+pub const DEFAULT_MAX_WATCHERS: usize = 256;
+
 #[derive(Clone)]
 pub struct AppState {
     pub hub: Arc<Hub>,
     pub chat_addr: SocketAddr,
     pub poller: &'static str,
+    pub max_watchers: usize,
+    pub web: WebBudget,
 }
 
 /// `echo` adds `/ws/echo`, for WebSocket conformance tests (Autobahn) only.
@@ -62,40 +69,15 @@ pub fn router(state: AppState, allow: guard::Allow, echo: bool) -> Router {
         .layer(axum::middleware::from_fn_with_state(Arc::new(allow), guard::check))
 }
 
-/// A client must send a whole request head within this time (slowloris).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Serves `app` on `listener`: HTTP/1 with upgrades, and a header-read timeout (axum::serve sets
-/// no timer, so it has none). Accept errors such as EMFILE pause accepting briefly instead of
-/// spinning.
-pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::service::TowerToHyperService;
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!("gateway accept: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let service = TowerToHyperService::new(app.clone().map_request(|req: axum::http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new)));
-        tokio::spawn(async move {
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
-            if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).with_upgrades().await {
-                tracing::debug!("gateway connection: {e}");
-            }
-        });
-    }
-}
-
 #[derive(serde::Serialize)]
 struct Stats {
     poller: &'static str,
     chat_addr: String,
     subscribers: usize,
+    watchers: usize,
+    max_watchers: usize,
+    web_connections: usize,
+    max_web_connections: usize,
     folded_events: u64,
     loop_dropped_events: u64,
     page_embedded: bool,
@@ -106,6 +88,10 @@ async fn stats(State(st): State<AppState>) -> Json<Stats> {
         poller: st.poller,
         chat_addr: st.chat_addr.to_string(),
         subscribers: st.hub.subscriber_count(),
+        watchers: st.hub.subscriber_count(),
+        max_watchers: st.max_watchers,
+        web_connections: st.web.open(),
+        max_web_connections: st.web.max,
         folded_events: st.hub.folded_events.load(Ordering::Relaxed),
         loop_dropped_events: st.hub.loop_dropped(),
         page_embedded: assets::page_is_embedded(),
@@ -113,7 +99,12 @@ async fn stats(State(st): State<AppState>) -> Json<Stats> {
 }
 
 async fn send_text(ws: &mut WebSocket, text: &str) -> bool {
-    matches!(tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text.into()))).await, Ok(Ok(())))
+    send_shared(ws, &Utf8Bytes::from(text)).await
+}
+
+/// Sends a message every watcher shares without copying it (the bytes are reference counted).
+async fn send_shared(ws: &mut WebSocket, text: &Utf8Bytes) -> bool {
+    matches!(tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text.clone()))).await, Ok(Ok(())))
 }
 
 // ---- /ws/echo (conformance tests only) --------------------------------------------------------
