@@ -1,53 +1,84 @@
 //! `/ws/events`: one page watching the loop. The session moves bytes; what the page is sent and
-//! when is its [`Watcher`]'s to decide (see [`super::stream`]).
+//! when is its [`Watcher`]'s to decide (see [`super::stream`]). The socket is [`wsframe`]'s, so
+//! a watcher holds no copy of what it is sent.
 
 use super::frame::Frame;
 use super::hub::Hub;
 use super::stream::{Body, Plan, Watcher};
-use super::{finish_close, send_shared, send_text, AppState, EVENTS_MAX_MESSAGE};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use super::wsframe::{self, Incoming, Upgraded};
+use super::{AppState, EVENTS_MAX_MESSAGE, SEND_TIMEOUT};
+use axum::extract::{Request, State};
 use axum::response::Response;
+use bytes::Bytes;
 use muxscope_shared::ClientMsg;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncWrite, WriteHalf};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 
 /// How often a session lets its watcher look at the clock: skipped frames a stopped flood
 /// leaves untold, a snapshot owed (so a crowd that joined is drawn soon after it stops
 /// joining, not up to a second later).
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 
-/// Bytes a watcher's WebSocket buffers on its own. The page sends only a `pace` message now and
-/// then (tungstenite's default read buffer is 128 KiB); out, a message is written as it is sent
-/// and a watcher that cannot take it holds at most one (a snapshot) until its send times out.
-const READ_BUFFER: usize = 4 << 10;
-const MAX_WRITE_BUFFER: usize = 256 << 10;
+pub async fn events_ws(State(st): State<AppState>, req: Request) -> Response {
+    match wsframe::accept(req) {
+        Err(refused) => refused,
+        Ok((switching, on_upgrade)) => {
+            tokio::spawn(async move {
+                if let Ok(upgraded) = on_upgrade.await {
+                    events_session(hyper_util::rt::TokioIo::new(upgraded), st.hub, st.max_watchers).await;
+                }
+            });
+            switching
+        }
+    }
+}
 
-pub async fn events_ws(ws: WebSocketUpgrade, State(st): State<AppState>) -> Response {
-    ws.max_message_size(EVENTS_MAX_MESSAGE)
-        .max_frame_size(EVENTS_MAX_MESSAGE)
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| events_session(socket, st.hub, st.max_watchers))
+type Writer = WriteHalf<Upgraded>;
+
+/// One message, within [`SEND_TIMEOUT`]: a page that takes nothing for that long is cut.
+async fn put(w: &mut Writer, bytes: Bytes) -> bool {
+    matches!(tokio::time::timeout(SEND_TIMEOUT, wsframe::send_text(w, bytes)).await, Ok(Ok(())))
+}
+
+/// Ends the stream with a close frame (and gives the page a moment to read it).
+async fn close<W: AsyncWrite + Unpin>(w: &mut W, code: u16, reason: &str) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), wsframe::send_close(w, code, reason)).await;
+}
+
+/// Reads what the page sends, on its own task (a frame read is not cancel-safe, so it cannot
+/// sit in the session's `select!`), and hands it over; it stops after a close or a refusal.
+fn reader(mut rd: tokio::io::ReadHalf<Upgraded>) -> (mpsc::Receiver<Incoming>, tokio::task::AbortHandle) {
+    let (tx, rx) = mpsc::channel(4);
+    let task = tokio::spawn(async move {
+        while let Ok(m) = wsframe::read(&mut rd, EVENTS_MAX_MESSAGE).await {
+            let last = matches!(m, Incoming::Close | Incoming::Refused(..));
+            if tx.send(m).await.is_err() || last {
+                break;
+            }
+        }
+    });
+    (rx, task.abort_handle())
 }
 
 /// The present first, then what the watcher decides of every frame. A page that reads too
 /// slowly gets a counted gap and a fresh snapshot; the loop never waits for it. A page that
 /// asks for still pictures (`{"type":"pace","still":true}`) gets about a frame a second, the
 /// frames between folded into a gap with the totals after them.
-async fn events_session(mut ws: WebSocket, hub: Arc<Hub>, max_watchers: usize) {
+async fn events_session(io: Upgraded, hub: Arc<Hub>, max_watchers: usize) {
+    let (rd, mut wr) = tokio::io::split(io);
     let Some(mut sub) = hub.subscribe(max_watchers) else {
         let reason = format!("too many watchers ({max_watchers}, --max-watchers); try again later");
-        let _ = ws.send(Message::Close(Some(CloseFrame { code: 1013, reason: reason.into() }))).await;
-        return finish_close(ws).await;
+        return close(&mut wr, 1013, &reason).await;
     };
+    let (mut incoming, reading) = reader(rd);
+    let _stop_reading = AbortOnDrop(reading);
     let Some(first) = hub.snapshot().await else {
-        let _ = ws.send(Message::Close(Some(CloseFrame { code: 1011, reason: "no snapshot from the chat core".into() }))).await;
-        return;
+        return close(&mut wr, 1011, "no snapshot from the chat core").await;
     };
-    if !send_shared(&mut ws, &first.json).await {
+    if !put(&mut wr, first.json.clone()).await {
         return;
     }
     let mut watcher = Watcher::new(&first, Instant::now());
@@ -58,31 +89,32 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>, max_watchers: usize) {
             frame = sub.frames.recv() => match frame {
                 Ok(f) => {
                     let plan = watcher.offer(&f, Instant::now());
-                    carry_out(&mut ws, plan, &f).await
+                    carry_out(&mut wr, plan, &f).await
                 }
                 Err(RecvError::Lagged(n)) => {
                     tracing::debug!(frames = n, seen = watcher.seen(), "events session lagged: gap and snapshot");
                     watcher.lagged();
-                    tend(&mut ws, &mut watcher, &hub).await
+                    tend(&mut wr, &mut watcher, &hub).await
                 }
                 Err(RecvError::Closed) => false,
             },
-            _ = check.tick() => tend(&mut ws, &mut watcher, &hub).await,
-            msg = ws.recv() => match msg {
-                Some(Ok(Message::Close(_))) => return finish_close(ws).await,
-                Some(Ok(Message::Text(t))) => match serde_json::from_str::<ClientMsg>(t.as_str()) {
+            _ = check.tick() => tend(&mut wr, &mut watcher, &hub).await,
+            msg = incoming.recv() => match msg {
+                Some(Incoming::Text(t)) => match serde_json::from_slice::<ClientMsg>(&t) {
                     Ok(ClientMsg::Pace { still }) => {
                         watcher.pace(still);
                         true
                     }
                     Err(e) => {
                         let reason: String = format!("bad message: {e}").chars().take(120).collect();
-                        let _ = ws.send(Message::Close(Some(CloseFrame { code: 1003, reason: reason.into() }))).await;
-                        return finish_close(ws).await;
+                        return close(&mut wr, 1003, &reason).await;
                     }
                 },
-                None | Some(Err(_)) => false,
-                Some(Ok(_)) => true,
+                Some(Incoming::Ping(p)) => matches!(tokio::time::timeout(SEND_TIMEOUT, wsframe::send_pong(&mut wr, &p)).await, Ok(Ok(()))),
+                Some(Incoming::Pong) => true,
+                Some(Incoming::Close) => return close(&mut wr, 1000, "").await,
+                Some(Incoming::Refused(code, reason)) => return close(&mut wr, code, reason).await,
+                None => false,
             },
         };
         if !ok {
@@ -91,21 +123,29 @@ async fn events_session(mut ws: WebSocket, hub: Arc<Hub>, max_watchers: usize) {
     }
 }
 
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Sends what the watcher decided: its gaps, then the frame whole or cut for a still page.
-async fn carry_out(ws: &mut WebSocket, plan: Plan, f: &Frame) -> bool {
-    if !send_gaps(ws, &plan.gaps).await {
+async fn carry_out(w: &mut Writer, plan: Plan, f: &Frame) -> bool {
+    if !send_gaps(w, plan.gaps).await {
         return false;
     }
     match plan.body {
-        Some(Body::Whole) => send_shared(ws, &f.json).await,
-        Some(Body::Still) => send_shared(ws, &f.still().json).await,
+        Some(Body::Whole) => put(w, f.json.clone()).await,
+        Some(Body::Still) => put(w, f.still().json.clone()).await,
         None => true,
     }
 }
 
-async fn send_gaps(ws: &mut WebSocket, gaps: &[String]) -> bool {
+async fn send_gaps(w: &mut Writer, gaps: Vec<String>) -> bool {
     for gap in gaps {
-        if !send_text(ws, gap).await {
+        if !put(w, gap.into()).await {
             return false;
         }
     }
@@ -113,9 +153,9 @@ async fn send_gaps(ws: &mut WebSocket, gaps: &[String]) -> bool {
 }
 
 /// The watcher's look at the clock: gaps it owes, and the present when it asks for it.
-async fn tend(ws: &mut WebSocket, watcher: &mut Watcher, hub: &Hub) -> bool {
+async fn tend(w: &mut Writer, watcher: &mut Watcher, hub: &Hub) -> bool {
     let (gaps, ask) = watcher.tick(Instant::now());
-    if !send_gaps(ws, &gaps).await {
+    if !send_gaps(w, gaps).await {
         return false;
     }
     if !ask {
@@ -125,7 +165,7 @@ async fn tend(ws: &mut WebSocket, watcher: &mut Watcher, hub: &Hub) -> bool {
         Some(f) => {
             tracing::debug!(seq = f.last_seq, seen = watcher.seen(), bytes = f.json.len(), "events session: owed snapshot");
             let plan = watcher.answer(&f, Instant::now());
-            carry_out(ws, plan, &f).await
+            carry_out(w, plan, &f).await
         }
         None => {
             watcher.unanswered();

@@ -2,7 +2,7 @@
 //! it stands for (seqs, events, table changes, totals) so a watcher that skips it knows what to
 //! be told instead. Pure data: [`super::stream`] decides who gets which frame.
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use muxscope_shared::{Counters, Event, EventBody, ServerMsg, Snapshot};
 use std::sync::{Arc, OnceLock};
 
@@ -15,7 +15,7 @@ pub const STILL_EVENTS: usize = 20;
 #[derive(Debug)]
 pub struct Frame {
     /// Shared by every watcher it is sent to, never copied.
-    pub json: Utf8Bytes,
+    pub json: Bytes,
     /// For a snapshot, the snapshot's seq; for events, the newest event the frame stands for,
     /// the ones it folded included (the mirror's seq when it was cut). A watcher that has seen
     /// up to this seq can skip the frame and lose nothing.
@@ -40,7 +40,7 @@ pub struct Frame {
 /// A frame cut down for a page that draws still pictures (see [`Frame::still`]).
 #[derive(Debug)]
 pub struct Still {
-    pub json: Utf8Bytes,
+    pub json: Bytes,
     /// Events this cut left out changed the fd table: only the watcher it is sent to is missing
     /// them, so that watcher must ask for a snapshot. (A gap the frame already carried says so
     /// itself, with `resync`, and the hub sends the snapshot for it.)
@@ -118,8 +118,8 @@ pub(crate) mod tests {
         Frame::events(list, changed, 0, 0, false, Counters { messages: 999, ..Counters::default() })
     }
 
-    pub(crate) fn events(json: &str) -> Vec<Event> {
-        let Ok(ServerMsg::Events { events }) = serde_json::from_str(json) else { panic!("not events: {json}") };
+    pub(crate) fn events(json: &[u8]) -> Vec<Event> {
+        let Ok(ServerMsg::Events { events }) = serde_json::from_slice(json) else { panic!("not events: {}", String::from_utf8_lossy(json)) };
         events
     }
 

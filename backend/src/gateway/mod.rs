@@ -11,10 +11,11 @@ pub mod guard;
 pub mod hub;
 pub mod serve;
 pub mod stream;
+mod wsframe;
 
 pub use serve::{serve, web_share, WebBudget, HEADER_READ_TIMEOUT};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -41,7 +42,7 @@ pub const CHAT_BURST: f64 = 20.0;
 /// Longest line read back from the chat core (its own limit plus the `[name] ` prefix).
 const CHAT_LINE_LIMIT: u64 = 16 << 10;
 /// A browser that does not take a frame within this time is disconnected.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The default `--max-watchers`.
 pub const DEFAULT_MAX_WATCHERS: usize = 256;
@@ -99,12 +100,7 @@ async fn stats(State(st): State<AppState>) -> Json<Stats> {
 }
 
 async fn send_text(ws: &mut WebSocket, text: &str) -> bool {
-    send_shared(ws, &Utf8Bytes::from(text)).await
-}
-
-/// Sends a message every watcher shares without copying it (the bytes are reference counted).
-async fn send_shared(ws: &mut WebSocket, text: &Utf8Bytes) -> bool {
-    matches!(tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text.clone()))).await, Ok(Ok(())))
+    matches!(tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text.into()))).await, Ok(Ok(())))
 }
 
 // ---- /ws/echo (conformance tests only) --------------------------------------------------------

@@ -33,6 +33,9 @@ pub struct Mirror {
     last_ask: Option<Instant>,
     /// Events folded so far (for `/api/stats`).
     pub folded_total: u64,
+    /// The present as a snapshot frame, while the mirror has not moved: a crowd of watchers
+    /// joining a quiet room shares one (each would otherwise hold its own 80 KB of JSON).
+    present: Option<Arc<Frame>>,
 }
 
 /// What a tick gives the watchers, in order, and whether the loop must be asked for a snapshot
@@ -63,8 +66,13 @@ impl Mirror {
 
     /// The present as a snapshot frame, for a new watcher or one owed a snapshot; `None` until
     /// the mirror is the present (the asker waits for [`loop_snapshot`](Self::loop_snapshot)).
-    pub fn present(&self) -> Option<Arc<Frame>> {
-        self.snap.as_ref().filter(|_| !self.stale).map(snapshot_frame)
+    pub fn present(&mut self) -> Option<Arc<Frame>> {
+        let snap = self.snap.as_ref().filter(|_| !self.stale)?;
+        match &self.present {
+            // Same seq, same picture (seqs are the loop's clock).
+            Some(f) if f.last_seq == snap.seq => Some(f.clone()),
+            _ => Some(self.present.insert(snapshot_frame(snap)).clone()),
+        }
     }
 
     /// The loop's events, in its order.

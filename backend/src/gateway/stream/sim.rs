@@ -180,8 +180,8 @@ struct Page {
 
 /// What the page does with a message: its reducer replaces the picture with a snapshot and
 /// applies events (gaps included) to it.
-fn show(picture: &mut Snapshot, json: &str) {
-    match serde_json::from_str::<ServerMsg>(json).expect("the page parses what it is sent") {
+fn show(picture: &mut Snapshot, json: &[u8]) {
+    match serde_json::from_slice::<ServerMsg>(json).expect("the page parses what it is sent") {
         ServerMsg::Snapshot(s) => {
             let dropped = picture.counters.dropped_events.max(s.counters.dropped_events);
             *picture = s;
@@ -193,7 +193,7 @@ fn show(picture: &mut Snapshot, json: &str) {
 
 /// What the session does with a plan.
 fn carry_out(picture: &mut Snapshot, gaps: Vec<String>, body: Option<Body>, f: Option<&Frame>) {
-    gaps.iter().for_each(|g| show(picture, g));
+    gaps.iter().for_each(|g| show(picture, g.as_bytes()));
     match (body, f) {
         (Some(Body::Whole), Some(f)) => show(picture, &f.json),
         (Some(Body::Still), Some(f)) => show(picture, &f.still().json),
