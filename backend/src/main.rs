@@ -177,6 +177,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.max_line == 0 {
         anyhow::bail!("--max-line must be at least 1");
     }
+    if cli.max_watchers == 0 {
+        anyhow::bail!("--max-watchers must be at least 1 (the page itself is one)");
+    }
+    if cli.max_web_connections.is_some_and(|n| n < 2) {
+        anyhow::bail!("--max-web-connections must be at least 2 (a page and its event stream)");
+    }
     let cfg = Config {
         chat_addr: cli.chat_addr,
         poller: cli.poller,
