@@ -126,5 +126,5 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
         lim.rlim_cur = lim.rlim_max;
         syscall!(setrlimit(libc::RLIMIT_NOFILE, &lim))?;
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }

@@ -508,8 +508,8 @@ async fn a_watcher_ends_up_with_the_true_state_after_a_storm() {
     let t0 = Instant::now();
     let mut gaps = 0u64;
     while t0.elapsed() < Duration::from_secs(4) {
-        match tokio::time::timeout(Duration::from_millis(200), w.ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ServerMsg>(t.as_str()).unwrap() {
+        if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_millis(200), w.ws.next()).await {
+            match serde_json::from_str::<ServerMsg>(t.as_str()).unwrap() {
                 ServerMsg::Snapshot(snap) => state = snap,
                 ServerMsg::Events { events } => {
                     for e in &events {
@@ -519,8 +519,7 @@ async fn a_watcher_ends_up_with_the_true_state_after_a_storm() {
                         state.apply(e);
                     }
                 }
-            },
-            _ => {}
+            }
         }
     }
     for t in storm {

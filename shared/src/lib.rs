@@ -75,6 +75,8 @@ impl Interest {
             (false, false) => None,
         }
     }
+    /// The union, named as `selectors` says it (adding interest), not an arithmetic `+`.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, other: Interest) -> Interest {
         Interest::from_bools(
             self.is_readable() || other.is_readable(),

@@ -24,7 +24,7 @@ const CHECK_EVERY: Duration = Duration::from_millis(250);
 
 pub async fn events_ws(State(st): State<AppState>, req: Request) -> Response {
     match wsframe::accept(req) {
-        Err(refused) => refused,
+        Err(refused) => *refused,
         Ok((switching, on_upgrade)) => {
             tokio::spawn(async move {
                 if let Ok(upgraded) = on_upgrade.await {

@@ -8,7 +8,7 @@ use muxscope_shared::{Interest, ReadyFlags};
 use std::io;
 use std::os::fd::RawFd;
 
-pub(crate) const FD_SETSIZE: usize = libc::FD_SETSIZE as usize;
+pub(crate) const FD_SETSIZE: usize = libc::FD_SETSIZE;
 
 pub(crate) struct Select {
     interest: Vec<Option<(Interest, Token)>>,
