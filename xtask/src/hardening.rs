@@ -1,15 +1,17 @@
-//! The long hardening runs: `cargo xtask fuzz`, `cargo xtask soak`, `cargo xtask autobahn`.
-//! Each is bounded in time and prints (and saves under bench-results/) what it found.
+//! The long hardening runs: `cargo xtask fuzz`, `cargo xtask autobahn` (and the helpers they
+//! share with `cargo xtask soak`, in soak.rs). Each is bounded in time and prints (and saves
+//! under bench-results/) what it found.
 
 use crate::{cmd, root, setup, status, step, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn arg_value(args: &[String], name: &str, default: f64) -> Result<f64> {
+pub(crate) fn arg_value(args: &[String], name: &str, default: f64) -> Result<f64> {
     match args.iter().position(|a| a == name) {
         None => Ok(default),
         Some(i) => args
@@ -20,13 +22,14 @@ fn arg_value(args: &[String], name: &str, default: f64) -> Result<f64> {
     }
 }
 
-fn save(name: &str, text: &str) -> Result {
+pub(crate) fn save(name: &str, text: &str) -> Result {
     let dir = root().join("bench-results");
     let _ = std::fs::create_dir_all(&dir);
     std::fs::write(dir.join(name), text).map_err(|e| format!("saving {name}: {e}"))
 }
 
-struct Killed(Child);
+/// A child process killed (and reaped) when dropped.
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -35,12 +38,21 @@ impl Drop for Killed {
     }
 }
 
-fn build_release() -> Result {
+pub(crate) fn build_release() -> Result {
     step("building muxscope (release)");
     status(cmd("cargo").args(["build", "--release", "-p", "muxscope"]))
 }
 
-fn start_muxscope(chat: u16, web: u16, extra: &[&str]) -> Result<Killed> {
+/// Starts the release muxscope on loopback with its fd limit raised to the hard limit, and waits
+/// until its web port answers. Its stderr goes to `log` (or nowhere). It dies with this process
+/// (PR_SET_PDEATHSIG), and sits in its own process group, so a Ctrl-C reaches only the xtask,
+/// which then stops it in order.
+pub(crate) fn start_muxscope(chat: u16, web: u16, extra: &[&str], log: Option<&Path>) -> Result<Killed> {
+    for port in [chat, web] {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Err(format!("port {port} on 127.0.0.1 is already taken (another muxscope still running?)"));
+        }
+    }
     let bin = root().join("target/release/muxscope");
     let mut c = cmd("bash");
     let args = format!(
@@ -48,16 +60,38 @@ fn start_muxscope(chat: u16, web: u16, extra: &[&str]) -> Result<Killed> {
         bin.display(),
         extra.join(" ")
     );
-    c.args(["-c", &args]).stdout(Stdio::null()).stderr(Stdio::null()).env("RUST_LOG", "warn");
-    let child = c.spawn().map_err(|e| format!("starting muxscope: {e}"))?;
+    let stderr = match log {
+        Some(p) => Stdio::from(std::fs::File::create(p).map_err(|e| format!("creating {}: {e}", p.display()))?),
+        None => Stdio::null(),
+    };
+    c.args(["-c", &args]).stdout(Stdio::null()).stderr(stderr).env("RUST_LOG", "warn");
+    die_with_parent(&mut c);
+    c.process_group(0);
+    let mut child = Killed(c.spawn().map_err(|e| format!("starting muxscope: {e}"))?);
     let t0 = Instant::now();
     while TcpStream::connect(("127.0.0.1", web)).is_err() {
+        if let Ok(Some(st)) = child.0.try_wait() {
+            return Err(format!("muxscope exited at start ({st})"));
+        }
         if t0.elapsed() > Duration::from_secs(20) {
             return Err("muxscope did not start".into());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Ok(Killed(child))
+    Ok(child)
+}
+
+/// The child gets SIGKILL when this (main) thread dies, even if the xtask is killed outright.
+pub(crate) fn die_with_parent(c: &mut Command) {
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        c.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 // ---- fuzz ------------------------------------------------------------------------------------
@@ -100,92 +134,6 @@ pub fn fuzz(args: &[String]) -> Result {
     Ok(())
 }
 
-// ---- soak ------------------------------------------------------------------------------------
-
-fn rss_and_fds(pid: u32) -> (u64, usize) {
-    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.split_whitespace().next().unwrap_or("0").parse::<u64>().unwrap_or(0))))
-        .unwrap_or(0)
-        * 1024;
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
-    (rss, fds)
-}
-
-fn churn(seconds: f64) -> Result<Value> {
-    let out = cmd("bash")
-        .args([
-            "-c",
-            &format!(
-                "ulimit -n $(ulimit -Hn); exec '{}' bench churn --target 127.0.0.1:5101 --clients 1000 --seconds {seconds}",
-                root().join("target/release/muxscope").display()
-            ),
-        ])
-        .output()
-        .map_err(|e| format!("churn: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("churn failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("churn output: {e}"))
-}
-
-/// `cargo xtask soak [--minutes N]`: thousands of clients joining, chatting and leaving, with a
-/// browser-less watcher on the event stream; RSS and open fds at start and end must be flat.
-pub fn soak(args: &[String]) -> Result {
-    let minutes = arg_value(args, "--minutes", 5.0)?;
-    build_release()?;
-    let server = start_muxscope(5101, 5102, &[])?;
-    let pid = server.0.id();
-    // Someone watches the events the whole time, as a browser would.
-    let watcher = events_watcher(5102)?;
-    step("warm-up: 10 s of churn");
-    churn(10.0)?;
-    std::thread::sleep(Duration::from_secs(2));
-    let (rss0, fds0) = rss_and_fds(pid);
-    step(&format!("soak: {minutes} min of churn (waves of 1,000 clients)"));
-    let v = churn(minutes * 60.0)?;
-    std::thread::sleep(Duration::from_secs(3));
-    let (rss1, fds1) = rss_and_fds(pid);
-    drop(watcher);
-    let summary = format!(
-        "cargo xtask soak --minutes {minutes}: {} connections in {} waves ({} lines sent, {} received)\n\
-         RSS {:.1} MiB → {:.1} MiB, open fds {fds0} → {fds1}\n",
-        v["connections"], v["waves"], v["lines_sent"], v["lines_received"], rss0 as f64 / 1048576.0, rss1 as f64 / 1048576.0
-    );
-    print!("{summary}");
-    save("soak.txt", &summary)?;
-    if fds1 > fds0 + 2 {
-        return Err(format!("open fds grew from {fds0} to {fds1}: a leak"));
-    }
-    if rss1 as f64 > rss0 as f64 * 1.25 + 4.0 * 1048576.0 {
-        return Err(format!("RSS grew from {rss0} to {rss1} bytes"));
-    }
-    Ok(())
-}
-
-/// A raw WebSocket client on /ws/events that reads and discards, in a thread.
-fn events_watcher(port: u16) -> Result<Killed> {
-    // A handshake by hand, then read and discard: enough to keep a subscription open.
-    let child = std::process::Command::new("bash")
-        .args([
-            "-c",
-            &format!(
-                "exec python3 -c \"
-import socket,base64,os
-s=socket.create_connection(('127.0.0.1',{port}))
-k=base64.b64encode(os.urandom(16)).decode()
-s.sendall(('GET /ws/events HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: '+k+'\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n').encode())
-while s.recv(65536): pass
-\""
-            ),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("events watcher: {e}"))?;
-    Ok(Killed(child))
-}
-
 // ---- autobahn --------------------------------------------------------------------------------
 
 /// Cases excluded, with the reason.
@@ -222,7 +170,7 @@ pub fn autobahn(_args: &[String]) -> Result {
         status(std::process::Command::new(&py).args(["-m", "pip", "install", "-q", "--target"]).arg(&lib).arg("autobahntestsuite==25.10.1"))?;
     }
     build_release()?;
-    let _server = start_muxscope(5201, 5202, &["--ws-echo"])?;
+    let _server = start_muxscope(5201, 5202, &["--ws-echo"], None)?;
     let out = root().join("target/autobahn/reports");
     let _ = std::fs::remove_dir_all(&out);
     let spec = serde_json::json!({

@@ -12,6 +12,7 @@
 
 mod bench;
 mod hardening;
+mod soak;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
         "web" => setup(false, false).and_then(|_| build_web()),
         "bench" => bench::main(&rest),
         "fuzz" => hardening::fuzz(&rest),
-        "soak" => hardening::soak(&rest),
+        "soak" => soak::soak(&rest),
         "autobahn" => hardening::autobahn(&rest),
         "help" | "--help" | "-h" => {
             println!(
