@@ -334,6 +334,30 @@ async fn a_page_opened_after_nobody_watched_shows_the_present() {
     b.client.clone().close().await.unwrap();
 }
 
+/// A page over `--max-watchers` is turned away with close 1013: it says why, tries again with
+/// backoff, and gets in once a slot frees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_turned_away_says_why_and_gets_in_when_a_slot_frees() {
+    use futures_util::StreamExt;
+    if !browser_available() {
+        return;
+    }
+    let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0", "--max-watchers", "1"]);
+    let web = server.web.unwrap();
+    let (mut hog, _) = tokio_tungstenite::connect_async(format!("ws://{web}/ws/events")).await.unwrap();
+    let _snapshot = hog.next().await.unwrap().unwrap();
+    let b = Browser::start().await;
+    b.client.goto(&format!("http://{web}/")).await.unwrap();
+    let said = b
+        .until("the refusal on the page", "const t = document.querySelector('[data-testid=stream-status]')?.innerText || ''; return t.includes('--max-watchers') ? t : ''")
+        .await;
+    assert!(said.as_str().unwrap().contains("trying again in"), "{said}");
+    drop(hog);
+    b.until("the page let in", "return document.querySelector('[data-testid=fd-node][data-role=listener]') !== null").await;
+    assert_eq!(b.text_of("stream-status").await, "● live");
+    b.client.clone().close().await.unwrap();
+}
+
 /// Not a test: the page's performance under a busy room, for `cargo xtask bench` (which runs
 /// it with `--ignored` against the release binary). Prints one `BENCH {json}` line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,15 @@
 //! The Yew view. Components only draw a [`Model`]; every change goes through the reducer.
 
-use crate::dots::{layout, node_class, redraw, role_class, Dot, Redraw};
+use crate::dots::{
+    crowd_dots, is_crowd, layout, node_class, plan_crowd, role_class, CrowdDraw, Dot, Redraw,
+};
 use crate::models;
 use crate::net::{self, Socket};
 use crate::state::{Action, Fanout, Flash, Model};
 use gloo_timers::callback::{Interval, Timeout};
 use muxscope_shared::{valid_nick, ClientMsg, FdInfo, ServerMsg};
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -33,8 +36,23 @@ type Dispatch = UseReducerDispatcher<Model>;
 
 #[function_component(App)]
 pub fn app() -> Html {
-    let model = use_reducer(Model::default);
+    // What the page's socket brought before this first render (the snapshot, usually: the first
+    // render waits a little for it, see `lib.rs`) is in the first picture.
+    let model = use_reducer(|| {
+        let mut m = Model::default();
+        let (opened, texts) = net::take_early_frames();
+        if opened {
+            m.update(Action::Connected(true));
+        }
+        let frames: Vec<ServerMsg> = texts.iter().filter_map(|t| parse_frame(t)).collect();
+        if !frames.is_empty() {
+            net::mark_once("mx:snapshot-taken");
+            m.update(Action::Receive(frames, net::now_ms()));
+        }
+        m
+    });
     let reconnect = use_state(|| 0u32);
+    let backoff: Rc<RefCell<u32>> = use_mut_ref(|| RETRY_FIRST_MS);
     // Frames wait here until the model takes them (see `Model::takes_frames`): a browser
     // watching a flood then redraws a few times a second instead of once per frame.
     let inbox: Rc<RefCell<Vec<ServerMsg>>> = use_mut_ref(Vec::new);
@@ -53,57 +71,95 @@ pub fn app() -> Html {
         });
     }
     {
-        // /ws/events, reopened a second after it drops.
+        // /ws/events, reopened after it drops or is refused (with backoff).
         let dispatch = model.dispatcher();
+        let backoff = backoff.clone();
         let reconnect = reconnect.clone();
         let inbox = inbox.clone();
         let events = events.clone();
         let drawn = drawn.clone();
         use_effect_with(*reconnect, move |_| {
             let timer: Rc<RefCell<Option<Timeout>>> = Rc::default();
+            let backoff_ok = backoff.clone();
             let (d_open, d_close) = (dispatch.clone(), dispatch.clone());
             let events_open = events.clone();
+            // Backoff: 1 s after a drop, doubling to 30 s while the server keeps refusing
+            // (e.g. too many watchers: close 1013), back to 1 s once a snapshot arrives.
             let retry = {
                 let timer = timer.clone();
                 let reconnect = reconnect.clone();
+                let backoff = backoff.clone();
                 move || {
                     let r = reconnect.clone();
-                    timer.replace(Some(Timeout::new(1000, move || r.set(*r + 1))));
+                    let ms = *backoff.borrow();
+                    backoff.replace((ms * 2).min(RETRY_MAX_MS));
+                    timer.replace(Some(Timeout::new(ms, move || r.set(*r + 1))));
+                    ms
                 }
             };
             let retry2 = retry.clone();
-            let sock = Socket::open(
-                &net::url("/ws/events"),
-                Callback::from(move |_| {
-                    if drawn.borrow().as_ref().is_some_and(|m| m.draws_still()) {
-                        if let Some(sock) = events_open.borrow().as_ref() {
-                            sock.send(&pace(true));
+            let (d_text, drawn_text, drawn_pace) = (dispatch.clone(), drawn.clone(), drawn.clone());
+            // The first one was opened as the page started (`net::open_events_early`).
+            let first = if *reconnect == 0 {
+                net::take_early_events()
+            } else {
+                None
+            };
+            *events.borrow_mut() = first.or_else(|| Socket::connect(&net::url("/ws/events")));
+            if let Some(sock) = events.borrow().as_ref() {
+                // What it held is handed over now, in order.
+                sock.bind(
+                    Callback::from(move |_| {
+                        if drawn.borrow().as_ref().is_some_and(|m| m.draws_still()) {
+                            if let Some(sock) = events_open.borrow().as_ref() {
+                                sock.send(&pace(true));
+                            }
                         }
-                    }
-                    d_open.dispatch(Action::Connected(true))
-                }),
-                Callback::from(move |text: String| {
-                    let t0 = net::now_ms();
-                    let parsed = serde_json::from_str::<ServerMsg>(&text);
-                    net::add_stat("parse_ms", net::now_ms() - t0);
-                    net::add_stat("frames", 1.0);
-                    if let Ok(msg) = parsed {
-                        if let ServerMsg::Snapshot(s) = &msg {
-                            net::add_stat("snapshots", 1.0);
-                            net::add_stat("snapshot_fds_sum", s.fds.len() as f64);
+                        net::mark_once("mx:ws-open");
+                        d_open.dispatch(Action::Connected(true))
+                    }),
+                    Callback::from(move |text: String| {
+                        let Some(msg) = parse_frame(&text) else {
+                            return;
+                        };
+                        let snapshot = matches!(msg, ServerMsg::Snapshot(_));
+                        if snapshot {
+                            backoff_ok.replace(RETRY_FIRST_MS);
                         }
                         inbox.borrow_mut().push(msg);
-                    }
-                }),
-                Callback::from(move |_| {
-                    d_close.dispatch(Action::Connected(false));
-                    retry2();
-                }),
-            );
-            if sock.is_none() {
+                        // The present is handed in now, not at the next tick, whenever the tick
+                        // would take it (`Model::takes_frames`): a crowd is drawn as soon as it
+                        // is known.
+                        let now = net::now_ms();
+                        if snapshot
+                            && drawn_text
+                                .borrow()
+                                .as_ref()
+                                .is_none_or(|m| m.takes_frames(now, true))
+                        {
+                            net::mark_once("mx:snapshot-taken");
+                            let frames = std::mem::take(&mut *inbox.borrow_mut());
+                            d_text.dispatch(Action::Receive(frames, now));
+                        }
+                    }),
+                    Callback::from(move |reason: String| {
+                        let ms = retry2();
+                        d_close.dispatch(Action::StreamClosed { reason, retry_s: ms / 1000 });
+                    }),
+                );
+                // Opened before the first render (which took that in): the pace it missed.
+                if sock.is_open()
+                    && drawn_pace
+                        .borrow()
+                        .as_ref()
+                        .is_some_and(|m| m.draws_still())
+                {
+                    sock.send(&pace(true));
+                }
+            }
+            if events.borrow().is_none() {
                 retry();
             }
-            *events.borrow_mut() = sock;
             move || {
                 events.borrow_mut().take();
                 timer.borrow_mut().take();
@@ -116,9 +172,19 @@ pub fn app() -> Html {
         use_effect_with(model.tick_ms(), move |ms| {
             let iv = Interval::new(*ms, move || {
                 let now = net::now_ms();
-                let snapshot = inbox.borrow().iter().any(|m| matches!(m, ServerMsg::Snapshot(_)));
-                let takes = !inbox.borrow().is_empty() && drawn.borrow().as_ref().is_none_or(|m| m.takes_frames(now, snapshot));
+                let snapshot = inbox
+                    .borrow()
+                    .iter()
+                    .any(|m| matches!(m, ServerMsg::Snapshot(_)));
+                let takes = !inbox.borrow().is_empty()
+                    && drawn
+                        .borrow()
+                        .as_ref()
+                        .is_none_or(|m| m.takes_frames(now, snapshot));
                 if takes {
+                    if snapshot {
+                        net::mark_once("mx:snapshot-taken");
+                    }
                     let frames = std::mem::take(&mut *inbox.borrow_mut());
                     dispatch.dispatch(Action::Receive(frames, now));
                 } else {
@@ -133,6 +199,7 @@ pub fn app() -> Html {
         let drawn = !model.snap.fds.is_empty();
         use_effect_with(drawn, move |drawn| {
             if *drawn {
+                net::mark_once("mx:drawn");
                 if let Some(w) = web_sys::window() {
                     let key = wasm_bindgen::JsValue::from_str("muxscopeReadyMs");
                     if !js_sys::Reflect::has(&w, &key).unwrap_or(true) {
@@ -142,21 +209,36 @@ pub fn app() -> Html {
             }
         });
     }
+    // The crowd is drawn as the page renders, into a `<g>` of its own that Yew only places
+    // (`Html::VRef`): the first picture is in the document in the same task as the snapshot
+    // that brought it, whatever Yew's scheduler defers.
+    let crowd: Rc<RefCell<Crowd>> = use_mut_ref(Crowd::new);
+    crowd.borrow_mut().draw(&model);
+    let crowd_node = Html::VRef(crowd.borrow().el.clone().into());
     let d = model.dispatcher();
     net::add_stat("renders", 1.0);
+    if !model.snap.fds.is_empty() {
+        net::mark_once("mx:render");
+    }
     html! {
         <div class={classes!("app", model.busy().then_some("busy"))}>
             <header>
                 <h1>{ "muxscope" }</h1>
                 <span class="tagline">{ "see IO multiplexing work, live" }</span>
                 <span class="poller">{ if model.snap.poller.is_empty() { "…".to_string() } else { model.snap.poller.clone() } }</span>
-                <span class={classes!("conn", model.connected.then_some("up"))}>{ if model.connected { "● live" } else { "○ connecting" } }</span>
+                <span class={classes!("conn", model.connected.then_some("up"))} data-testid="stream-status">{
+                    match (model.connected, &model.stream_closed) {
+                        (true, _) => "● live".to_string(),
+                        (false, Some(why)) => format!("○ {why}"),
+                        (false, None) => "○ connecting".to_string(),
+                    }
+                }</span>
                 { controls(&model, &d) }
             </header>
             <main>
                 <section class="stage-wrap">
                     { wait_bar(&model) }
-                    { stage(&model) }
+                    { stage(&model, crowd_node) }
                     { phase(&model) }
                     <IoModels poller={model.snap.poller.clone()} lit={models::lit_phase(model.phase.as_ref().map(|p| p.step))} />
                 </section>
@@ -170,6 +252,22 @@ pub fn app() -> Html {
     }
 }
 
+/// One `/ws/events` frame, parsed (and counted for `window.muxscopeStats`).
+fn parse_frame(text: &str) -> Option<ServerMsg> {
+    let t0 = net::now_ms();
+    net::mark_once("mx:first-frame");
+    let parsed = serde_json::from_str::<ServerMsg>(text);
+    net::add_stat("parse_ms", net::now_ms() - t0);
+    net::add_stat("frames", 1.0);
+    let msg = parsed.ok()?;
+    if let ServerMsg::Snapshot(s) = &msg {
+        net::mark_once("mx:snapshot-parsed");
+        net::add_stat("snapshots", 1.0);
+        net::add_stat("snapshot_fds_sum", s.fds.len() as f64);
+    }
+    Some(msg)
+}
+
 fn pace(still: bool) -> String {
     serde_json::to_string(&ClientMsg::Pace { still }).expect("pace serializes")
 }
@@ -178,7 +276,13 @@ fn controls(m: &Model, d: &Dispatch) -> Html {
     let pause = {
         let d = d.clone();
         let paused = m.paused;
-        Callback::from(move |_| d.dispatch(if paused { Action::Resume } else { Action::Pause }))
+        Callback::from(move |_| {
+            d.dispatch(if paused {
+                Action::Resume
+            } else {
+                Action::Pause
+            })
+        })
     };
     let step = {
         let d = d.clone();
@@ -200,7 +304,11 @@ fn controls(m: &Model, d: &Dispatch) -> Html {
     let status = if m.queue.is_empty() && m.is_live() {
         "live".to_string()
     } else {
-        format!("{} queued · {:.1} s behind live", m.queue.len(), m.behind_s())
+        format!(
+            "{} queued · {:.1} s behind live",
+            m.queue.len(),
+            m.behind_s()
+        )
     };
     html! {
         <div class="controls">
@@ -223,7 +331,11 @@ fn wait_bar(m: &Model) -> Html {
     let Some(w) = &m.wait else {
         return html! { <div class="waitbar">{ "waiting for the first wakeup…" }</div> };
     };
-    let timeout = if w.timeout_ms < 0 { "∞".to_string() } else { format!("{} ms", w.timeout_ms) };
+    let timeout = if w.timeout_ms < 0 {
+        "∞".to_string()
+    } else {
+        format!("{} ms", w.timeout_ms)
+    };
     let scan = match m.snap.poller.as_str() {
         "poll" | "select" => format!("the kernel scanned {} fds to find them", w.scanned),
         _ => "no scan: the kernel kept the ready list".to_string(),
@@ -258,6 +370,9 @@ fn wait_bar(m: &Model) -> Html {
 }
 
 const CORE: (f64, f64) = (500.0, 530.0);
+/// The event stream is tried again this long after it drops, doubling up to the max.
+const RETRY_FIRST_MS: u32 = 1000;
+const RETRY_MAX_MS: u32 = 30_000;
 
 /// A speed as a range input's DOM holds it ("1", "0.5"): Yew writes the value again on every
 /// render whenever the two strings differ, and writing a range input's value lays it out again.
@@ -284,9 +399,24 @@ fn short(name: &str, max: usize) -> String {
 /// dashed write-interest ring while output waits, with a tooltip, its fd number, and its name
 /// when there is room. Changes are classes and attributes, never new elements: inserting
 /// elements makes the browser lay out the whole SVG again.
-fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>, out: &mut Vec<Html>) {
-    let queued = if f.pending_out > 0 { format!(" · {} B queued", f.pending_out) } else { String::new() };
-    let title = format!("fd {} · {} · {} · interest {}{queued}", f.fd, role_class(f.role), f.name, f.interest);
+fn fd_node(
+    f: &FdInfo,
+    (x, y, r): (f64, f64, f64),
+    flash: Option<(Flash, u64)>,
+    out: &mut Vec<Html>,
+) {
+    let queued = if f.pending_out > 0 {
+        format!(" · {} B queued", f.pending_out)
+    } else {
+        String::new()
+    };
+    let title = format!(
+        "fd {} · {} · {} · interest {}{queued}",
+        f.fd,
+        role_class(f.role),
+        f.name,
+        f.interest
+    );
     let (cx, cy) = (format!("{x:.1}"), format!("{y:.1}"));
     out.push(html! {
         <circle key={format!("c{}", f.fd)} data-testid="fd-node" data-fd={f.fd.to_string()} data-role={role_class(f.role)} data-name={f.name.clone()}
@@ -303,29 +433,24 @@ fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>, 
     }
 }
 
-/// Nodes smaller than this are [`DotGroup`]s (no room for an fd number).
-const READABLE_R: f64 = 7.0;
-
-/// Rooms bigger than this are drawn as [`DotGroup`]s whatever their size: a crowd that joins a
-/// few hundred at a time is not drawn with labels on the way up.
-const MAX_LABELLED: usize = 256;
-
 /// Nodes per [`NodeGroup`].
 const GROUP: usize = 32;
+
+/// An fd with its place and mark.
+type Placed = (FdInfo, (f64, f64, f64), Option<(Flash, u64)>);
 
 #[derive(Properties, PartialEq, Clone)]
 pub struct GroupProps {
     /// The group's fds, each with its place and mark.
-    pub nodes: Vec<(FdInfo, (f64, f64, f64), Option<(Flash, u64)>)>,
+    pub nodes: Vec<Placed>,
 }
 
-/// A run of [`GROUP`] nodes of the interest list. A redraw compares each group once and redraws
-/// only groups with a changed node: in a busy room of a thousand, a still picture where four
-/// senders changed mark touches four groups, not a thousand nodes.
+/// A run of [`GROUP`] nodes of a room small enough to label. A redraw compares each group once
+/// and redraws only groups with a changed node.
 #[function_component(NodeGroup)]
 fn node_group(p: &GroupProps) -> Html {
     // One element around the group: a new group is built before it joins the document, and a
-    // group that goes (a crowd leaving) is one removal, not one per node.
+    // group that goes is one removal, not one per node.
     let mut out = Vec::with_capacity(p.nodes.len());
     for (f, place, flash) in &p.nodes {
         fd_node(f, *place, *flash, &mut out);
@@ -333,59 +458,106 @@ fn node_group(p: &GroupProps) -> Html {
     html! { <g class="group">{ for out }</g> }
 }
 
-#[derive(Properties, PartialEq, Clone)]
-pub struct DotProps {
-    pub dots: Vec<Dot>,
-}
-
-/// A run of [`GROUP`] nodes of a room too big for labels (see [`crate::dots`]): Yew draws only the
-/// `<g>`; its circles are written as markup when fds come or go, and otherwise updated attribute
-/// by attribute.
-#[function_component(DotGroup)]
-fn dot_group(p: &DotProps) -> Html {
-    let g = use_node_ref();
-    let drawn: Rc<RefCell<Vec<Dot>>> = use_mut_ref(Vec::new);
-    {
-        let g = g.clone();
-        use_effect_with(p.dots.clone(), move |want| {
-            let Some(el) = g.cast::<web_sys::Element>() else { return };
-            let mut drawn = drawn.borrow_mut();
-            match redraw(&drawn, want) {
-                Redraw::Keep => return,
-                // Numbers, fixed names and the escaped fd name only (`Dot::markup`); never chat text.
-                Redraw::Rebuild(markup) => el.set_inner_html(&markup),
-                Redraw::Update(changes) => {
-                    let children = el.children();
-                    for (i, k, v) in changes {
-                        if let Some(c) = children.item(i as u32) {
-                            let _ = c.set_attribute(k, &v);
-                        }
-                    }
-                }
-            }
-            *drawn = want.clone();
-        });
-    }
-    html! { <g class="group" ref={g} /> }
-}
-
+/// A labelled room's nodes (a crowd is drawn by [`Crowd`] instead).
 fn node_groups(m: &Model, places: &[(f64, f64, f64)]) -> Html {
-    let big = places.len() > MAX_LABELLED || places.first().is_some_and(|p| p.2 < READABLE_R);
+    if is_crowd(m.snap.fds.len()) {
+        return Html::default();
+    }
     m.snap
         .fds
         .chunks(GROUP)
         .zip(places.chunks(GROUP))
         .enumerate()
         .map(|(i, (fds, places))| {
-            if big {
-                let dots = fds.iter().zip(places).map(|(f, p)| Dot::new(f, *p, m.flashes.get(&f.fd).copied())).collect::<Vec<_>>();
-                html! { <DotGroup key={format!("d{i}")} dots={dots} /> }
-            } else {
-                let nodes = fds.iter().zip(places).map(|(f, p)| (f.clone(), *p, m.flashes.get(&f.fd).copied())).collect::<Vec<_>>();
-                html! { <NodeGroup key={format!("n{i}")} nodes={nodes} /> }
-            }
+            let nodes = fds
+                .iter()
+                .zip(places)
+                .map(|(f, p)| (f.clone(), *p, m.flashes.get(&f.fd).copied()))
+                .collect::<Vec<_>>();
+            html! { <NodeGroup key={format!("n{i}")} nodes={nodes} /> }
         })
         .collect()
+}
+
+/// A room too big for labels, drawn into a `<g>` of its own (see [`crate::dots`]) that Yew only
+/// places. Its circles are markup: the first picture of a crowd is one parse, and after that
+/// only the groups with a changed node are touched (in a busy room of a thousand, a still
+/// picture where four senders changed mark sets four attributes). None of it is a virtual DOM
+/// node, so a render of the page costs nothing per fd unless the fds or their marks changed.
+struct Crowd {
+    el: web_sys::Element,
+    fds: Vec<FdInfo>,
+    flashes: HashMap<i32, (Flash, u64)>,
+    groups: Vec<Vec<Dot>>,
+}
+
+impl Crowd {
+    fn new() -> Crowd {
+        Crowd {
+            el: net::svg_group("crowd"),
+            fds: Vec::new(),
+            flashes: HashMap::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// Brings the crowd's `<g>` to the model's crowd (empty when the room is labelled).
+    fn draw(&mut self, m: &Model) {
+        let fds: &[FdInfo] = if is_crowd(m.snap.fds.len()) {
+            &m.snap.fds
+        } else {
+            &[]
+        };
+        if self.fds == fds && (fds.is_empty() || self.flashes == m.flashes) {
+            return;
+        }
+        let el = &self.el;
+        let want = crowd_dots(fds, &m.flashes);
+        match plan_crowd(&self.groups, &want) {
+            // Numbers, fixed names and the escaped fd name only (`Dot::markup`); never chat text.
+            CrowdDraw::Whole(markup) => {
+                net::mark_once("mx:crowd-markup");
+                el.set_inner_html(&markup);
+                net::mark_once("mx:crowd-drawn");
+            }
+            CrowdDraw::Groups {
+                redraws,
+                keep,
+                append,
+            } => {
+                let groups = el.children();
+                for (i, r) in redraws {
+                    let Some(g) = groups.item(i as u32) else {
+                        continue;
+                    };
+                    match r {
+                        Redraw::Keep => {}
+                        Redraw::Rebuild(markup) => g.set_inner_html(&markup),
+                        Redraw::Update(changes) => {
+                            let nodes = g.children();
+                            for (j, k, v) in changes {
+                                if let Some(c) = nodes.item(j as u32) {
+                                    let _ = c.set_attribute(k, &v);
+                                }
+                            }
+                        }
+                    }
+                }
+                while groups.length() as usize > keep {
+                    match groups.item(groups.length() - 1) {
+                        Some(g) => g.remove(),
+                        None => break,
+                    }
+                }
+                if !append.is_empty() {
+                    let _ = el.insert_adjacent_html("beforeend", &append);
+                }
+            }
+        }
+        self.groups = want;
+        self.fds = fds.to_vec();
+        self.flashes = m.flashes.clone();
+    }
 }
 
 /// Most fan-out lines drawn; a larger room gets an even sample of its recipients.
@@ -409,9 +581,15 @@ fn fanout_lines(f: &Fanout, pos: &dyn Fn(i32) -> Option<(f64, f64)>) -> Html {
     }
 }
 
-fn stage(m: &Model) -> Html {
+fn stage(m: &Model, crowd: Html) -> Html {
     let places = layout(m.snap.fds.len());
-    let pos = |fd: i32| m.snap.fds.binary_search_by_key(&fd, |f| f.fd).ok().map(|i| (places[i].0, places[i].1));
+    let pos = |fd: i32| {
+        m.snap
+            .fds
+            .binary_search_by_key(&fd, |f| f.fd)
+            .ok()
+            .map(|i| (places[i].0, places[i].1))
+    };
     let copies: Vec<Html> = m
         .flashes
         .iter()
@@ -422,7 +600,15 @@ fn stage(m: &Model) -> Html {
             Some(html! { <line key={format!("cp-{fd}-{id}")} class="copy-line" x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={CORE.0.to_string()} y2={CORE.1.to_string()} /> })
         })
         .collect();
-    let title = format!("kernel · {} · interest list: {} fds", if m.snap.poller.is_empty() { "…" } else { &m.snap.poller }, m.snap.fds.len());
+    let title = format!(
+        "kernel · {} · interest list: {} fds",
+        if m.snap.poller.is_empty() {
+            "…"
+        } else {
+            &m.snap.poller
+        },
+        m.snap.fds.len()
+    );
     let pending: u64 = m.snap.fds.iter().map(|f| f.pending_out).sum();
     // Two layers: the boxes and nodes, and above them the lines that animate across the whole
     // stage (their own compositing layer), so drawing a fan-out does not repaint every node.
@@ -438,6 +624,7 @@ fn stage(m: &Model) -> Html {
                     <circle r="30" />
                     <text dy="0.35em">{ "loop" }</text>
                 </g>
+                { crowd }
                 { node_groups(m, &places) }
             </svg>
             <svg class="layer overlay" viewBox="0 0 1000 600" aria-hidden="true">
@@ -450,8 +637,12 @@ fn stage(m: &Model) -> Html {
 
 fn phase(m: &Model) -> Html {
     match &m.phase {
-        Some(p) => html! { <div key={if m.busy() { 0 } else { p.id }} class={classes!("phase", format!("step-{}", p.step))}>{ &p.text }</div> },
-        None => html! { <div class="phase">{ "① wait for readiness → ② recv copies the data → ③ fan-out to every client" }</div> },
+        Some(p) => {
+            html! { <div key={if m.busy() { 0 } else { p.id }} class={classes!("phase", format!("step-{}", p.step))}>{ &p.text }</div> }
+        }
+        None => {
+            html! { <div class="phase">{ "① wait for readiness → ② recv copies the data → ③ fan-out to every client" }</div> }
+        }
     }
 }
 
@@ -535,9 +726,14 @@ const BUSY_LOG_LINES: usize = 14;
 fn event_log(m: &Model) -> Html {
     let lines = m.log.iter().rev();
     let lines: Html = if m.busy() {
-        lines.take(BUSY_LOG_LINES).map(|l| html! { <div class={classes!("ev", l.class)}>{ &l.text }</div> }).collect()
+        lines
+            .take(BUSY_LOG_LINES)
+            .map(|l| html! { <div class={classes!("ev", l.class)}>{ &l.text }</div> })
+            .collect()
     } else {
-        lines.map(|l| html! { <div key={l.id} class={classes!("ev", l.class)}>{ &l.text }</div> }).collect()
+        lines
+            .map(|l| html! { <div key={l.id} class={classes!("ev", l.class)}>{ &l.text }</div> })
+            .collect()
     };
     html! {
         <section class="log" data-testid="event-log">{ lines }</section>
@@ -558,7 +754,13 @@ pub fn chat_pane(p: &ChatProps) -> Html {
     let sock: Rc<RefCell<Option<(String, Socket)>>> = use_mut_ref(|| None);
     let outbox: Rc<RefCell<Vec<String>>> = use_mut_ref(Vec::new);
     let send = {
-        let (nick, text, sock, outbox, d) = (nick.clone(), text.clone(), sock.clone(), outbox.clone(), p.dispatch.clone());
+        let (nick, text, sock, outbox, d) = (
+            nick.clone(),
+            text.clone(),
+            sock.clone(),
+            outbox.clone(),
+            p.dispatch.clone(),
+        );
         Callback::from(move |_: ()| {
             let line = text.trim().to_string();
             let n = nick.trim().to_string();
@@ -566,7 +768,9 @@ pub fn chat_pane(p: &ChatProps) -> Html {
                 return;
             }
             if !valid_nick(&n) {
-                d.dispatch(Action::ChatStatus("choose a nick first: 1 to 32 characters, no spaces or brackets".into()));
+                d.dispatch(Action::ChatStatus(
+                    "choose a nick first: 1 to 32 characters, no spaces or brackets".into(),
+                ));
                 return;
             }
             let mut slot = sock.borrow_mut();
@@ -578,12 +782,17 @@ pub fn chat_pane(p: &ChatProps) -> Html {
                     }
                     s.send(&line);
                 }
-                Some((current, _)) if *current == n && !outbox.borrow().is_empty() => outbox.borrow_mut().push(line),
+                Some((current, _)) if *current == n && !outbox.borrow().is_empty() => {
+                    outbox.borrow_mut().push(line)
+                }
                 _ => {
                     outbox.borrow_mut().push(line);
                     let (d_line, d_close) = (d.clone(), d.clone());
                     let (sock2, outbox2) = (sock.clone(), outbox.clone());
-                    let url = net::url(&format!("/ws/chat?nick={}", js_sys::encode_uri_component(&n)));
+                    let url = net::url(&format!(
+                        "/ws/chat?nick={}",
+                        js_sys::encode_uri_component(&n)
+                    ));
                     d.dispatch(Action::ChatStatus(format!("joining as {n}…")));
                     let s = Socket::open(
                         &url,
@@ -596,7 +805,11 @@ pub fn chat_pane(p: &ChatProps) -> Html {
                         }),
                         Callback::from(move |t: String| d_line.dispatch(Action::ChatLine(t))),
                         Callback::from(move |reason: String| {
-                            let why = if reason.is_empty() { "connection closed".to_string() } else { reason };
+                            let why = if reason.is_empty() {
+                                "connection closed".to_string()
+                            } else {
+                                reason
+                            };
                             d_close.dispatch(Action::ChatStatus(format!("chat: {why}")));
                         }),
                     );
@@ -608,11 +821,15 @@ pub fn chat_pane(p: &ChatProps) -> Html {
     };
     let on_nick = {
         let nick = nick.clone();
-        Callback::from(move |e: InputEvent| nick.set(e.target_unchecked_into::<HtmlInputElement>().value()))
+        Callback::from(move |e: InputEvent| {
+            nick.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
     };
     let on_text = {
         let text = text.clone();
-        Callback::from(move |e: InputEvent| text.set(e.target_unchecked_into::<HtmlInputElement>().value()))
+        Callback::from(move |e: InputEvent| {
+            text.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
     };
     let on_key = {
         let send = send.clone();

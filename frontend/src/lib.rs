@@ -14,5 +14,16 @@ mod net;
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
-    yew::Renderer::<app::App>::new().render();
+    net::mark_once("mx:start");
+    net::open_events_early();
+    // The page's first render waits for the loop's snapshot (usually a few tens of ms), at most
+    // FIRST_PICTURE_WAIT_MS: the page then appears with its fds in one frame, instead of an empty
+    // stage first, whose frame would also hold up the snapshot's delivery.
+    net::when_events_ready(FIRST_PICTURE_WAIT_MS, || {
+        yew::Renderer::<app::App>::new().render();
+    });
 }
+
+/// Longest wait for the snapshot before the page renders without it.
+#[cfg(target_arch = "wasm32")]
+const FIRST_PICTURE_WAIT_MS: u32 = 250;

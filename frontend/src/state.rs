@@ -101,6 +101,9 @@ pub struct Rates {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     Connected(bool),
+    /// The event stream closed: the server's reason (empty when the connection just dropped)
+    /// and the seconds until the page tries again.
+    StreamClosed { reason: String, retry_s: u32 },
     Server(ServerMsg),
     Tick(f64),
     /// Frames received since the last tick, then a tick at the given time: the view batches
@@ -120,6 +123,8 @@ pub struct Model {
     /// The loop as of the last played event.
     pub snap: Snapshot,
     pub connected: bool,
+    /// Why the event stream is down, when the server said (e.g. too many watchers).
+    pub stream_closed: Option<String>,
     pub queue: VecDeque<Item>,
     pub paused: bool,
     pub speed: f64,
@@ -155,6 +160,7 @@ impl Default for Model {
     fn default() -> Model {
         Model {
             snap: Snapshot::empty(),
+            stream_closed: None,
             connected: false,
             queue: VecDeque::new(),
             paused: false,
@@ -266,8 +272,21 @@ impl Model {
                     return false;
                 }
                 self.connected = c;
+                if c {
+                    self.stream_closed = None;
+                }
                 let text = if c { "connected to the event stream" } else { "event stream lost; reconnecting…" };
                 self.log_line("sys", text.to_string());
+            }
+            Action::StreamClosed { reason, retry_s } => {
+                self.connected = false;
+                let text = if reason.is_empty() {
+                    format!("event stream lost; trying again in {retry_s} s")
+                } else {
+                    format!("event stream closed by the server: {reason} (trying again in {retry_s} s)")
+                };
+                self.stream_closed = Some(text.clone());
+                self.log_line("sys", text);
             }
             Action::Receive(msgs, now) => {
                 self.received_ms = now;
@@ -944,5 +963,18 @@ mod tests {
         m.update(Action::Tick(2250.0));
         // Four played and 96 folded over the two wakeups since the first sample.
         assert!((m.rates.events_per_wakeup - 50.0).abs() < 1e-6, "{:?}", m.rates);
+    }
+
+    #[test]
+    fn a_stream_the_server_closed_says_why_and_when_it_tries_again() {
+        let mut m = Model::default();
+        m.update(Action::Connected(true));
+        m.update(Action::StreamClosed { reason: "too many watchers (256, --max-watchers); try again later".into(), retry_s: 4 });
+        assert!(!m.connected);
+        let said = m.stream_closed.clone().unwrap();
+        assert!(said.contains("--max-watchers") && said.contains("4 s"), "{said}");
+        assert!(m.log.back().unwrap().text.contains("--max-watchers"));
+        m.update(Action::Connected(true));
+        assert_eq!(m.stream_closed, None, "back: nothing to explain");
     }
 }
