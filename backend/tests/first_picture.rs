@@ -32,126 +32,21 @@
 //! `FIRST_PICTURE_SCREENSHOT=path.png` saves the last picture.
 
 mod common;
+use common::browser::*;
 use common::*;
-use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
 const RUNS: usize = 5;
 
-struct Browser {
-    client: Client,
-    driver: Child,
-    port: u16,
-    session: String,
-    _profile: TempDir,
+/// DevTools through ChromeDriver, for the numbers WebDriver does not give.
+trait DevTools {
+    fn renderer_ms(&self) -> Value;
+    fn cdp(&self, cmd: &str, params: Value) -> Value;
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        // A run that panicked never closed its session: end the browser it left behind.
-        let _ = Command::new("pkill")
-            .arg("-f")
-            .arg(format!("user-data-dir={}", self._profile.0.display()))
-            .status();
-    }
-}
-
-fn browser_available() -> bool {
-    let have =
-        std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists();
-    if !have {
-        if std::env::var_os("MUXSCOPE_REQUIRE_BROWSER").is_some() {
-            panic!("MUXSCOPE_REQUIRE_BROWSER is set but {CHROMIUM} or {CHROMEDRIVER} is missing");
-        }
-        eprintln!(
-            "SKIPPED: no Chromium/ChromeDriver here; `cargo xtask setup --browser` installs them"
-        );
-    }
-    have
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Browser {
-    async fn start() -> Browser {
-        let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let profile =
-            std::env::temp_dir().join(format!("muxscope-chrome-fp-{}-{port}", std::process::id()));
-        let caps = json!({
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--disable-dev-shm-usage", "--window-size=1600,1000",
-                         format!("--user-data-dir={}", profile.display())]
-            }
-        });
-        let Value::Object(caps) = caps else {
-            unreachable!()
-        };
-        let t0 = Instant::now();
-        let client = loop {
-            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await
-            {
-                Ok(c) => break c,
-                Err(e) if t0.elapsed() < Duration::from_secs(20) => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!("cannot start a WebDriver session: {e}"),
-            }
-        };
-        let session = client
-            .session_id()
-            .await
-            .unwrap()
-            .expect("a WebDriver session id");
-        Browser {
-            client,
-            driver,
-            port,
-            session,
-            _profile: TempDir(profile),
-        }
-    }
-
-    async fn js(&self, script: &str) -> Value {
-        self.client
-            .execute(script, vec![])
-            .await
-            .unwrap_or_else(|e| panic!("js {script}: {e}"))
-    }
-
+impl DevTools for Browser {
     /// Chromium's accounting for the current document so far: script, style, layout, all tasks.
     fn renderer_ms(&self) -> Value {
         let m = self.cdp("Performance.getMetrics", json!({}));

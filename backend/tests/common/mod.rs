@@ -1,6 +1,8 @@
 //! Helpers for tests that drive the real `muxscope` binary over real sockets.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
