@@ -1,4 +1,5 @@
 //! The bounds on watchers and fds, end to end: the real binary, real WebSockets, real TCP.
+#![allow(clippy::await_holding_lock)]
 
 mod common;
 use common::*;
@@ -9,6 +10,15 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
+
+/// These tests load the machine (thousands of sockets): one at a time, so a round trip measured
+/// by one is not another's load. (Each test has its own thread and runtime, so holding this
+/// lock across an await blocks nothing but the other tests: `await_holding_lock` is allowed.)
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -47,6 +57,7 @@ fn stat(web: SocketAddr, key: &str) -> u64 {
 /// leaves, a newcomer gets in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_watcher_over_the_cap_is_told_to_come_back_later() {
+    let _one_at_a_time = serial();
     raise_fd_limit();
     let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0"]);
     let web = server.web.unwrap();
@@ -75,6 +86,7 @@ async fn the_watcher_over_the_cap_is_told_to_come_back_later() {
 /// request waits in the kernel's backlog), and the chat port goes on as if nothing happened.
 #[test]
 fn half_sent_requests_cannot_take_the_chat_ports_fds() {
+    let _one_at_a_time = serial();
     raise_fd_limit();
     let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0", "--max-web-connections", "40"]);
     let web = server.web.unwrap();
@@ -106,6 +118,7 @@ fn half_sent_requests_cannot_take_the_chat_ports_fds() {
 /// EOF, and a client from another address still gets in.
 #[test]
 fn one_address_cannot_take_every_slot() {
+    let _one_at_a_time = serial();
     let server = Server::start("epoll", &["--max-clients-per-ip", "3"]);
     let mut three: Vec<Client> = (0..3).map(|_| Client::connect(server.chat)).collect();
     let mut fourth = Client::connect(server.chat);
@@ -217,6 +230,7 @@ impl Pinger {
 /// trip stays within 2× of the same flood with nobody watching.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_watchers_during_a_flood() {
+    let _one_at_a_time = serial();
     const WATCHERS: usize = 2000;
     raise_fd_limit();
     let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0", "--max-watchers", "3000"]);
@@ -291,10 +305,14 @@ async fn stalled_watchers_during_a_flood() {
     let Ok(ServerMsg::Snapshot(s)) = first(&mut fresh).await else { panic!("no snapshot for a fresh watcher") };
     let tcp = s.fds.iter().filter(|f| f.role == muxscope_shared::Role::Tcp).count();
     assert_eq!(tcp, 1002, "the room, the flooder and the pinger");
-    assert!(rtt_watched <= rtt_alone * 2 + Duration::from_millis(5), "round trip {rtt_alone:?} alone, {rtt_watched:?} with stalled watchers");
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     drop(watchers);
     drop(fresh);
+    // The flood alone once more, now that they are gone: the baseline is the slower of the two,
+    // so a machine that got busier meanwhile (other processes) is not blamed on the watchers.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rtt_alone = rtt_alone.max(tokio::task::block_in_place(|| pinger.median(21)));
+    assert!(rtt_watched <= rtt_alone * 2 + Duration::from_millis(5), "round trip {rtt_alone:?} alone, {rtt_watched:?} with stalled watchers");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     flood.join().unwrap();
     reader.join().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -4,6 +4,7 @@
 pub mod framer;
 mod outq;
 pub mod per_ip;
+pub mod protocol;
 mod server;
 
 use crate::selector::PollerKind;

@@ -12,6 +12,7 @@
 use super::framer::{sanitize, split_lines};
 use super::outq::OutQueue;
 use super::per_ip::PerIp;
+use super::protocol::{self, Command};
 use super::{Config, Control};
 use crate::selector::{RegisterError, Selector};
 use crate::sys;
@@ -507,60 +508,43 @@ impl ChatServer {
         }
     }
 
+    /// One line through the protocol (`protocol.rs`); the loop does the IO it asks for.
     fn handle_line(&mut self, fd: RawFd, line: &[u8]) -> ControlFlow<()> {
         let text = sanitize(line);
-        if text.is_empty() {
-            return ControlFlow::Continue(());
-        }
-        if text == "quit" {
-            self.close_client(fd, CloseReason::Quit, None);
-            return ControlFlow::Break(());
-        }
-        if let Some(rest) = text.strip_prefix("/nick") {
-            if rest.is_empty() || rest.starts_with(' ') {
-                self.set_nick(fd, rest.trim());
-                return ControlFlow::Continue(());
+        match protocol::parse(&text) {
+            None => {}
+            Some(Command::Quit) => {
+                self.close_client(fd, CloseReason::Quit, None);
+                return ControlFlow::Break(());
             }
-        }
-        if text == "/role web" {
-            // Sent by the gateway for browser users: only changes how the fd is drawn.
-            if let Some(c) = self.client(fd) {
-                c.role = Role::Web;
-                let name = c.name();
-                self.sel.tel.emit_table(|| EventBody::Nick { fd, name, role: Role::Web });
+            Some(Command::Nick(name)) => self.set_nick(fd, name),
+            Some(Command::RoleWeb) => {
+                if let Some(c) = self.client(fd) {
+                    c.role = Role::Web;
+                    let name = c.name();
+                    self.sel.tel.emit_table(|| EventBody::Nick { fd, name, role: Role::Web });
+                }
             }
-            return ControlFlow::Continue(());
+            Some(Command::Who) => {
+                let names = self
+                    .live
+                    .iter()
+                    .filter_map(|&f| match &self.slots[f as usize] {
+                        Slot::Client(c) if !c.closing => Some(c.name()),
+                        _ => None,
+                    })
+                    .collect();
+                self.send_private(fd, protocol::who_line(names).as_bytes());
+            }
+            Some(Command::Help) => self.send_private(fd, protocol::HELP),
+            Some(Command::Say(text)) => self.broadcast(fd, text),
         }
-        if text == "/who" {
-            let mut names: Vec<String> = self
-                .live
-                .iter()
-                .filter_map(|&f| match &self.slots[f as usize] {
-                    Slot::Client(c) if !c.closing => Some(c.name()),
-                    _ => None,
-                })
-                .collect();
-            names.sort();
-            let total = names.len();
-            names.truncate(50);
-            let more = if total > names.len() { format!(" … and {} more", total - names.len()) } else { String::new() };
-            self.send_private(fd, format!("* {total} online: {}{more}\n", names.join(", ")).as_bytes());
-            return ControlFlow::Continue(());
-        }
-        if text == "/help" {
-            self.send_private(
-                fd,
-                b"* commands: /nick NAME (be called NAME), /who (who is online), quit (leave). Anything else is said to everyone.\n",
-            );
-            return ControlFlow::Continue(());
-        }
-        self.broadcast(fd, &text);
         ControlFlow::Continue(())
     }
 
     fn set_nick(&mut self, fd: RawFd, name: &str) {
         if !muxscope_shared::valid_nick(name) {
-            self.send_private(fd, b"* error: a nick is 1 to 32 characters, without spaces or brackets\n");
+            self.send_private(fd, protocol::BAD_NICK);
             return;
         }
         let Some(c) = self.client(fd) else { return };
@@ -575,13 +559,7 @@ impl ChatServer {
     /// the flush.
     fn broadcast(&mut self, fd: RawFd, text: &str) {
         let Some(Slot::Client(c)) = self.slots.get(fd as usize) else { return };
-        let start = self.turn.buf.len();
-        self.turn.buf.push(b'[');
-        c.write_name(&mut self.turn.buf);
-        self.turn.buf.extend_from_slice(b"] ");
-        self.turn.buf.extend_from_slice(text.as_bytes());
-        self.turn.buf.push(b'\n');
-        let bytes = (self.turn.buf.len() - start) as u32;
+        let bytes = protocol::encode_broadcast(&mut self.turn.buf, |buf| c.write_name(buf), text) as u32;
         let recipients = self.live.len() as u32;
         self.counters.messages += 1;
         self.counters.deliveries += recipients as u64;
