@@ -366,6 +366,7 @@ impl ChatServer {
                 _ => CloseReason::Error,
             };
             self.send_error_line(raw, &e.to_string());
+            self.per_ip.release(peer.ip());
             self.counters.closed += 1;
             self.sel.tel.emit_table(|| EventBody::Close { fd: raw, reason, detail: Some(e.to_string()) });
             return;
@@ -698,8 +699,7 @@ impl ChatServer {
                     match &res {
                         Ok(n) if from + n < turn_len => c.out.push(self.turn.shared(), from + n),
                         Ok(_) => {}
-                        Err(e) if sys::is_would_block(e) => c.out.push(self.turn.shared(), from),
-                        // Interrupted, or failed: nothing went; what is owed stays owed.
+                        // Would block, interrupted or failed: nothing went; what is owed stays owed.
                         Err(_) => c.out.push(self.turn.shared(), from),
                     }
                     match tell_send(&mut self.sel.tel, c, fd, res) {

@@ -69,9 +69,7 @@ fn header(opcode: u8, len: usize) -> ([u8; 10], usize) {
 pub async fn send_text<W: AsyncWrite + Unpin>(w: &mut W, payload: Bytes) -> std::io::Result<()> {
     let (h, n) = header(0x1, payload.len());
     let mut buf = Bytes::copy_from_slice(&h[..n]).chain(payload);
-    while buf.has_remaining() {
-        w.write_all_buf(&mut buf).await?;
-    }
+    w.write_all_buf(&mut buf).await?;
     w.flush().await
 }
 
