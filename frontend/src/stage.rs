@@ -1,0 +1,263 @@
+//! The stage: the kernel box, every fd as a node (labelled groups in a small room, a crowd of
+//! plain circles drawn outside the virtual DOM in a big one), the copy and fan-out lines.
+
+use crate::dots::{
+    crowd_dots, is_crowd, layout, node_class, plan_crowd, role_class, CrowdDraw, Dot, Redraw,
+};
+use crate::net;
+use crate::state::{Fanout, Flash, Model};
+use muxscope_shared::FdInfo;
+use std::collections::HashMap;
+use yew::prelude::*;
+
+/// Where the kernel box sits on the stage: fan-out and copy lines start there.
+const CORE: (f64, f64) = (500.0, 530.0);
+fn short(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        name.to_string()
+    } else {
+        let s: String = name.chars().take(max.saturating_sub(1)).collect();
+        format!("{s}…")
+    }
+}
+
+/// One fd of a room small enough to label (bigger rooms are [`DotGroup`]s): a circle (with the
+/// hooks `data-testid=fd-node`, `data-fd`, `data-role`, `data-name`) whose outline turns into a
+/// dashed write-interest ring while output waits, with a tooltip, its fd number, and its name
+/// when there is room. Changes are classes and attributes, never new elements: inserting
+/// elements makes the browser lay out the whole SVG again.
+fn fd_node(
+    f: &FdInfo,
+    (x, y, r): (f64, f64, f64),
+    flash: Option<(Flash, u64)>,
+    out: &mut Vec<Html>,
+) {
+    let queued = if f.pending_out > 0 {
+        format!(" · {} B queued", f.pending_out)
+    } else {
+        String::new()
+    };
+    let title = format!(
+        "fd {} · {} · {} · interest {}{queued}",
+        f.fd,
+        role_class(f.role),
+        f.name,
+        f.interest
+    );
+    let (cx, cy) = (format!("{x:.1}"), format!("{y:.1}"));
+    out.push(html! {
+        <circle key={format!("c{}", f.fd)} data-testid="fd-node" data-fd={f.fd.to_string()} data-role={role_class(f.role)} data-name={f.name.clone()}
+                class={node_class(f, flash)}
+                cx={cx.clone()} cy={cy.clone()} r={format!("{r:.1}")}>
+            <title>{ title }</title>
+        </circle>
+    });
+    let size = format!("{:.0}", (r * 0.75).clamp(7.0, 22.0));
+    out.push(html! { <text key={format!("n{}", f.fd)} class="fdnum" x={cx.clone()} y={cy.clone()} dy="0.35em" font-size={size}>{ f.fd }</text> });
+    if r >= 16.0 {
+        let label = short(&f.name, (r / 3.2) as usize + 4);
+        out.push(html! { <text key={format!("l{}", f.fd)} class="fdname" x={cx} y={format!("{:.1}", y + r + 14.0)}>{ label }</text> });
+    }
+}
+
+/// Nodes per [`NodeGroup`].
+const GROUP: usize = 32;
+
+/// An fd with its place and mark.
+type Placed = (FdInfo, (f64, f64, f64), Option<(Flash, u64)>);
+
+#[derive(Properties, PartialEq, Clone)]
+pub struct GroupProps {
+    /// The group's fds, each with its place and mark.
+    pub nodes: Vec<Placed>,
+}
+
+/// A run of [`GROUP`] nodes of a room small enough to label. A redraw compares each group once
+/// and redraws only groups with a changed node.
+#[function_component(NodeGroup)]
+fn node_group(p: &GroupProps) -> Html {
+    // One element around the group: a new group is built before it joins the document, and a
+    // group that goes is one removal, not one per node.
+    let mut out = Vec::with_capacity(p.nodes.len());
+    for (f, place, flash) in &p.nodes {
+        fd_node(f, *place, *flash, &mut out);
+    }
+    html! { <g class="group">{ for out }</g> }
+}
+
+/// A labelled room's nodes (a crowd is drawn by [`Crowd`] instead).
+fn node_groups(m: &Model, places: &[(f64, f64, f64)]) -> Html {
+    if is_crowd(m.snap.fds.len()) {
+        return Html::default();
+    }
+    m.snap
+        .fds
+        .chunks(GROUP)
+        .zip(places.chunks(GROUP))
+        .enumerate()
+        .map(|(i, (fds, places))| {
+            let nodes = fds
+                .iter()
+                .zip(places)
+                .map(|(f, p)| (f.clone(), *p, m.flashes.get(&f.fd).copied()))
+                .collect::<Vec<_>>();
+            html! { <NodeGroup key={format!("n{i}")} nodes={nodes} /> }
+        })
+        .collect()
+}
+
+/// A room too big for labels, drawn into a `<g>` of its own (see [`crate::dots`]) that Yew only
+/// places. Its circles are markup: the first picture of a crowd is one parse, and after that
+/// only the groups with a changed node are touched (in a busy room of a thousand, a still
+/// picture where four senders changed mark sets four attributes). None of it is a virtual DOM
+/// node, so a render of the page costs nothing per fd unless the fds or their marks changed.
+pub(crate) struct Crowd {
+    pub el: web_sys::Element,
+    fds: Vec<FdInfo>,
+    flashes: HashMap<i32, (Flash, u64)>,
+    groups: Vec<Vec<Dot>>,
+}
+
+impl Crowd {
+    pub fn new() -> Crowd {
+        Crowd {
+            el: net::svg_group("crowd"),
+            fds: Vec::new(),
+            flashes: HashMap::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// Brings the crowd's `<g>` to the model's crowd (empty when the room is labelled).
+    pub fn draw(&mut self, m: &Model) {
+        let fds: &[FdInfo] = if is_crowd(m.snap.fds.len()) {
+            &m.snap.fds
+        } else {
+            &[]
+        };
+        if self.fds == fds && (fds.is_empty() || self.flashes == m.flashes) {
+            return;
+        }
+        let el = &self.el;
+        let want = crowd_dots(fds, &m.flashes);
+        match plan_crowd(&self.groups, &want) {
+            // Numbers, fixed names and the escaped fd name only (`Dot::markup`); never chat text.
+            CrowdDraw::Whole(markup) => {
+                net::mark_once("mx:crowd-markup");
+                el.set_inner_html(&markup);
+                net::mark_once("mx:crowd-drawn");
+            }
+            CrowdDraw::Groups {
+                redraws,
+                keep,
+                append,
+            } => {
+                let groups = el.children();
+                for (i, r) in redraws {
+                    let Some(g) = groups.item(i as u32) else {
+                        continue;
+                    };
+                    match r {
+                        Redraw::Keep => {}
+                        Redraw::Rebuild(markup) => g.set_inner_html(&markup),
+                        Redraw::Update(changes) => {
+                            let nodes = g.children();
+                            for (j, k, v) in changes {
+                                if let Some(c) = nodes.item(j as u32) {
+                                    let _ = c.set_attribute(k, &v);
+                                }
+                            }
+                        }
+                    }
+                }
+                while groups.length() as usize > keep {
+                    match groups.item(groups.length() - 1) {
+                        Some(g) => g.remove(),
+                        None => break,
+                    }
+                }
+                if !append.is_empty() {
+                    let _ = el.insert_adjacent_html("beforeend", &append);
+                }
+            }
+        }
+        self.groups = want;
+        self.fds = fds.to_vec();
+        self.flashes = m.flashes.clone();
+    }
+}
+
+/// Most fan-out lines drawn; a larger room gets an even sample of its recipients.
+const MAX_LINES: usize = 48;
+
+fn fanout_lines(f: &Fanout, pos: &dyn Fn(i32) -> Option<(f64, f64)>) -> Html {
+    let stride = f.to.len().div_ceil(MAX_LINES).max(1);
+    let lines: Vec<Html> = f
+        .to
+        .iter()
+        .step_by(stride)
+        .filter_map(|fd| pos(*fd))
+        .map(|(x, y)| html! { <line class="fan" x1={CORE.0.to_string()} y1={CORE.1.to_string()} x2={format!("{x:.1}")} y2={format!("{y:.1}")} /> })
+        .collect();
+    let from = pos(f.from).map(|(x, y)| html! { <line class="fan-in" x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={CORE.0.to_string()} y2={CORE.1.to_string()} /> });
+    html! {
+        <g key={format!("fan-{}", f.id)} data-testid="fanout" data-recipients={f.to.len().to_string()} class="fanout">
+            { for from }
+            { for lines }
+        </g>
+    }
+}
+
+pub(crate) fn stage(m: &Model, crowd: Html) -> Html {
+    let places = layout(m.snap.fds.len());
+    let pos = |fd: i32| {
+        m.snap
+            .fds
+            .binary_search_by_key(&fd, |f| f.fd)
+            .ok()
+            .map(|i| (places[i].0, places[i].1))
+    };
+    let copies: Vec<Html> = m
+        .flashes
+        .iter()
+        .filter(|(_, (k, _))| *k == Flash::Copy)
+        .take(64)
+        .filter_map(|(fd, (_, id))| {
+            let (x, y) = pos(*fd)?;
+            Some(html! { <line key={format!("cp-{fd}-{id}")} class="copy-line" x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={CORE.0.to_string()} y2={CORE.1.to_string()} /> })
+        })
+        .collect();
+    let title = format!(
+        "kernel · {} · interest list: {} fds",
+        if m.snap.poller.is_empty() {
+            "…"
+        } else {
+            &m.snap.poller
+        },
+        m.snap.fds.len()
+    );
+    let pending: u64 = m.snap.fds.iter().map(|f| f.pending_out).sum();
+    // Two layers: the boxes and nodes, and above them the lines that animate across the whole
+    // stage (their own compositing layer), so drawing a fan-out does not repaint every node.
+    html! {
+        <div class="stage">
+            <svg class="layer" viewBox="0 0 1000 600" role="img" aria-label="the event loop">
+                <rect class="kernel" x="8" y="8" width="984" height="396" rx="18" />
+                <text class="boxlabel" x="28" y="40">{ title }</text>
+                <rect class="user" x="8" y="452" width="984" height="140" rx="18" />
+                <text class="boxlabel" x="28" y="484">{ "user space · muxscope chat loop (one thread)" }</text>
+                <text class="owed" x="28" y="578">{ format!("{pending} B owed in output queues") }</text>
+                <g class="core" transform={format!("translate({},{})", CORE.0, CORE.1)}>
+                    <circle r="30" />
+                    <text dy="0.35em">{ "loop" }</text>
+                </g>
+                { crowd }
+                { node_groups(m, &places) }
+            </svg>
+            <svg class="layer overlay" viewBox="0 0 1000 600" aria-hidden="true">
+                { for copies }
+                { for m.fanout.as_ref().map(|f| fanout_lines(f, &pos)) }
+            </svg>
+        </div>
+    }
+}
