@@ -499,7 +499,13 @@ pub fn chat_load(target: SocketAddr, clients: usize, rate: f64, seconds: f64) ->
     for s in &rx.socks {
         set_reset_on_close(s);
     }
-    Ok(ChatLoadResult { clients, target_rate: rate, seconds: t0.elapsed().as_secs_f64(), sent: sent.load(Ordering::Relaxed), received_lines: lines })
+    Ok(ChatLoadResult {
+        clients,
+        target_rate: rate,
+        seconds: t0.elapsed().as_secs_f64(),
+        sent: sent.load(Ordering::Relaxed),
+        received_lines: lines,
+    })
 }
 
 #[derive(Debug, Serialize)]

@@ -23,17 +23,11 @@ pub(crate) use syscall;
 pub fn accept(listener: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
     let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    let fd = syscall!(accept4(
-        listener,
-        storage.as_mut_ptr().cast(),
-        &mut len,
-        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
-    ))?;
+    let fd = syscall!(accept4(listener, storage.as_mut_ptr().cast(), &mut len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC))?;
     // SAFETY: accept4 returned a new fd that nobody else owns.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: the kernel wrote a valid sockaddr of `len` bytes.
-    let addr = unsafe { sockaddr_to_std(storage.as_ptr(), len) }
-        .unwrap_or(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)));
+    let addr = unsafe { sockaddr_to_std(storage.as_ptr(), len) }.unwrap_or(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)));
     Ok((owned, addr))
 }
 

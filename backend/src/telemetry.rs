@@ -34,7 +34,10 @@ pub const QUEUE_BATCHES: usize = 32;
 pub enum Batch {
     Events(Vec<Event>),
     /// The loop's state, answering the snapshot request of `generation` (or a newer one).
-    Snapshot { snap: Box<Snapshot>, generation: u64 },
+    Snapshot {
+        snap: Box<Snapshot>,
+        generation: u64,
+    },
 }
 
 /// Shared between the loop and its consumer.
@@ -383,7 +386,12 @@ mod tests {
             let lost = 1 + table as u64;
             assert_eq!(
                 b[0].body,
-                EventBody::Gap { dropped: lost, folded: false, resync: table, counters: Some(Counters { messages: 3, dropped_events: lost, ..Counters::default() }) }
+                EventBody::Gap {
+                    dropped: lost,
+                    folded: false,
+                    resync: table,
+                    counters: Some(Counters { messages: 3, dropped_events: lost, ..Counters::default() })
+                }
             );
             // Reported: the next gap starts from nothing.
             tel.emit(|| EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 0 });
@@ -425,7 +433,11 @@ mod tests {
         // The third table change came after 600 reads, 88 of them folded: seqs count them all.
         assert_eq!(b[b.len() - 2].seq, base + 600 + 3, "seqs go on through folded events");
         // The turn's own batch ends with its folded gap and the totals after it.
-        assert_eq!(b.last().unwrap().body, EventBody::folded(100, false, Counters { messages: 612, ..Counters::default() }), "the 100 reads not built are folded");
+        assert_eq!(
+            b.last().unwrap().body,
+            EventBody::folded(100, false, Counters { messages: 612, ..Counters::default() }),
+            "the 100 reads not built are folded"
+        );
         assert_eq!(b.last().unwrap().seq, base + (TURN_DETAIL + 100 + 3 + 1) as u64);
         assert!(!tel.owes_gap(), "told at once: the loop need not wake again for it");
         assert_eq!(tel.dropped_total(), 0, "folding is not dropping");

@@ -49,7 +49,8 @@ fn get(web: SocketAddr, path: &str) -> String {
 
 fn stat(web: SocketAddr, key: &str) -> u64 {
     let body = get(web, "/api/stats");
-    let json: serde_json::Value = serde_json::from_str(body.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap_or_else(|e| panic!("stats {e}: {body}"));
+    let json: serde_json::Value =
+        serde_json::from_str(body.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap_or_else(|e| panic!("stats {e}: {body}"));
     json[key].as_u64().unwrap_or_else(|| panic!("no {key} in {json}"))
 }
 
@@ -155,7 +156,9 @@ async fn stalled_watcher(web: SocketAddr) -> Ws {
     sock.connect(&web.into()).unwrap();
     sock.set_nonblocking(true).unwrap();
     let tcp = tokio::net::TcpStream::from_std(sock.into()).unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{web}/ws/events"), tokio_tungstenite::MaybeTlsStream::Plain(tcp)).await.expect("ws handshake");
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{web}/ws/events"), tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+        .await
+        .expect("ws handshake");
     assert!(matches!(first(&mut ws).await, Ok(ServerMsg::Snapshot(_))));
     ws
 }
@@ -311,7 +314,10 @@ async fn stalled_watchers_during_a_flood() {
     // so a machine that got busier meanwhile (other processes) is not blamed on the watchers.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rtt_alone = rtt_alone.max(tokio::task::block_in_place(|| pinger.median(21)));
-    assert!(rtt_watched <= rtt_alone * 2 + Duration::from_millis(5), "round trip {rtt_alone:?} alone, {rtt_watched:?} with stalled watchers");
+    assert!(
+        rtt_watched <= rtt_alone * 2 + Duration::from_millis(5),
+        "round trip {rtt_alone:?} alone, {rtt_watched:?} with stalled watchers"
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     flood.join().unwrap();
     reader.join().unwrap();
@@ -319,5 +325,10 @@ async fn stalled_watchers_during_a_flood() {
     let rss_after = server.rss_bytes();
     println!("RSS after every watcher left: {} MiB", rss_after >> 20);
     // The last watcher to leave hands freed memory back (malloc_trim): close to where it was.
-    assert!(rss_after <= rss_before + (peak - rss_before) / 2, "RSS stayed at {} MiB after every watcher left ({} MiB before)", rss_after >> 20, rss_before >> 20);
+    assert!(
+        rss_after <= rss_before + (peak - rss_before) / 2,
+        "RSS stayed at {} MiB after every watcher left ({} MiB before)",
+        rss_after >> 20,
+        rss_before >> 20
+    );
 }

@@ -7,13 +7,14 @@
 
 mod common;
 use common::browser::*;
-use fantoccini::Locator;
 use common::*;
+use fantoccini::Locator;
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const NODES: &str = "return [...document.querySelectorAll('[data-testid=fd-node]')].map(e => [Number(e.dataset.fd), e.dataset.role, e.dataset.name])";
+const NODES: &str =
+    "return [...document.querySelectorAll('[data-testid=fd-node]')].map(e => [Number(e.dataset.fd), e.dataset.role, e.dataset.name])";
 
 fn node_for_port(nodes: &Value, port: u16) -> Option<i64> {
     nodes.as_array()?.iter().find_map(|n| {
@@ -41,7 +42,11 @@ async fn chat_and_watch_in_a_real_browser() {
     b.type_into("chat-nick", "alice").await;
     b.type_into("chat-input", "hello from chromium").await;
     b.click("chat-send").await;
-    b.until("own message in chat-log", "return document.querySelector('[data-testid=chat-log]').innerText.includes('[alice] hello from chromium')").await;
+    b.until(
+        "own message in chat-log",
+        "return document.querySelector('[data-testid=chat-log]').innerText.includes('[alice] hello from chromium')",
+    )
+    .await;
     // The browser user is itself an fd node, drawn as a web client.
     b.until("a web fd node", "return document.querySelector('[data-testid=fd-node][data-role=web]') !== null").await;
 
@@ -55,13 +60,23 @@ async fn chat_and_watch_in_a_real_browser() {
     let before = b.js("return document.querySelector('[data-testid=counter-messages] b').innerText").await;
     let before = before.as_str().unwrap().to_string();
     tcp.send("/nick bob\nhi from a terminal\n");
-    b.until("the tcp message in chat-log", "return document.querySelector('[data-testid=chat-log]').innerText.includes('[bob] hi from a terminal')").await;
+    b.until(
+        "the tcp message in chat-log",
+        "return document.querySelector('[data-testid=chat-log]').innerText.includes('[bob] hi from a terminal')",
+    )
+    .await;
     let recipients = b.until("a fan-out to both clients", "return Number(document.querySelector('[data-testid=fanout]')?.dataset.recipients ?? 0) >= 2 ? document.querySelector('[data-testid=fanout]').dataset.recipients : 0").await;
     assert!(recipients.as_str().unwrap().parse::<u32>().unwrap() >= 2);
-    let after = b.until("the messages counter to move", &format!("const t = document.querySelector('[data-testid=counter-messages] b').innerText; return t === '{before}' ? '' : t")).await;
+    let after = b
+        .until(
+            "the messages counter to move",
+            &format!("const t = document.querySelector('[data-testid=counter-messages] b').innerText; return t === '{before}' ? '' : t"),
+        )
+        .await;
     assert_ne!(after.as_str().unwrap(), before);
     // The event log names the syscalls.
-    b.until("epoll_wait in the event log", "return document.querySelector('[data-testid=event-log]').innerText.includes('epoll_wait(')").await;
+    b.until("epoll_wait in the event log", "return document.querySelector('[data-testid=event-log]').innerText.includes('epoll_wait(')")
+        .await;
     // Chat text is text, never markup.
     tcp.send("<img src=x onerror=alert(1)><b>bold</b>\n");
     b.until("the markup line, as text", "return document.querySelector('[data-testid=chat-log]').innerText.includes('<b>bold</b>')").await;

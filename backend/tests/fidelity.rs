@@ -69,15 +69,8 @@ const REQUIRE: &str = "MUXSCOPE_REQUIRE_STRACE";
 /// The kinds compared, in table order.
 const KINDS: [&str; 6] = ["wait", "ctl", "accept", "recv", "send", "close"];
 /// The outcomes compared, in table order: (kind, outcome) of [`syscall_outcome`].
-const OUTCOMES: [(&str, &str); 7] = [
-    ("recv", "bytes"),
-    ("recv", "eof"),
-    ("recv", "eagain"),
-    ("recv", "error"),
-    ("send", "bytes"),
-    ("send", "eagain"),
-    ("send", "error"),
-];
+const OUTCOMES: [(&str, &str); 7] =
+    [("recv", "bytes"), ("recv", "eof"), ("recv", "eagain"), ("recv", "error"), ("send", "bytes"), ("send", "eagain"), ("send", "error")];
 
 #[test]
 fn every_event_is_a_syscall_and_every_syscall_an_event() {
@@ -98,12 +91,7 @@ fn every_event_is_a_syscall_and_every_syscall_an_event() {
         }
     }
     eprintln!("{}", table(&rows));
-    assert!(
-        failures.is_empty(),
-        "events and syscalls differ:\n{}\n{}",
-        failures.join("\n"),
-        table(&rows)
-    );
+    assert!(failures.is_empty(), "events and syscalls differ:\n{}\n{}", failures.join("\n"), table(&rows));
 }
 
 /// The counts of one poller's session.
@@ -132,11 +120,7 @@ fn table(rows: &[(&str, Report)]) -> String {
             let (s, e) = r.counts[k];
             let _ = write!(t, " {:>13}", format!("{s}/{e}"));
         }
-        let _ = writeln!(
-            t,
-            "  {:>11} {:>4} {:>6}",
-            r.waker_reads, r.gaps, r.events_total
-        );
+        let _ = writeln!(t, "  {:>11} {:>4} {:>6}", r.waker_reads, r.gaps, r.events_total);
     }
     t.push_str("\npoller    ");
     for (k, o) in OUTCOMES {
@@ -180,15 +164,8 @@ fn event_step(e: &EventBody) -> Option<(&'static str, Option<i32>)> {
 /// What a `recv` or `send` event says its call did, as [`syscall_outcome`] says it of a syscall.
 fn event_outcome(e: &EventBody) -> Option<(&'static str, &'static str, u64)> {
     let (kind, bytes, eof, would_block) = match *e {
-        EventBody::Recv {
-            bytes,
-            eof,
-            would_block,
-            ..
-        } => ("recv", bytes as u64, eof, would_block),
-        EventBody::Send {
-            bytes, would_block, ..
-        } => ("send", bytes, false, would_block),
+        EventBody::Recv { bytes, eof, would_block, .. } => ("recv", bytes as u64, eof, would_block),
+        EventBody::Send { bytes, would_block, .. } => ("send", bytes, false, would_block),
         _ => return None,
     };
     let outcome = match () {
@@ -203,10 +180,7 @@ fn event_outcome(e: &EventBody) -> Option<(&'static str, &'static str, u64)> {
 /// Runs the session for one poller. Ok(None): strace may not attach here (skipped).
 fn session(strace: &PathBuf, poller: &str) -> Result<Option<Report>, String> {
     let max = MAX_CLIENTS.to_string();
-    let s = Server::start(
-        poller,
-        &["--web-addr", "127.0.0.1:0", "--max-clients", &max],
-    );
+    let s = Server::start(poller, &["--web-addr", "127.0.0.1:0", "--max-clients", &max]);
     let tid = thread_id(s.pid(), "chat-loop").ok_or("no thread named chat-loop")?;
     // 1. strace, before anything the test compares happens.
     let Some(tracer) = Tracer::attach(strace, s.pid(), tid, poller) else {
@@ -215,13 +189,7 @@ fn session(strace: &PathBuf, poller: &str) -> Result<Option<Report>, String> {
     };
     // 2. The watcher: its snapshot is the start of the window.
     let w = Watcher::open(s.web.unwrap());
-    let waker = w
-        .snapshot
-        .fds
-        .iter()
-        .find(|f| f.role == Role::Waker)
-        .map(|f| f.fd)
-        .ok_or("the snapshot has no waker fd")?;
+    let waker = w.snapshot.fds.iter().find(|f| f.role == Role::Waker).map(|f| f.fd).ok_or("the snapshot has no waker fd")?;
     // 3. The clients.
     let want = script(&s, &w);
     w.quiesce();
@@ -233,53 +201,23 @@ fn session(strace: &PathBuf, poller: &str) -> Result<Option<Report>, String> {
     let start = calls
         .iter()
         .position(|c| c.name == "read" && c.fd == Some(waker) && c.ret.is_some())
-        .ok_or_else(|| {
-            format!(
-                "strace never saw the loop read its waker (fd {waker}): attached too late?\n{text}"
-            )
-        })?;
+        .ok_or_else(|| format!("strace never saw the loop read its waker (fd {waker}): attached too late?\n{text}"))?;
     let window = &calls[start + 1..];
-    let events: Vec<Event> = events
-        .into_iter()
-        .filter(|e| e.seq == 0 || e.seq > snap.seq)
-        .collect();
+    let events: Vec<Event> = events.into_iter().filter(|e| e.seq == 0 || e.seq > snap.seq).collect();
 
     let mut failures = vec![];
     // Seqs: contiguous from the snapshot on, except for what gaps say they stand for.
-    let gaps: u64 = events
-        .iter()
-        .map(|e| {
-            if let EventBody::Gap { dropped, .. } = e.body {
-                dropped
-            } else {
-                0
-            }
-        })
-        .sum();
-    let seqs: Vec<u64> = events
-        .iter()
-        .filter(|e| e.seq != 0)
-        .map(|e| e.seq)
-        .collect();
-    let holes = seqs
-        .iter()
-        .zip(std::iter::once(&snap.seq).chain(&seqs))
-        .map(|(s, prev)| s.saturating_sub(prev + 1))
-        .sum::<u64>();
+    let gaps: u64 = events.iter().map(|e| if let EventBody::Gap { dropped, .. } = e.body { dropped } else { 0 }).sum();
+    let seqs: Vec<u64> = events.iter().filter(|e| e.seq != 0).map(|e| e.seq).collect();
+    let holes = seqs.iter().zip(std::iter::once(&snap.seq).chain(&seqs)).map(|(s, prev)| s.saturating_sub(prev + 1)).sum::<u64>();
     if holes != gaps || seqs.windows(2).any(|p| p[1] <= p[0]) {
-        failures.push(format!(
-            "seqs after snapshot {} have {holes} missing, gaps say {gaps}",
-            snap.seq
-        ));
+        failures.push(format!("seqs after snapshot {} have {holes} missing, gaps say {gaps}", snap.seq));
     }
     if gaps > 0 || !resyncs.is_empty() {
-        eprintln!(
-            "{poller}: events were folded or lost: gaps {gaps}, resync snapshots {resyncs:?}"
-        );
+        eprintln!("{poller}: events were folded or lost: gaps {gaps}, resync snapshots {resyncs:?}");
     }
 
-    let mut counts: BTreeMap<&'static str, (u64, u64)> =
-        KINDS.iter().map(|k| (*k, (0, 0))).collect();
+    let mut counts: BTreeMap<&'static str, (u64, u64)> = KINDS.iter().map(|k| (*k, (0, 0))).collect();
     for c in window {
         if let Some(k) = syscall_kind(c) {
             counts.get_mut(k).unwrap().0 += 1;
@@ -307,19 +245,10 @@ fn session(strace: &PathBuf, poller: &str) -> Result<Option<Report>, String> {
             }
         }
     }
-    let waker_reads = window
-        .iter()
-        .filter(|c| c.name == "read" && c.fd == Some(waker) && c.ret.is_some())
-        .count() as u64;
-    let other_reads: Vec<&str> = window
-        .iter()
-        .filter(|c| c.name == "read" && c.fd != Some(waker))
-        .map(|c| c.line.as_str())
-        .collect();
+    let waker_reads = window.iter().filter(|c| c.name == "read" && c.fd == Some(waker) && c.ret.is_some()).count() as u64;
+    let other_reads: Vec<&str> = window.iter().filter(|c| c.name == "read" && c.fd != Some(waker)).map(|c| c.line.as_str()).collect();
     if !other_reads.is_empty() {
-        failures.push(format!(
-            "the loop read(2) something besides its waker: {other_reads:?}"
-        ));
+        failures.push(format!("the loop read(2) something besides its waker: {other_reads:?}"));
     }
 
     // poll and select keep their table in user space: their `ctl` events are real changes to
@@ -332,9 +261,7 @@ fn session(strace: &PathBuf, poller: &str) -> Result<Option<Report>, String> {
             failures.push(format!("{sys} epoll_ctl syscalls from a {poller} loop"));
         }
         if ev < 16 {
-            failures.push(format!(
-                "only {ev} ctl events: 8 joins and 8 leaves make at least 16"
-            ));
+            failures.push(format!("only {ev} ctl events: 8 joins and 8 leaves make at least 16"));
         }
     }
 
@@ -348,39 +275,22 @@ fn session(strace: &PathBuf, poller: &str) -> Result<Option<Report>, String> {
                 failures.push(format!("{k}: {sys} syscalls, {ev} events"));
             }
         }
-        for (what, (sys, ev)) in outcomes
-            .iter()
-            .map(|((k, o), c)| (format!("{k} {o}"), c))
-            .chain(bytes.iter().map(|(k, c)| (format!("{k} bytes in all"), c)))
+        for (what, (sys, ev)) in
+            outcomes.iter().map(|((k, o), c)| (format!("{k} {o}"), c)).chain(bytes.iter().map(|(k, c)| (format!("{k} bytes in all"), c)))
         {
             if sys != ev {
                 failures.push(format!("{what}: {sys} by the syscalls, {ev} by the events"));
             }
         }
         if (broadcasts, nicks) != (want.broadcasts, want.nicks) {
-            failures.push(format!(
-                "broadcast/nick events {broadcasts}/{nicks}, the script made {}/{}",
-                want.broadcasts, want.nicks
-            ));
+            failures.push(format!("broadcast/nick events {broadcasts}/{nicks}, the script made {}/{}", want.broadcasts, want.nicks));
         }
         // The same steps in the same order, fd by fd.
-        let sys_steps: Vec<(_, &Call)> = window
-            .iter()
-            .filter_map(|c| Some((syscall_step(c)?, c)))
-            .collect();
-        let ev_steps: Vec<_> = events
-            .iter()
-            .filter_map(|e| event_step(&e.body))
-            .filter(|(k, _)| epoll || *k != "ctl")
-            .collect();
-        if let Some(i) = (0..sys_steps.len().max(ev_steps.len()))
-            .find(|&i| sys_steps.get(i).map(|s| s.0) != ev_steps.get(i).copied())
-        {
+        let sys_steps: Vec<(_, &Call)> = window.iter().filter_map(|c| Some((syscall_step(c)?, c))).collect();
+        let ev_steps: Vec<_> = events.iter().filter_map(|e| event_step(&e.body)).filter(|(k, _)| epoll || *k != "ctl").collect();
+        if let Some(i) = (0..sys_steps.len().max(ev_steps.len())).find(|&i| sys_steps.get(i).map(|s| s.0) != ev_steps.get(i).copied()) {
             let (from, to) = (i.saturating_sub(2), i + 3);
-            let sys: Vec<_> = sys_steps[from.min(sys_steps.len())..to.min(sys_steps.len())]
-                .iter()
-                .map(|s| s.0)
-                .collect();
+            let sys: Vec<_> = sys_steps[from.min(sys_steps.len())..to.min(sys_steps.len())].iter().map(|s| s.0).collect();
             let line = sys_steps.get(i).map_or("(none)", |s| s.1.line.as_str());
             failures.push(format!(
                 "order differs at step {i}: syscalls {sys:?} vs events {:?}; the syscall there: {line}",
@@ -392,18 +302,10 @@ fn session(strace: &PathBuf, poller: &str) -> Result<Option<Report>, String> {
         // poll and select the ctl events have no syscall to count, so those folded are unknown:
         // there the totals may differ by at most the gaps.
         let sys: u64 = counts.values().map(|c| c.0).sum();
-        let ev: u64 = counts
-            .iter()
-            .filter(|(k, _)| epoll || **k != "ctl")
-            .map(|(_, c)| c.1)
-            .sum();
+        let ev: u64 = counts.iter().filter(|(k, _)| epoll || **k != "ctl").map(|(_, c)| c.1).sum();
         let lhs = sys + want.broadcasts + want.nicks;
         let rhs = ev + broadcasts + nicks + gaps;
-        if if epoll {
-            lhs != rhs
-        } else {
-            lhs > rhs || rhs > lhs + gaps
-        } {
+        if if epoll { lhs != rhs } else { lhs > rhs || rhs > lhs + gaps } {
             failures.push(format!(
                 "with {gaps} events folded: syscalls {sys} + script {} vs events {} + gaps {gaps}",
                 want.broadcasts + want.nicks,
@@ -411,13 +313,5 @@ fn session(strace: &PathBuf, poller: &str) -> Result<Option<Report>, String> {
             ));
         }
     }
-    Ok(Some(Report {
-        counts,
-        outcomes,
-        bytes,
-        waker_reads,
-        gaps,
-        events_total: events.len(),
-        failures,
-    }))
+    Ok(Some(Report { counts, outcomes, bytes, waker_reads, gaps, events_total: events.len(), failures }))
 }

@@ -50,16 +50,9 @@ impl DevTools for Browser {
     /// Chromium's accounting for the current document so far: script, style, layout, all tasks.
     fn renderer_ms(&self) -> Value {
         let m = self.cdp("Performance.getMetrics", json!({}));
-        let metrics = m["value"]["metrics"]
-            .as_array()
-            .or(m["metrics"].as_array())
-            .cloned()
-            .unwrap_or_default();
+        let metrics = m["value"]["metrics"].as_array().or(m["metrics"].as_array()).cloned().unwrap_or_default();
         let get = |name: &str| {
-            let v = metrics
-                .iter()
-                .find(|e| e["name"] == name)
-                .and_then(|e| e["value"].as_f64());
+            let v = metrics.iter().find(|e| e["name"] == name).and_then(|e| e["value"].as_f64());
             v.map(|s| (s * 10_000.0).round() / 10.0)
         };
         json!({
@@ -180,20 +173,12 @@ async fn first_picture() {
     if !browser_available() {
         return;
     }
-    let n: usize = std::env::var("FIRST_PICTURE_CLIENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let n: usize = std::env::var("FIRST_PICTURE_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     raise_fd_limit();
     // `MUXSCOPE_BIN=target/release/muxscope` is relative to the workspace; tests run in backend/.
     if let Ok(bin) = std::env::var("MUXSCOPE_BIN") {
-        let from_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(&bin);
-        if std::path::Path::new(&bin).is_relative()
-            && !std::path::Path::new(&bin).exists()
-            && from_root.exists()
-        {
+        let from_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(&bin);
+        if std::path::Path::new(&bin).is_relative() && !std::path::Path::new(&bin).exists() && from_root.exists() {
             std::env::set_var("MUXSCOPE_BIN", from_root);
         }
     }
@@ -203,9 +188,7 @@ async fn first_picture() {
     // The crowd, then a round trip through the loop from its newest member: the listen backlog is
     // first in, first out, so once the last is accepted every one is.
     let t0 = Instant::now();
-    let crowd: Vec<std::net::TcpStream> = (0..n)
-        .map(|_| std::net::TcpStream::connect(server.chat).unwrap())
-        .collect();
+    let crowd: Vec<std::net::TcpStream> = (0..n).map(|_| std::net::TcpStream::connect(server.chat).unwrap()).collect();
     let mut last = common::Client::from_stream(crowd[n - 1].try_clone().unwrap());
     let online = last.who_count();
     assert_eq!(online, n, "the loop has every client");
@@ -214,10 +197,7 @@ async fn first_picture() {
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let b = Browser::start().await;
-    b.cdp(
-        "Page.addScriptToEvaluateOnNewDocument",
-        json!({ "source": watcher(n) }),
-    );
+    b.cdp("Page.addScriptToEvaluateOnNewDocument", json!({ "source": watcher(n) }));
     let mut runs = Vec::new();
     for i in 0..RUNS {
         b.client.goto("about:blank").await.unwrap();
@@ -225,11 +205,7 @@ async fn first_picture() {
         b.cdp("Network.clearBrowserCache", json!({}));
         tokio::time::sleep(Duration::from_millis(300)).await;
         b.cdp("Performance.enable", json!({}));
-        let asked = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64()
-            * 1000.0;
+        let asked = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0;
         b.client.goto(&format!("http://{web}/")).await.unwrap();
         let t = Instant::now();
         let mut run = loop {
@@ -245,11 +221,7 @@ async fn first_picture() {
         };
         run["renderer_ms"] = b.renderer_ms();
         // From the WebDriver command to the navigation's start (not in the times above).
-        let origin = b
-            .js("return performance.timeOrigin")
-            .await
-            .as_f64()
-            .unwrap_or(asked);
+        let origin = b.js("return performance.timeOrigin").await.as_f64().unwrap_or(asked);
         run["goto_to_navigation_ms"] = json!(((origin - asked) * 10.0).round() / 10.0);
         eprintln!("run {i}: {run}");
         runs.push(run);
@@ -261,32 +233,13 @@ async fn first_picture() {
         eprintln!("screenshot: {path}");
     }
     let col = |k: &str| median(runs.iter().filter_map(|r| r[k].as_f64()).collect());
-    let phase = |k: &str| {
-        median(
-            runs.iter()
-                .filter_map(|r| r["phases_ms"][k].as_f64())
-                .collect(),
-        )
-    };
-    let phases: serde_json::Map<String, Value> = [
-        "boot",
-        "snapshot_wait",
-        "parse",
-        "queue_wait",
-        "render",
-        "dom_write",
-        "style_layout_paint",
-    ]
-    .iter()
-    .map(|k| (k.to_string(), json!(phase(k))))
-    .collect();
-    let renderer = |k: &str| {
-        median(
-            runs.iter()
-                .filter_map(|r| r["renderer_ms"][k].as_f64())
-                .collect(),
-        )
-    };
+    let phase = |k: &str| median(runs.iter().filter_map(|r| r["phases_ms"][k].as_f64()).collect());
+    let phases: serde_json::Map<String, Value> =
+        ["boot", "snapshot_wait", "parse", "queue_wait", "render", "dom_write", "style_layout_paint"]
+            .iter()
+            .map(|k| (k.to_string(), json!(phase(k))))
+            .collect();
+    let renderer = |k: &str| median(runs.iter().filter_map(|r| r["renderer_ms"][k].as_f64()).collect());
     println!(
         "BENCH {}",
         json!({

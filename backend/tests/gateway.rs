@@ -160,9 +160,8 @@ async fn a_lagging_subscriber_gets_a_counted_gap_and_a_fresh_snapshot() {
     sock.connect(&s.web.unwrap().into()).unwrap();
     sock.set_nonblocking(true).unwrap();
     let stream = TcpStream::from_std(sock.into()).unwrap();
-    let (mut slow, _) = tokio_tungstenite::client_async(format!("ws://{}/ws/events", s.web.unwrap()), MaybeTlsStream::Plain(stream))
-        .await
-        .unwrap();
+    let (mut slow, _) =
+        tokio_tungstenite::client_async(format!("ws://{}/ws/events", s.web.unwrap()), MaybeTlsStream::Plain(stream)).await.unwrap();
     let ServerMsg::Snapshot(first) = next_msg(&mut slow).await else { panic!() };
     // Meanwhile a healthy watcher keeps up.
     let mut healthy = ws(&s, "/ws/events").await;
@@ -206,7 +205,8 @@ async fn a_lagging_subscriber_gets_a_counted_gap_and_a_fresh_snapshot() {
         match next_msg(&mut slow).await {
             ServerMsg::Events { events } => {
                 // A lag gap, not the gateway's ordinary folding of a busy tick.
-                gap_total += events.iter().map(|e| if let EventBody::Gap { dropped, folded: false, .. } = e.body { dropped } else { 0 }).sum::<u64>()
+                gap_total +=
+                    events.iter().map(|e| if let EventBody::Gap { dropped, folded: false, .. } = e.body { dropped } else { 0 }).sum::<u64>()
             }
             ServerMsg::Snapshot(snap) if gap_total > 0 => snapshot_after_gap = Some(snap),
             ServerMsg::Snapshot(_) => {}
@@ -272,7 +272,11 @@ async fn a_flood_is_folded_with_exact_totals_and_snapshots_only_when_needed() {
                 }
             }
             ServerMsg::Snapshot(snap) => {
-                assert!(resync_owed, "a snapshot came without a gap asking for it (seq {} after {}, {snapshots} before)", snap.seq, state.seq);
+                assert!(
+                    resync_owed,
+                    "a snapshot came without a gap asking for it (seq {} after {}, {snapshots} before)",
+                    snap.seq, state.seq
+                );
                 resync_owed = false;
                 snapshots += 1;
                 state = snap;
@@ -536,6 +540,12 @@ async fn a_watcher_ends_up_with_the_true_state_after_a_storm() {
         }
     }
     let clients: Vec<i32> = state.fds.iter().filter(|f| f.role == Role::Tcp).map(|f| f.fd).collect();
-    assert_eq!(clients.len(), stay.len(), "the watcher's picture has {} clients, the loop has {} (gaps seen: {gaps})", clients.len(), stay.len());
+    assert_eq!(
+        clients.len(),
+        stay.len(),
+        "the watcher's picture has {} clients, the loop has {} (gaps seen: {gaps})",
+        clients.len(),
+        stay.len()
+    );
     assert_eq!(state.counters.accepted, 1200 + 3, "accepted count");
 }

@@ -98,11 +98,7 @@ pub fn app() -> Html {
             let retry2 = retry.clone();
             let (d_text, drawn_text, drawn_pace) = (dispatch.clone(), drawn.clone(), drawn.clone());
             // The first one was opened as the page started (`net::open_events_early`).
-            let first = if *reconnect == 0 {
-                net::take_early_events()
-            } else {
-                None
-            };
+            let first = if *reconnect == 0 { net::take_early_events() } else { None };
             *events.borrow_mut() = first.or_else(|| Socket::connect(&net::url("/ws/events")));
             if let Some(sock) = events.borrow().as_ref() {
                 // What it held is handed over now, in order.
@@ -129,12 +125,7 @@ pub fn app() -> Html {
                         // would take it (`Model::takes_frames`): a crowd is drawn as soon as it
                         // is known.
                         let now = net::now_ms();
-                        if snapshot
-                            && drawn_text
-                                .borrow()
-                                .as_ref()
-                                .is_none_or(|m| m.takes_frames(now, true))
-                        {
+                        if snapshot && drawn_text.borrow().as_ref().is_none_or(|m| m.takes_frames(now, true)) {
                             net::mark_once("mx:snapshot-taken");
                             let frames = std::mem::take(&mut *inbox.borrow_mut());
                             d_text.dispatch(Action::Receive(frames, now));
@@ -142,19 +133,11 @@ pub fn app() -> Html {
                     }),
                     Callback::from(move |reason: String| {
                         let ms = retry2();
-                        d_close.dispatch(Action::StreamClosed {
-                            reason,
-                            retry_s: ms / 1000,
-                        });
+                        d_close.dispatch(Action::StreamClosed { reason, retry_s: ms / 1000 });
                     }),
                 );
                 // Opened before the first render (which took that in): the pace it missed.
-                if sock.is_open()
-                    && drawn_pace
-                        .borrow()
-                        .as_ref()
-                        .is_some_and(|m| m.draws_still())
-                {
+                if sock.is_open() && drawn_pace.borrow().as_ref().is_some_and(|m| m.draws_still()) {
                     sock.send(&pace(true));
                 }
             }
@@ -173,15 +156,8 @@ pub fn app() -> Html {
         use_effect_with(model.tick_ms(), move |ms| {
             let iv = Interval::new(*ms, move || {
                 let now = net::now_ms();
-                let snapshot = inbox
-                    .borrow()
-                    .iter()
-                    .any(|m| matches!(m, ServerMsg::Snapshot(_)));
-                let takes = !inbox.borrow().is_empty()
-                    && drawn
-                        .borrow()
-                        .as_ref()
-                        .is_none_or(|m| m.takes_frames(now, snapshot));
+                let snapshot = inbox.borrow().iter().any(|m| matches!(m, ServerMsg::Snapshot(_)));
+                let takes = !inbox.borrow().is_empty() && drawn.borrow().as_ref().is_none_or(|m| m.takes_frames(now, snapshot));
                 if takes {
                     if snapshot {
                         net::mark_once("mx:snapshot-taken");
@@ -277,13 +253,7 @@ fn controls(m: &Model, d: &Dispatch) -> Html {
     let pause = {
         let d = d.clone();
         let paused = m.paused;
-        Callback::from(move |_| {
-            d.dispatch(if paused {
-                Action::Resume
-            } else {
-                Action::Pause
-            })
-        })
+        Callback::from(move |_| d.dispatch(if paused { Action::Resume } else { Action::Pause }))
     };
     let step = {
         let d = d.clone();
@@ -305,11 +275,7 @@ fn controls(m: &Model, d: &Dispatch) -> Html {
     let status = if m.queue.is_empty() && m.is_live() {
         "live".to_string()
     } else {
-        format!(
-            "{} queued · {:.1} s behind live",
-            m.queue.len(),
-            m.behind_s()
-        )
+        format!("{} queued · {:.1} s behind live", m.queue.len(), m.behind_s())
     };
     html! {
         <div class="controls">
@@ -332,11 +298,7 @@ fn wait_bar(m: &Model) -> Html {
     let Some(w) = &m.wait else {
         return html! { <div class="waitbar">{ "waiting for the first wakeup…" }</div> };
     };
-    let timeout = if w.timeout_ms < 0 {
-        "∞".to_string()
-    } else {
-        format!("{} ms", w.timeout_ms)
-    };
+    let timeout = if w.timeout_ms < 0 { "∞".to_string() } else { format!("{} ms", w.timeout_ms) };
     let scan = match m.snap.poller.as_str() {
         "poll" | "select" => format!("the kernel scanned {} fds to find them", w.scanned),
         _ => "no scan: the kernel kept the ready list".to_string(),
@@ -357,7 +319,8 @@ fn wait_bar(m: &Model) -> Html {
             }
         })
         .collect();
-    let more = (w.ready_total as usize > w.ready.len().min(12)).then(|| html! { <span class="chip more">{ format!("+{}", w.ready_total as usize - w.ready.len().min(12)) }</span> });
+    let more = (w.ready_total as usize > w.ready.len().min(12))
+        .then(|| html! { <span class="chip more">{ format!("+{}", w.ready_total as usize - w.ready.len().min(12)) }</span> });
     html! {
         <div class="waitbar" key={if busy { 0 } else { w.id }}>
             <code>{ format!("{}({} fds, timeout {timeout})", w.call, w.registered) }</code>
@@ -476,14 +439,9 @@ const BUSY_LOG_LINES: usize = 14;
 fn event_log(m: &Model) -> Html {
     let lines = m.log.iter().rev();
     let lines: Html = if m.busy() {
-        lines
-            .take(BUSY_LOG_LINES)
-            .map(|l| html! { <div class={classes!("ev", l.class)}>{ &l.text }</div> })
-            .collect()
+        lines.take(BUSY_LOG_LINES).map(|l| html! { <div class={classes!("ev", l.class)}>{ &l.text }</div> }).collect()
     } else {
-        lines
-            .map(|l| html! { <div key={l.id} class={classes!("ev", l.class)}>{ &l.text }</div> })
-            .collect()
+        lines.map(|l| html! { <div key={l.id} class={classes!("ev", l.class)}>{ &l.text }</div> }).collect()
     };
     html! {
         <section class="log" data-testid="event-log">{ lines }</section>

@@ -24,13 +24,7 @@ pub fn chat_pane(p: &ChatProps) -> Html {
     let sock: Rc<RefCell<Option<(String, Socket)>>> = use_mut_ref(|| None);
     let outbox: Rc<RefCell<Vec<String>>> = use_mut_ref(Vec::new);
     let send = {
-        let (nick, text, sock, outbox, d) = (
-            nick.clone(),
-            text.clone(),
-            sock.clone(),
-            outbox.clone(),
-            p.dispatch.clone(),
-        );
+        let (nick, text, sock, outbox, d) = (nick.clone(), text.clone(), sock.clone(), outbox.clone(), p.dispatch.clone());
         Callback::from(move |_: ()| {
             let line = text.trim().to_string();
             let n = nick.trim().to_string();
@@ -38,9 +32,7 @@ pub fn chat_pane(p: &ChatProps) -> Html {
                 return;
             }
             if !valid_nick(&n) {
-                d.dispatch(Action::ChatStatus(
-                    "choose a nick first: 1 to 32 characters, no spaces or brackets".into(),
-                ));
+                d.dispatch(Action::ChatStatus("choose a nick first: 1 to 32 characters, no spaces or brackets".into()));
                 return;
             }
             let mut slot = sock.borrow_mut();
@@ -52,17 +44,12 @@ pub fn chat_pane(p: &ChatProps) -> Html {
                     }
                     s.send(&line);
                 }
-                Some((current, _)) if *current == n && !outbox.borrow().is_empty() => {
-                    outbox.borrow_mut().push(line)
-                }
+                Some((current, _)) if *current == n && !outbox.borrow().is_empty() => outbox.borrow_mut().push(line),
                 _ => {
                     outbox.borrow_mut().push(line);
                     let (d_line, d_close) = (d.clone(), d.clone());
                     let (sock2, outbox2) = (sock.clone(), outbox.clone());
-                    let url = net::url(&format!(
-                        "/ws/chat?nick={}",
-                        js_sys::encode_uri_component(&n)
-                    ));
+                    let url = net::url(&format!("/ws/chat?nick={}", js_sys::encode_uri_component(&n)));
                     d.dispatch(Action::ChatStatus(format!("joining as {n}…")));
                     let s = Socket::open(
                         &url,
@@ -75,11 +62,7 @@ pub fn chat_pane(p: &ChatProps) -> Html {
                         }),
                         Callback::from(move |t: String| d_line.dispatch(Action::ChatLine(t))),
                         Callback::from(move |reason: String| {
-                            let why = if reason.is_empty() {
-                                "connection closed".to_string()
-                            } else {
-                                reason
-                            };
+                            let why = if reason.is_empty() { "connection closed".to_string() } else { reason };
                             d_close.dispatch(Action::ChatStatus(format!("chat: {why}")));
                         }),
                     );
@@ -91,15 +74,11 @@ pub fn chat_pane(p: &ChatProps) -> Html {
     };
     let on_nick = {
         let nick = nick.clone();
-        Callback::from(move |e: InputEvent| {
-            nick.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
+        Callback::from(move |e: InputEvent| nick.set(e.target_unchecked_into::<HtmlInputElement>().value()))
     };
     let on_text = {
         let text = text.clone();
-        Callback::from(move |e: InputEvent| {
-            text.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
+        Callback::from(move |e: InputEvent| text.set(e.target_unchecked_into::<HtmlInputElement>().value()))
     };
     let on_key = {
         let send = send.clone();

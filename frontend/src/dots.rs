@@ -52,11 +52,7 @@ pub fn layout(n: usize) -> Vec<(f64, f64, f64)> {
     (0..n)
         .map(|i| {
             let (c, row) = (i % cols, i / cols);
-            (
-                40.0 + cw * (c as f64 + 0.5),
-                KERNEL_TOP + 5.0 + ch * (row as f64 + 0.5),
-                r,
-            )
+            (40.0 + cw * (c as f64 + 0.5), KERNEL_TOP + 5.0 + ch * (row as f64 + 0.5), r)
         })
         .collect()
 }
@@ -224,15 +220,8 @@ impl Dot {
     }
 
     /// The attributes that differ from `old` (the same fd as drawn before), as (name, new value).
-    pub fn changes<'a>(
-        &'a self,
-        old: &'a Dot,
-    ) -> impl Iterator<Item = (&'static str, String)> + 'a {
-        ATTRIBUTES
-            .iter()
-            .enumerate()
-            .filter(move |(i, _)| !self.same(old, *i))
-            .map(|(i, k)| (*k, self.value(i)))
+    pub fn changes<'a>(&'a self, old: &'a Dot) -> impl Iterator<Item = (&'static str, String)> + 'a {
+        ATTRIBUTES.iter().enumerate().filter(move |(i, _)| !self.same(old, *i)).map(|(i, k)| (*k, self.value(i)))
     }
 }
 
@@ -285,12 +274,7 @@ pub fn crowd_dots(fds: &[FdInfo], flashes: &HashMap<i32, (Flash, u64)>) -> Vec<V
     let places = layout(fds.len());
     fds.chunks(GROUP)
         .zip(places.chunks(GROUP))
-        .map(|(fds, places)| {
-            fds.iter()
-                .zip(places)
-                .map(|(f, p)| Dot::new(f, *p, flashes.get(&f.fd).copied()))
-                .collect()
-        })
+        .map(|(fds, places)| fds.iter().zip(places).map(|(f, p)| Dot::new(f, *p, flashes.get(&f.fd).copied())).collect())
         .collect()
 }
 
@@ -314,43 +298,24 @@ pub enum CrowdDraw {
     /// anyway).
     Whole(String),
     /// Redraw these groups in place, remove the groups from `keep` on, append `append`.
-    Groups {
-        redraws: Vec<(usize, Redraw)>,
-        keep: usize,
-        append: String,
-    },
+    Groups { redraws: Vec<(usize, Redraw)>, keep: usize, append: String },
 }
 
 /// What to do to the drawn groups (`drawn`, as last written) to show `want`.
 pub fn plan_crowd(drawn: &[Vec<Dot>], want: &[Vec<Dot>]) -> CrowdDraw {
     let keep = drawn.len().min(want.len());
-    let redraws: Vec<(usize, Redraw)> = drawn
-        .iter()
-        .zip(want)
-        .map(|(d, w)| redraw(d, w))
-        .enumerate()
-        .filter(|(_, r)| *r != Redraw::Keep)
-        .collect();
-    let rebuilt = redraws
-        .iter()
-        .filter(|(_, r)| matches!(r, Redraw::Rebuild(_)))
-        .count();
+    let redraws: Vec<(usize, Redraw)> =
+        drawn.iter().zip(want).map(|(d, w)| redraw(d, w)).enumerate().filter(|(_, r)| *r != Redraw::Keep).collect();
+    let rebuilt = redraws.iter().filter(|(_, r)| matches!(r, Redraw::Rebuild(_))).count();
     if drawn.is_empty() || want.is_empty() || (keep > 0 && rebuilt == keep) {
         return CrowdDraw::Whole(crowd_markup(want));
     }
-    CrowdDraw::Groups {
-        redraws,
-        keep,
-        append: crowd_markup(&want[keep..]),
-    }
+    CrowdDraw::Groups { redraws, keep, append: crowd_markup(&want[keep..]) }
 }
 
 /// Escapes text for a double-quoted attribute value (names come from users).
 pub fn escape_attr(s: &str, out: &mut String) {
-    if !s
-        .bytes()
-        .any(|b| matches!(b, b'&' | b'"' | b'\'' | b'<' | b'>'))
-    {
+    if !s.bytes().any(|b| matches!(b, b'&' | b'"' | b'\'' | b'<' | b'>')) {
         out.push_str(s);
         return;
     }
@@ -371,22 +336,12 @@ mod tests {
     use super::*;
 
     fn fd(fd: i32, name: &str, interest: Interest) -> FdInfo {
-        FdInfo {
-            fd,
-            role: Role::Tcp,
-            interest,
-            name: name.into(),
-            pending_out: 0,
-        }
+        FdInfo { fd, role: Role::Tcp, interest, name: name.into(), pending_out: 0 }
     }
 
     #[test]
     fn a_dot_carries_the_hooks_and_escapes_what_users_typed() {
-        let d = Dot::new(
-            &fd(7, "a\"><script>x</script>&'", Interest::ReadWrite),
-            (10.0, 20.26, 3.0),
-            Some((Flash::Send, 3)),
-        );
+        let d = Dot::new(&fd(7, "a\"><script>x</script>&'", Interest::ReadWrite), (10.0, 20.26, 3.0), Some((Flash::Send, 3)));
         let mut s = String::new();
         d.markup(&mut s);
         assert_eq!(
@@ -408,56 +363,29 @@ mod tests {
     #[test]
     fn an_unchanged_group_is_kept_a_changed_mark_is_one_attribute_and_a_join_rebuilds() {
         let place = |i: usize| (i as f64 * 10.0, 5.0, 3.0);
-        let fds: Vec<FdInfo> = (0..4)
-            .map(|i| fd(10 + i, &format!("127.0.0.1:{}", 5000 + i), Interest::Read))
-            .collect();
-        let drawn: Vec<Dot> = fds
-            .iter()
-            .enumerate()
-            .map(|(i, f)| Dot::new(f, place(i), None))
-            .collect();
+        let fds: Vec<FdInfo> = (0..4).map(|i| fd(10 + i, &format!("127.0.0.1:{}", 5000 + i), Interest::Read)).collect();
+        let drawn: Vec<Dot> = fds.iter().enumerate().map(|(i, f)| Dot::new(f, place(i), None)).collect();
         assert_eq!(redraw(&drawn, &drawn.clone()), Redraw::Keep);
 
         // fd 12 flashes and fd 13 starts waiting to write: two class changes, nothing else.
         let mut want = drawn.clone();
         want[2] = Dot::new(&fds[2], place(2), Some((Flash::Ready, 0)));
-        want[3] = Dot::new(
-            &fd(13, "127.0.0.1:5003", Interest::ReadWrite),
-            place(3),
-            None,
-        );
+        want[3] = Dot::new(&fd(13, "127.0.0.1:5003", Interest::ReadWrite), place(3), None);
         assert_eq!(
             redraw(&drawn, &want),
-            Redraw::Update(vec![
-                (2, "class", "node tcp ready-0".into()),
-                (3, "class", "node tcp wants-write".into())
-            ])
+            Redraw::Update(vec![(2, "class", "node tcp ready-0".into()), (3, "class", "node tcp wants-write".into())])
         );
 
         // The room grew, so every node moved: positions change in place.
-        let moved: Vec<Dot> = fds
-            .iter()
-            .enumerate()
-            .map(|(i, f)| Dot::new(f, (i as f64 * 8.0, 5.0, 2.5), None))
-            .collect();
+        let moved: Vec<Dot> = fds.iter().enumerate().map(|(i, f)| Dot::new(f, (i as f64 * 8.0, 5.0, 2.5), None)).collect();
         match redraw(&drawn, &moved) {
-            Redraw::Update(u) => assert!(
-                u.iter().all(|(_, k, _)| ["cx", "r"].contains(k)) && u.len() == 7,
-                "{u:?}"
-            ),
+            Redraw::Update(u) => assert!(u.iter().all(|(_, k, _)| ["cx", "r"].contains(k)) && u.len() == 7, "{u:?}"),
             other => panic!("{other:?}"),
         }
 
         // A new fd in the group: written again, every node once.
         let mut joined = drawn.clone();
-        joined.insert(
-            1,
-            Dot::new(
-                &fd(11, "late", Interest::Read),
-                place(1),
-                Some((Flash::Join, 0)),
-            ),
-        );
+        joined.insert(1, Dot::new(&fd(11, "late", Interest::Read), place(1), Some((Flash::Join, 0))));
         match redraw(&drawn, &joined) {
             Redraw::Rebuild(s) => {
                 assert_eq!(s.matches("<circle ").count(), 5);
@@ -470,44 +398,29 @@ mod tests {
 
     #[test]
     fn a_crowd_is_drawn_whole_once_then_group_by_group() {
-        let room = |n: i32| {
-            (0..n)
-                .map(|i| fd(10 + i, &format!("127.0.0.1:{}", 40000 + i), Interest::Read))
-                .collect::<Vec<_>>()
-        };
+        let room = |n: i32| (0..n).map(|i| fd(10 + i, &format!("127.0.0.1:{}", 40000 + i), Interest::Read)).collect::<Vec<_>>();
         let none = HashMap::new();
         let fds = room(10_000);
         assert!(is_crowd(fds.len()) && is_crowd(300) && !is_crowd(4) && !is_crowd(0));
         let first = crowd_dots(&fds, &none);
         assert_eq!(first.len(), 10_000usize.div_ceil(GROUP));
-        let CrowdDraw::Whole(markup) = plan_crowd(&[], &first) else {
-            panic!("the first picture is one write")
-        };
-        assert_eq!(
-            markup
-                .matches("<circle data-testid=\"fd-node\" data-fd=")
-                .count(),
-            10_000
-        );
+        let CrowdDraw::Whole(markup) = plan_crowd(&[], &first) else { panic!("the first picture is one write") };
+        assert_eq!(markup.matches("<circle data-testid=\"fd-node\" data-fd=").count(), 10_000);
         assert_eq!(markup.matches("<g class=\"group\">").count(), first.len());
-        assert!(markup.starts_with("<g class=\"group\"><circle data-testid=\"fd-node\" data-fd=\"10\" data-role=\"tcp\" data-name=\"127.0.0.1:40000\""), "{}", &markup[..200]);
+        assert!(
+            markup.starts_with(
+                "<g class=\"group\"><circle data-testid=\"fd-node\" data-fd=\"10\" data-role=\"tcp\" data-name=\"127.0.0.1:40000\""
+            ),
+            "{}",
+            &markup[..200]
+        );
 
         // One mark: one attribute of one node.
         let mut flashes = HashMap::new();
         flashes.insert(10 + 40, (Flash::Ready, 0));
         match plan_crowd(&first, &crowd_dots(&fds, &flashes)) {
-            CrowdDraw::Groups {
-                redraws,
-                keep,
-                append,
-            } => {
-                assert_eq!(
-                    redraws,
-                    vec![(
-                        1,
-                        Redraw::Update(vec![(8, "class", "node tcp ready-0".into())])
-                    )]
-                );
+            CrowdDraw::Groups { redraws, keep, append } => {
+                assert_eq!(redraws, vec![(1, Redraw::Update(vec![(8, "class", "node tcp ready-0".into())]))]);
                 assert_eq!((keep, append.as_str()), (first.len(), ""));
             }
             other => panic!("{other:?}"),
@@ -516,11 +429,7 @@ mod tests {
         // The last fd leaves: its group is written again, nobody else moves.
         let fewer = crowd_dots(&fds[..9_999], &none);
         match plan_crowd(&first, &fewer) {
-            CrowdDraw::Groups {
-                redraws,
-                keep,
-                append,
-            } => {
+            CrowdDraw::Groups { redraws, keep, append } => {
                 assert_eq!(redraws.len(), 1);
                 assert!(
                     matches!(&redraws[0], (i, Redraw::Rebuild(m)) if *i == first.len() - 1 && m.matches("<circle ").count() == 10_000 % GROUP - 1)
@@ -531,10 +440,7 @@ mod tests {
         }
 
         // The first fd leaves: every group's fds shift, so the crowd is written whole.
-        assert!(matches!(
-            plan_crowd(&first, &crowd_dots(&fds[1..], &none)),
-            CrowdDraw::Whole(_)
-        ));
+        assert!(matches!(plan_crowd(&first, &crowd_dots(&fds[1..], &none)), CrowdDraw::Whole(_)));
 
         // A group more, then the crowd leaves.
         match plan_crowd(&first, &crowd_dots(&room(10_020), &none)) {
@@ -544,20 +450,12 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            plan_crowd(&first, &[]),
-            CrowdDraw::Whole(String::new()),
-            "one write empties the stage"
-        );
+        assert_eq!(plan_crowd(&first, &[]), CrowdDraw::Whole(String::new()), "one write empties the stage");
     }
 
     #[test]
     fn a_few_more_fds_move_nobody() {
-        assert_eq!(
-            (1..=16).map(slots).collect::<Vec<_>>(),
-            (1..=16).collect::<Vec<_>>(),
-            "a small room fills its grid"
-        );
+        assert_eq!((1..=16).map(slots).collect::<Vec<_>>(), (1..=16).collect::<Vec<_>>(), "a small room fills its grid");
         for n in 17..3000 {
             let s = slots(n);
             assert!(s >= n && s <= n * 5 / 4 + 1, "{n} fds in {s} slots");
@@ -565,8 +463,6 @@ mod tests {
         // A crowd of 1,000, then its 3 senders: nobody already drawn moves.
         let (crowd, senders) = (layout(1003), layout(1006));
         assert_eq!(crowd[..], senders[..1003]);
-        assert!(senders.iter().all(|&(x, y, r)| (40.0..=960.0).contains(&x)
-            && (64.0..=396.0).contains(&y)
-            && r > 0.0));
+        assert!(senders.iter().all(|&(x, y, r)| (40.0..=960.0).contains(&x) && (64.0..=396.0).contains(&y) && r > 0.0));
     }
 }

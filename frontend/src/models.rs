@@ -22,7 +22,14 @@ pub struct IoModel {
 /// The five models, in the tutorial's order, for a loop on `poller`.
 pub fn io_models(poller: &str) -> Vec<IoModel> {
     let call = wait_call(poller);
-    let row = |key, name, wait: &str, copy: &str, sync, this_loop| IoModel { key, name, wait: wait.to_string(), copy: copy.to_string(), sync, this_loop };
+    let row = |key, name, wait: &str, copy: &str, sync, this_loop| IoModel {
+        key,
+        name,
+        wait: wait.to_string(),
+        copy: copy.to_string(),
+        sync,
+        this_loop,
+    };
     vec![
         row("blocking", "blocking IO", "blocks in recv until data arrives", "still blocked in recv while it copies", true, false),
         row(
@@ -41,7 +48,14 @@ pub fn io_models(poller: &str) -> Vec<IoModel> {
             true,
             true,
         ),
-        row("signal", "signal-driven IO", "does not wait: the kernel sends SIGIO when data is ready", "the handler's recv blocks while it copies", true, false),
+        row(
+            "signal",
+            "signal-driven IO",
+            "does not wait: the kernel sends SIGIO when data is ready",
+            "the handler's recv blocks while it copies",
+            true,
+            false,
+        ),
         row(
             "async",
             "asynchronous IO",

@@ -121,21 +121,12 @@ impl Handlers {
 /// `ws://` or `wss://` URL for `path` on the page's own host.
 pub fn url(path: &str) -> String {
     let loc = web_sys::window().expect("window").location();
-    let scheme = if loc.protocol().ok().as_deref() == Some("https:") {
-        "wss"
-    } else {
-        "ws"
-    };
+    let scheme = if loc.protocol().ok().as_deref() == Some("https:") { "wss" } else { "ws" };
     format!("{scheme}://{}{path}", loc.host().unwrap_or_default())
 }
 
 impl Socket {
-    pub fn open(
-        url: &str,
-        on_open: Callback<()>,
-        on_text: Callback<String>,
-        on_close: Callback<String>,
-    ) -> Option<Socket> {
+    pub fn open(url: &str, on_open: Callback<()>, on_text: Callback<String>, on_close: Callback<String>) -> Option<Socket> {
         let sock = Socket::connect(url)?;
         sock.bind(on_open, on_text, on_close);
         Some(sock)
@@ -166,28 +157,15 @@ impl Socket {
             }
         });
         let h = handlers.clone();
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
-            Handlers::deliver(&h, Held::Close(e.reason()))
-        });
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| Handlers::deliver(&h, Held::Close(e.reason())));
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Socket {
-            ws,
-            handlers,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_close: on_close,
-        }
+        Socket { ws, handlers, _on_open: on_open, _on_message: on_message, _on_close: on_close }
     }
 
     /// Gives the socket its callbacks, and hands them what it held meanwhile.
-    pub fn bind(
-        &self,
-        on_open: Callback<()>,
-        on_text: Callback<String>,
-        on_close: Callback<String>,
-    ) {
+    pub fn bind(&self, on_open: Callback<()>, on_text: Callback<String>, on_close: Callback<String>) {
         let held = {
             let mut h = self.handlers.borrow_mut();
             h.bound = Some((on_open, on_text, on_close));
@@ -284,11 +262,7 @@ pub fn take_early_frames() -> (bool, Vec<String>) {
         let (mut opened, mut texts) = (false, Vec::new());
         if let Some(sock) = e.borrow().as_ref() {
             let mut h = sock.handlers.borrow_mut();
-            let n = h
-                .held
-                .iter()
-                .take_while(|e| !matches!(e, Held::Close(_)))
-                .count();
+            let n = h.held.iter().take_while(|e| !matches!(e, Held::Close(_))).count();
             for e in h.held.drain(..n) {
                 match e {
                     Held::Open => opened = true,
@@ -302,27 +276,20 @@ pub fn take_early_frames() -> (bool, Vec<String>) {
 }
 
 pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or(0.0)
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
 }
 
 /// Adds to `window.muxscopeStats[key]`: cheap counters a benchmark can read.
 pub fn add_stat(key: &str, v: f64) {
     let Some(w) = web_sys::window() else { return };
     let stats_key = wasm_bindgen::JsValue::from_str("muxscopeStats");
-    let mut stats =
-        js_sys::Reflect::get(&w, &stats_key).unwrap_or(wasm_bindgen::JsValue::UNDEFINED);
+    let mut stats = js_sys::Reflect::get(&w, &stats_key).unwrap_or(wasm_bindgen::JsValue::UNDEFINED);
     if stats.is_undefined() {
         stats = js_sys::Object::new().into();
         let _ = js_sys::Reflect::set(&w, &stats_key, &stats);
     }
     let k = wasm_bindgen::JsValue::from_str(key);
-    let old = js_sys::Reflect::get(&stats, &k)
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0);
+    let old = js_sys::Reflect::get(&stats, &k).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
     let _ = js_sys::Reflect::set(&stats, &k, &(old + v).into());
 }
 

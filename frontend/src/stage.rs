@@ -1,9 +1,7 @@
 //! The stage: the kernel box, every fd as a node (labelled groups in a small room, a crowd of
 //! plain circles drawn outside the virtual DOM in a big one), the copy and fan-out lines.
 
-use crate::dots::{
-    crowd_dots, is_crowd, layout, node_class, plan_crowd, role_class, CrowdDraw, Dot, Redraw,
-};
+use crate::dots::{crowd_dots, is_crowd, layout, node_class, plan_crowd, role_class, CrowdDraw, Dot, Redraw};
 use crate::net;
 use crate::state::{Fanout, Flash, Model};
 use muxscope_shared::FdInfo;
@@ -26,24 +24,9 @@ fn short(name: &str, max: usize) -> String {
 /// dashed write-interest ring while output waits, with a tooltip, its fd number, and its name
 /// when there is room. Changes are classes and attributes, never new elements: inserting
 /// elements makes the browser lay out the whole SVG again.
-fn fd_node(
-    f: &FdInfo,
-    (x, y, r): (f64, f64, f64),
-    flash: Option<(Flash, u64)>,
-    out: &mut Vec<Html>,
-) {
-    let queued = if f.pending_out > 0 {
-        format!(" · {} B queued", f.pending_out)
-    } else {
-        String::new()
-    };
-    let title = format!(
-        "fd {} · {} · {} · interest {}{queued}",
-        f.fd,
-        role_class(f.role),
-        f.name,
-        f.interest
-    );
+fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>, out: &mut Vec<Html>) {
+    let queued = if f.pending_out > 0 { format!(" · {} B queued", f.pending_out) } else { String::new() };
+    let title = format!("fd {} · {} · {} · interest {}{queued}", f.fd, role_class(f.role), f.name, f.interest);
     let (cx, cy) = (format!("{x:.1}"), format!("{y:.1}"));
     out.push(html! {
         <circle key={format!("c{}", f.fd)} data-testid="fd-node" data-fd={f.fd.to_string()} data-role={role_class(f.role)} data-name={f.name.clone()}
@@ -53,7 +36,9 @@ fn fd_node(
         </circle>
     });
     let size = format!("{:.0}", (r * 0.75).clamp(7.0, 22.0));
-    out.push(html! { <text key={format!("n{}", f.fd)} class="fdnum" x={cx.clone()} y={cy.clone()} dy="0.35em" font-size={size}>{ f.fd }</text> });
+    out.push(
+        html! { <text key={format!("n{}", f.fd)} class="fdnum" x={cx.clone()} y={cy.clone()} dy="0.35em" font-size={size}>{ f.fd }</text> },
+    );
     if r >= 16.0 {
         let label = short(&f.name, (r / 3.2) as usize + 4);
         out.push(html! { <text key={format!("l{}", f.fd)} class="fdname" x={cx} y={format!("{:.1}", y + r + 14.0)}>{ label }</text> });
@@ -96,11 +81,7 @@ fn node_groups(m: &Model, places: &[(f64, f64, f64)]) -> Html {
         .zip(places.chunks(GROUP))
         .enumerate()
         .map(|(i, (fds, places))| {
-            let nodes = fds
-                .iter()
-                .zip(places)
-                .map(|(f, p)| (f.clone(), *p, m.flashes.get(&f.fd).copied()))
-                .collect::<Vec<_>>();
+            let nodes = fds.iter().zip(places).map(|(f, p)| (f.clone(), *p, m.flashes.get(&f.fd).copied())).collect::<Vec<_>>();
             html! { <NodeGroup key={format!("n{i}")} nodes={nodes} /> }
         })
         .collect()
@@ -120,21 +101,12 @@ pub(crate) struct Crowd {
 
 impl Crowd {
     pub fn new() -> Crowd {
-        Crowd {
-            el: net::svg_group("crowd"),
-            fds: Vec::new(),
-            flashes: HashMap::new(),
-            groups: Vec::new(),
-        }
+        Crowd { el: net::svg_group("crowd"), fds: Vec::new(), flashes: HashMap::new(), groups: Vec::new() }
     }
 
     /// Brings the crowd's `<g>` to the model's crowd (empty when the room is labelled).
     pub fn draw(&mut self, m: &Model) {
-        let fds: &[FdInfo] = if is_crowd(m.snap.fds.len()) {
-            &m.snap.fds
-        } else {
-            &[]
-        };
+        let fds: &[FdInfo] = if is_crowd(m.snap.fds.len()) { &m.snap.fds } else { &[] };
         if self.fds == fds && (fds.is_empty() || self.flashes == m.flashes) {
             return;
         }
@@ -147,11 +119,7 @@ impl Crowd {
                 el.set_inner_html(&markup);
                 net::mark_once("mx:crowd-drawn");
             }
-            CrowdDraw::Groups {
-                redraws,
-                keep,
-                append,
-            } => {
+            CrowdDraw::Groups { redraws, keep, append } => {
                 let groups = el.children();
                 for (i, r) in redraws {
                     let Some(g) = groups.item(i as u32) else {
@@ -210,13 +178,7 @@ fn fanout_lines(f: &Fanout, pos: &dyn Fn(i32) -> Option<(f64, f64)>) -> Html {
 
 pub(crate) fn stage(m: &Model, crowd: Html) -> Html {
     let places = layout(m.snap.fds.len());
-    let pos = |fd: i32| {
-        m.snap
-            .fds
-            .binary_search_by_key(&fd, |f| f.fd)
-            .ok()
-            .map(|i| (places[i].0, places[i].1))
-    };
+    let pos = |fd: i32| m.snap.fds.binary_search_by_key(&fd, |f| f.fd).ok().map(|i| (places[i].0, places[i].1));
     let copies: Vec<Html> = m
         .flashes
         .iter()
@@ -227,15 +189,8 @@ pub(crate) fn stage(m: &Model, crowd: Html) -> Html {
             Some(html! { <line key={format!("cp-{fd}-{id}")} class="copy-line" x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={CORE.0.to_string()} y2={CORE.1.to_string()} /> })
         })
         .collect();
-    let title = format!(
-        "kernel · {} · interest list: {} fds",
-        if m.snap.poller.is_empty() {
-            "…"
-        } else {
-            &m.snap.poller
-        },
-        m.snap.fds.len()
-    );
+    let title =
+        format!("kernel · {} · interest list: {} fds", if m.snap.poller.is_empty() { "…" } else { &m.snap.poller }, m.snap.fds.len());
     let pending: u64 = m.snap.fds.iter().map(|f| f.pending_out).sum();
     // Two layers: the boxes and nodes, and above them the lines that animate across the whole
     // stage (their own compositing layer), so drawing a fan-out does not repaint every node.

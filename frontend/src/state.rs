@@ -103,7 +103,10 @@ pub enum Action {
     Connected(bool),
     /// The event stream closed: the server's reason (empty when the connection just dropped)
     /// and the seconds until the page tries again.
-    StreamClosed { reason: String, retry_s: u32 },
+    StreamClosed {
+        reason: String,
+        retry_s: u32,
+    },
     Server(ServerMsg),
     Tick(f64),
     /// Frames received since the last tick, then a tick at the given time: the view batches
@@ -426,13 +429,8 @@ impl Model {
 
     fn sample(&mut self, now: f64) -> bool {
         let c = &self.snap.counters;
-        let s = Sample {
-            at_ms: now,
-            wakeups: c.wakeups,
-            messages: c.messages,
-            bytes: c.recv_bytes + c.sent_bytes,
-            events: self.events_played,
-        };
+        let s =
+            Sample { at_ms: now, wakeups: c.wakeups, messages: c.messages, bytes: c.recv_bytes + c.sent_bytes, events: self.events_played };
         if let Some(last) = self.samples.back() {
             if now - last.at_ms < 250.0 {
                 return false;
@@ -499,12 +497,19 @@ impl Model {
                 let text = if e.seq == 0 {
                     format!("×{dropped} events folded by the gateway (faster than a browser can draw); {then}")
                 } else {
-                    format!("×{dropped} events folded by the loop (a flooded turn describes its first few hundred and counts the rest); {then}")
+                    format!(
+                        "×{dropped} events folded by the loop (a flooded turn describes its first few hundred and counts the rest); {then}"
+                    )
                 };
                 self.log_line("fold", text);
             } else {
                 self.gaps_total += dropped;
-                self.log_line("gap", format!("⚠ {dropped} events dropped (a full event queue, or one turn made more than it can hand over); counted, {then}"));
+                self.log_line(
+                    "gap",
+                    format!(
+                        "⚠ {dropped} events dropped (a full event queue, or one turn made more than it can hand over); counted, {then}"
+                    ),
+                );
             }
         }
         if e.seq != 0 && e.seq <= self.snap.seq {
@@ -559,7 +564,11 @@ impl Model {
                     self.phase = Some(Phase {
                         id,
                         step: 1,
-                        text: format!("① the kernel has data: {} returned {ready_total} ready ({}{more})", wait_call(&poller), fds.join(", ")),
+                        text: format!(
+                            "① the kernel has data: {} returned {ready_total} ready ({}{more})",
+                            wait_call(&poller),
+                            fds.join(", ")
+                        ),
                     });
                 }
             }
@@ -567,11 +576,16 @@ impl Model {
                 if *bytes > 0 {
                     self.flash(*fd, Flash::Copy);
                     let name = name_of(&self.snap, *fd);
-                    self.phase = Some(Phase { id, step: 2, text: format!("② recv(fd {fd}) copied {bytes} bytes from the kernel to user space ({name})") });
+                    self.phase = Some(Phase {
+                        id,
+                        step: 2,
+                        text: format!("② recv(fd {fd}) copied {bytes} bytes from the kernel to user space ({name})"),
+                    });
                 } else if *eof {
                     self.phase = Some(Phase { id, step: 2, text: format!("② recv(fd {fd}) returned 0: the peer closed") });
                 } else if *would_block {
-                    self.phase = Some(Phase { id, step: 2, text: format!("② recv(fd {fd}) → EAGAIN: drained, nothing more in the kernel") });
+                    self.phase =
+                        Some(Phase { id, step: 2, text: format!("② recv(fd {fd}) → EAGAIN: drained, nothing more in the kernel") });
                 }
             }
             // Live and busy: a fan-out is drawn for at least FANOUT_MS before the next replaces it
@@ -581,7 +595,8 @@ impl Model {
                 self.fanout_at_ms = self.now_ms;
                 let to: Vec<i32> = self.snap.fds.iter().filter(|f| matches!(f.role, Role::Tcp | Role::Web)).map(|f| f.fd).collect();
                 self.fanout = Some(Fanout { id, from: *from, to, line: format!("[{name}] {text}") });
-                self.phase = Some(Phase { id, step: 3, text: format!("③ fan-out: \"[{name}] {text}\" encoded once, owed to every client") });
+                self.phase =
+                    Some(Phase { id, step: 3, text: format!("③ fan-out: \"[{name}] {text}\" encoded once, owed to every client") });
             }
             EventBody::Send { fd, .. } => self.flash(*fd, Flash::Send),
             EventBody::Ctl { op: CtlOp::Add, fd, error: None, .. } => self.flash(*fd, Flash::Join),
@@ -650,7 +665,9 @@ pub fn describe(e: &EventBody, poller: &str, name: Option<&str>) -> String {
                 ("poll", CtlOp::Add, Some(i)) => format!("pollfd[] += {{fd {fd}, {}}}", interest_flags(poller, *i)),
                 ("poll", CtlOp::Mod, Some(i)) => format!("pollfd[fd {fd}].events = {}", interest_flags(poller, *i)),
                 ("poll", _, _) => format!("pollfd[] -= fd {fd}"),
-                ("select", CtlOp::Add, Some(i)) | ("select", CtlOp::Mod, Some(i)) => format!("FD_SET({fd}, {})", interest_flags(poller, *i)),
+                ("select", CtlOp::Add, Some(i)) | ("select", CtlOp::Mod, Some(i)) => {
+                    format!("FD_SET({fd}, {})", interest_flags(poller, *i))
+                }
                 ("select", _, _) => format!("FD_CLR({fd})"),
                 (_, CtlOp::Add, Some(i)) => format!("epoll_ctl(ADD, {fd}, {}{et})", interest_flags(poller, *i)),
                 (_, CtlOp::Mod, Some(i)) => format!("epoll_ctl(MOD, {fd}, {}{et})", interest_flags(poller, *i)),
@@ -732,14 +749,17 @@ mod tests {
 
     fn chat_turn(seq: u64) -> Vec<Event> {
         vec![
-            ev(seq, EventBody::Wait {
-                timeout_ms: -1,
-                registered: 2,
-                ready: vec![ReadyFd { fd: 5, flags: ReadyFlags(ReadyFlags::IN) }],
-                ready_total: 1,
-                blocked_ns: 2_000_000,
-                scanned: 1,
-            }),
+            ev(
+                seq,
+                EventBody::Wait {
+                    timeout_ms: -1,
+                    registered: 2,
+                    ready: vec![ReadyFd { fd: 5, flags: ReadyFlags(ReadyFlags::IN) }],
+                    ready_total: 1,
+                    blocked_ns: 2_000_000,
+                    scanned: 1,
+                },
+            ),
             ev(seq + 1, EventBody::Recv { fd: 5, bytes: 3, eof: false, would_block: false, lines: 1 }),
             ev(seq + 2, EventBody::Broadcast { from: 5, name: "ann".into(), recipients: 1, bytes: 9, text: "hi".into() }),
             ev(seq + 3, EventBody::Send { fd: 5, bytes: 9, would_block: false, queued: 0 }),
@@ -841,7 +861,13 @@ mod tests {
         // a second after it.
         assert!(m.takes_frames(1250.0, true));
         let mut crowd = snap(200);
-        crowd.fds.extend((20..60).map(|fd| FdInfo { fd, role: Role::Tcp, interest: Interest::Read, name: format!("c{fd}"), pending_out: 0 }));
+        crowd.fds.extend((20..60).map(|fd| FdInfo {
+            fd,
+            role: Role::Tcp,
+            interest: Interest::Read,
+            name: format!("c{fd}"),
+            pending_out: 0,
+        }));
         let mut early = m.clone();
         early.update(Action::Receive(vec![ServerMsg::Snapshot(crowd)], 1250.0));
         assert_eq!(early.clients(), 41, "the crowd is drawn at once");
@@ -885,7 +911,9 @@ mod tests {
     fn gaps_are_shown_and_snapshots_resync() {
         let mut m = live(chat_turn(11));
         m.update(Action::Server(ServerMsg::Events { events: vec![ev(0, EventBody::gap(42))] }));
-        m.update(Action::Server(ServerMsg::Events { events: vec![ev(0, EventBody::Gap { dropped: 7, folded: true, resync: true, counters: None })] }));
+        m.update(Action::Server(ServerMsg::Events {
+            events: vec![ev(0, EventBody::Gap { dropped: 7, folded: true, resync: true, counters: None })],
+        }));
         let mut s = snap(500);
         s.fds.push(FdInfo { fd: 9, role: Role::Web, interest: Interest::Read, name: "bob".into(), pending_out: 0 });
         m.update(Action::Server(ServerMsg::Snapshot(s)));
@@ -906,10 +934,9 @@ mod tests {
     #[test]
     fn calm_rooms_draw_every_fan_out() {
         let mut m = live(chat_turn(11));
-        m.update(Action::Server(ServerMsg::Events { events: vec![ev(
-            15,
-            EventBody::Broadcast { from: 5, name: "ann".into(), recipients: 1, bytes: 9, text: "again".into() },
-        )] }));
+        m.update(Action::Server(ServerMsg::Events {
+            events: vec![ev(15, EventBody::Broadcast { from: 5, name: "ann".into(), recipients: 1, bytes: 9, text: "again".into() })],
+        }));
         m.update(Action::Tick(1100.0));
         assert!(!m.busy());
         assert_eq!(m.fanout.as_ref().unwrap().line, "[ann] again");

@@ -44,9 +44,7 @@ pub const MAX_NICK_CHARS: usize = 32;
 /// page: 1 to 32 characters, no whitespace, no control characters, no brackets (a nick is shown
 /// as `[NICK]`).
 pub fn valid_nick(n: &str) -> bool {
-    !n.is_empty()
-        && n.chars().count() <= MAX_NICK_CHARS
-        && n.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '[' && c != ']')
+    !n.is_empty() && n.chars().count() <= MAX_NICK_CHARS && n.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '[' && c != ']')
 }
 
 /// What a registered fd waits for. Never empty (as in Python's `selectors`).
@@ -78,18 +76,12 @@ impl Interest {
     /// The union, named as `selectors` says it (adding interest), not an arithmetic `+`.
     #[allow(clippy::should_implement_trait)]
     pub fn add(self, other: Interest) -> Interest {
-        Interest::from_bools(
-            self.is_readable() || other.is_readable(),
-            self.is_writable() || other.is_writable(),
-        )
-        .expect("union of non-empty interests is non-empty")
+        Interest::from_bools(self.is_readable() || other.is_readable(), self.is_writable() || other.is_writable())
+            .expect("union of non-empty interests is non-empty")
     }
     /// `None` when removing `other` leaves nothing.
     pub fn remove(self, other: Interest) -> Option<Interest> {
-        Interest::from_bools(
-            self.is_readable() && !other.is_readable(),
-            self.is_writable() && !other.is_writable(),
-        )
+        Interest::from_bools(self.is_readable() && !other.is_readable(), self.is_writable() && !other.is_writable())
     }
 }
 
@@ -113,13 +105,8 @@ impl ReadyFlags {
     pub const ERR: u8 = 4;
     pub const HUP: u8 = 8;
     pub const RDHUP: u8 = 16;
-    const NAMES: [(u8, &'static str); 5] = [
-        (Self::IN, "IN"),
-        (Self::OUT, "OUT"),
-        (Self::ERR, "ERR"),
-        (Self::HUP, "HUP"),
-        (Self::RDHUP, "RDHUP"),
-    ];
+    const NAMES: [(u8, &'static str); 5] =
+        [(Self::IN, "IN"), (Self::OUT, "OUT"), (Self::ERR, "ERR"), (Self::HUP, "HUP"), (Self::RDHUP, "RDHUP")];
 
     pub fn contains(self, bit: u8) -> bool {
         self.0 & bit != 0
@@ -599,7 +586,9 @@ impl<'de> Deserialize<'de> for ServerMsg {
                     let tag = map.next_value::<Cow<'de, str>>()?;
                     return match tag.as_ref() {
                         "snapshot" => Snapshot::deserialize(MapAccessDeserializer::new(map)).map(ServerMsg::Snapshot),
-                        "events" => EventsBody::deserialize(MapAccessDeserializer::new(map)).map(|b| ServerMsg::Events { events: b.events }),
+                        "events" => {
+                            EventsBody::deserialize(MapAccessDeserializer::new(map)).map(|b| ServerMsg::Events { events: b.events })
+                        }
                         other => Err(A::Error::unknown_variant(other, &["snapshot", "events"])),
                     };
                 }
@@ -629,19 +618,10 @@ mod tests {
         let e = Event {
             seq: 1,
             ts_ns: 2,
-            body: EventBody::Ctl {
-                op: CtlOp::Add,
-                fd: 5,
-                interest: Some(Interest::Read),
-                role: Role::Tcp,
-                error: None,
-            },
+            body: EventBody::Ctl { op: CtlOp::Add, fd: 5, interest: Some(Interest::Read), role: Role::Tcp, error: None },
         };
         let json = serde_json::to_string(&e).unwrap();
-        assert_eq!(
-            json,
-            r#"{"seq":1,"ts_ns":2,"kind":"ctl","op":"add","fd":5,"interest":"r","role":"tcp"}"#
-        );
+        assert_eq!(json, r#"{"seq":1,"ts_ns":2,"kind":"ctl","op":"add","fd":5,"interest":"r","role":"tcp"}"#);
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
         let bodies = [
             EventBody::Wait {
@@ -716,7 +696,10 @@ mod tests {
         assert_eq!((s.counters.accepted, s.counters.closed, s.seq), (1, 1, 8));
         // A refused registration leaves nothing behind.
         s.apply(&ev(9, EventBody::Accept { fd: 1030, peer: "p".into(), listener: 3 }));
-        s.apply(&ev(10, EventBody::Ctl { op: CtlOp::Add, fd: 1030, interest: Some(Interest::Read), role: Role::Tcp, error: Some("FD_SETSIZE".into()) }));
+        s.apply(&ev(
+            10,
+            EventBody::Ctl { op: CtlOp::Add, fd: 1030, interest: Some(Interest::Read), role: Role::Tcp, error: Some("FD_SETSIZE".into()) },
+        ));
         assert!(s.fd(1030).is_none());
         s.apply(&ev(3, EventBody::gap(4)));
         assert_eq!(s.counters.dropped_events, 4);
@@ -756,7 +739,11 @@ mod tests {
         snap.counters.messages = 3;
         let events = vec![
             Event { seq: 4, ts_ns: 5, body: EventBody::Send { fd: 5, bytes: 3, would_block: true, queued: 9 } },
-            Event { seq: 0, ts_ns: 6, body: EventBody::Gap { dropped: 2, folded: true, resync: false, counters: Some(snap.counters.clone()) } },
+            Event {
+                seq: 0,
+                ts_ns: 6,
+                body: EventBody::Gap { dropped: 2, folded: true, resync: false, counters: Some(snap.counters.clone()) },
+            },
         ];
         for m in [ServerMsg::Snapshot(snap.clone()), ServerMsg::Events { events }] {
             let json = serde_json::to_string(&m).unwrap();

@@ -112,7 +112,8 @@ fn start_seed() -> Result<Option<Proc>> {
 
 fn redis(port: u16) -> Result<Proc> {
     let p = port.to_string();
-    let c = with_fd_limit("redis-server", &["--port", &p, "--save", "", "--appendonly", "no", "--maxclients", "19000", "--bind", "127.0.0.1"]);
+    let c =
+        with_fd_limit("redis-server", &["--port", &p, "--save", "", "--appendonly", "no", "--maxclients", "19000", "--bind", "127.0.0.1"]);
     spawn("redis", c, port, false)
 }
 
@@ -173,7 +174,8 @@ impl Report {
 pub fn main(args: &[String]) -> Result {
     let quick = args.iter().any(|a| a == "--quick");
     // --only a,b,c,e: a subset of the sections ((c) includes (d)).
-    let only: Option<Vec<String>> = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|v| v.split(',').map(str::to_string).collect());
+    let only: Option<Vec<String>> =
+        args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|v| v.split(',').map(str::to_string).collect());
     let run = |sec: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == sec));
     setup(true, true)?;
     step("building muxscope (release)");
@@ -200,210 +202,222 @@ pub fn main(args: &[String]) -> Result {
 
     // (a) fan-out
     if run("a") {
-    step("(a) fan-out: one 64 B message to N idle clients");
-    r.line("## (a) fan-out: one 64 B message to N idle clients, until the last has it".into());
-    r.line("| N | kernel floor p50 / p95 | muxscope p50 / p95 | seed p50 / p95 | Redis p50 / p95 | muxscope ÷ floor (p50) |".into());
-    r.line("|---|---|---|---|---|---|".into());
-    let sizes: &[usize] = if quick { &[1000] } else { &[1000, 5000, 10000] };
-    for &n in sizes {
-        let rounds = if n >= 10000 { "20" } else { "30" };
-        // The floor holds both ends of every connection in one process: 9,000 pairs fit the limit.
-        let floor_n = n.min(9000).to_string();
-        let floor = bench(&["floor", "--clients", &floor_n, "--rounds", rounds])?;
-        let mut cells = vec![format!("{:.1} / {:.1}{}", f(&floor, "p50_ms"), f(&floor, "p95_ms"), if n > 9000 { " (9k)" } else { "" })];
-        let mut mux_p50 = f64::NAN;
-        for (name, addr, proto) in &targets {
-            if name.starts_with("seed") {
-                drop(seed.take());
-                std::thread::sleep(Duration::from_millis(300));
-                seed = start_seed()?;
+        step("(a) fan-out: one 64 B message to N idle clients");
+        r.line("## (a) fan-out: one 64 B message to N idle clients, until the last has it".into());
+        r.line("| N | kernel floor p50 / p95 | muxscope p50 / p95 | seed p50 / p95 | Redis p50 / p95 | muxscope ÷ floor (p50) |".into());
+        r.line("|---|---|---|---|---|---|".into());
+        let sizes: &[usize] = if quick { &[1000] } else { &[1000, 5000, 10000] };
+        for &n in sizes {
+            let rounds = if n >= 10000 { "20" } else { "30" };
+            // The floor holds both ends of every connection in one process: 9,000 pairs fit the limit.
+            let floor_n = n.min(9000).to_string();
+            let floor = bench(&["floor", "--clients", &floor_n, "--rounds", rounds])?;
+            let mut cells = vec![format!("{:.1} / {:.1}{}", f(&floor, "p50_ms"), f(&floor, "p95_ms"), if n > 9000 { " (9k)" } else { "" })];
+            let mut mux_p50 = f64::NAN;
+            for (name, addr, proto) in &targets {
+                if name.starts_with("seed") {
+                    drop(seed.take());
+                    std::thread::sleep(Duration::from_millis(300));
+                    seed = start_seed()?;
+                }
+                let v = bench(&["fanout", "--target", addr, "--proto", proto, "--clients", &n.to_string(), "--rounds", rounds])?;
+                if *name == "muxscope" {
+                    mux_p50 = f(&v, "p50_ms");
+                }
+                cells.push(format!("{:.1} / {:.1}", f(&v, "p50_ms"), f(&v, "p95_ms")));
             }
-            let v = bench(&["fanout", "--target", addr, "--proto", proto, "--clients", &n.to_string(), "--rounds", rounds])?;
-            if *name == "muxscope" {
-                mux_p50 = f(&v, "p50_ms");
+            if seed.is_none() {
+                cells.insert(2, "—".into());
             }
-            cells.push(format!("{:.1} / {:.1}", f(&v, "p50_ms"), f(&v, "p95_ms")));
+            r.line(format!("| {n} | {} | {:.2}× |", cells.join(" | "), mux_p50 / f(&floor, "p50_ms")));
         }
-        if seed.is_none() {
-            cells.insert(2, "—".into());
-        }
-        r.line(format!("| {n} | {} | {:.2}× |", cells.join(" | "), mux_p50 / f(&floor, "p50_ms")));
-    }
-    r.line(String::new());
+        r.line(String::new());
     }
 
     // (b) blast
     if run("b") {
-    step("(b) blast: 1,000 clients, 4 senders");
-    // Five alternating runs: the browser's share is a few per cent, run-to-run noise here is more.
-    let runs = if quick { 1 } else { 5 };
-    let secs = if quick { "3" } else { "5" };
-    let drain = muxscope(5002, &["--drain-events"])?;
-    let web = muxscope(5004, &["--web-addr", "127.0.0.1:5005"])?;
-    let browser = chromium_watching("http://127.0.0.1:5005/")?;
-    let mut blast_targets: Vec<(String, String, &str)> = vec![
-        ("muxscope".into(), "127.0.0.1:5001".into(), "line"),
-        ("muxscope, event stream drained (--drain-events)".into(), "127.0.0.1:5002".into(), "line"),
-        ("muxscope + gateway, headless Chromium watching the page".into(), "127.0.0.1:5004".into(), "line"),
-        ("Redis pub/sub".into(), "127.0.0.1:5003".into(), "redis"),
-    ];
-    if seed.is_some() {
-        blast_targets.insert(3, ("seed (Python selectors)".into(), "127.0.0.1:3999".into(), "line"));
-    }
-    let mut results: Vec<Vec<f64>> = vec![vec![]; blast_targets.len()];
-    let mut cut: Vec<u64> = vec![0; blast_targets.len()];
-    // What the browser itself costs: CPU time of its whole process tree while it watches.
-    let (mut chromium_cpu_s, mut chromium_wall_s) = (0.0, 0.0);
-    let clk_tck = Command::new("getconf").arg("CLK_TCK").output().ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok()).unwrap_or(100.0);
-    for _ in 0..runs {
-        // Alternate targets within each run, so drift on a shared machine hits all alike.
-        for (i, (name, addr, proto)) in blast_targets.iter().enumerate() {
-            if name.starts_with("seed") {
-                drop(seed.take());
-                std::thread::sleep(Duration::from_millis(300));
-                seed = start_seed()?;
-            }
-            let watched = name.contains("Chromium");
-            let start = watched.then(|| (tree_cpu_seconds(browser.pid(), clk_tck), Instant::now()));
-            let v = bench(&["blast", "--target", addr, "--proto", proto, "--clients", "1000", "--senders", "4", "--seconds", secs])?;
-            if let Some((cpu0, t0)) = start {
-                chromium_cpu_s += tree_cpu_seconds(browser.pid(), clk_tck) - cpu0;
-                chromium_wall_s += t0.elapsed().as_secs_f64();
-            }
-            results[i].push(f(&v, "deliveries_per_sec"));
-            cut[i] += v["receivers_cut"].as_u64().unwrap_or(0);
+        step("(b) blast: 1,000 clients, 4 senders");
+        // Five alternating runs: the browser's share is a few per cent, run-to-run noise here is more.
+        let runs = if quick { 1 } else { 5 };
+        let secs = if quick { "3" } else { "5" };
+        let drain = muxscope(5002, &["--drain-events"])?;
+        let web = muxscope(5004, &["--web-addr", "127.0.0.1:5005"])?;
+        let browser = chromium_watching("http://127.0.0.1:5005/")?;
+        let mut blast_targets: Vec<(String, String, &str)> = vec![
+            ("muxscope".into(), "127.0.0.1:5001".into(), "line"),
+            ("muxscope, event stream drained (--drain-events)".into(), "127.0.0.1:5002".into(), "line"),
+            ("muxscope + gateway, headless Chromium watching the page".into(), "127.0.0.1:5004".into(), "line"),
+            ("Redis pub/sub".into(), "127.0.0.1:5003".into(), "redis"),
+        ];
+        if seed.is_some() {
+            blast_targets.insert(3, ("seed (Python selectors)".into(), "127.0.0.1:3999".into(), "line"));
         }
-    }
-    let redis_med = median(results[blast_targets.len() - 1].clone());
-    let base = median(results[0].clone());
-    r.line(format!("## (b) blast: 1,000 clients, 4 senders pushing 64 B lines; deliveries/s, median of {runs} × {secs} s"));
-    r.line("| target | deliveries/s (median) | runs | ÷ Redis | ÷ muxscope alone | receivers cut |".into());
-    r.line("|---|---|---|---|---|---|".into());
-    for (i, (name, _, _)) in blast_targets.iter().enumerate() {
-        let m = median(results[i].clone());
-        let all: Vec<String> = results[i].iter().map(|x| format!("{:.2} M", x / 1e6)).collect();
-        r.line(format!("| {name} | {:.2} M | {} | {:.2}× | {:.2} | {} |", m / 1e6, all.join(", "), m / redis_med, m / base, cut[i]));
-    }
-    if chromium_wall_s > 0.0 {
-        r.line(format!(
+        let mut results: Vec<Vec<f64>> = vec![vec![]; blast_targets.len()];
+        let mut cut: Vec<u64> = vec![0; blast_targets.len()];
+        // What the browser itself costs: CPU time of its whole process tree while it watches.
+        let (mut chromium_cpu_s, mut chromium_wall_s) = (0.0, 0.0);
+        let clk_tck = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+            .unwrap_or(100.0);
+        for _ in 0..runs {
+            // Alternate targets within each run, so drift on a shared machine hits all alike.
+            for (i, (name, addr, proto)) in blast_targets.iter().enumerate() {
+                if name.starts_with("seed") {
+                    drop(seed.take());
+                    std::thread::sleep(Duration::from_millis(300));
+                    seed = start_seed()?;
+                }
+                let watched = name.contains("Chromium");
+                let start = watched.then(|| (tree_cpu_seconds(browser.pid(), clk_tck), Instant::now()));
+                let v = bench(&["blast", "--target", addr, "--proto", proto, "--clients", "1000", "--senders", "4", "--seconds", secs])?;
+                if let Some((cpu0, t0)) = start {
+                    chromium_cpu_s += tree_cpu_seconds(browser.pid(), clk_tck) - cpu0;
+                    chromium_wall_s += t0.elapsed().as_secs_f64();
+                }
+                results[i].push(f(&v, "deliveries_per_sec"));
+                cut[i] += v["receivers_cut"].as_u64().unwrap_or(0);
+            }
+        }
+        let redis_med = median(results[blast_targets.len() - 1].clone());
+        let base = median(results[0].clone());
+        r.line(format!("## (b) blast: 1,000 clients, 4 senders pushing 64 B lines; deliveries/s, median of {runs} × {secs} s"));
+        r.line("| target | deliveries/s (median) | runs | ÷ Redis | ÷ muxscope alone | receivers cut |".into());
+        r.line("|---|---|---|---|---|---|".into());
+        for (i, (name, _, _)) in blast_targets.iter().enumerate() {
+            let m = median(results[i].clone());
+            let all: Vec<String> = results[i].iter().map(|x| format!("{:.2} M", x / 1e6)).collect();
+            r.line(format!("| {name} | {:.2} M | {} | {:.2}× | {:.2} | {} |", m / 1e6, all.join(", "), m / redis_med, m / base, cut[i]));
+        }
+        if chromium_wall_s > 0.0 {
+            r.line(format!(
             "\nHeadless Chromium used {:.3} core on average during its runs (CPU time of its process tree ÷ wall time, connect and leave of the 1,000 clients included).",
             chromium_cpu_s / chromium_wall_s
         ));
-    }
-    r.line(String::new());
-    // The browser's cost is a few per cent and one run here varies by ±15 %: pairs, many of
-    // them. Each pair is muxscope alone then muxscope watched, and after the watched run the
-    // page is given time to calm down, so what it does when a flood ends never lands in the
-    // next run's window.
-    let pairs = if quick { 2 } else { 16 };
-    step(&format!("(b) watched vs alone: {pairs} pairs"));
-    let blast = |addr: &str| bench(&["blast", "--target", addr, "--clients", "1000", "--senders", "4", "--seconds", secs]).map(|v| f(&v, "deliveries_per_sec"));
-    let (mut alones, mut watcheds) = (vec![], vec![]);
-    for _ in 0..pairs {
-        alones.push(blast("127.0.0.1:5001")?);
-        std::thread::sleep(Duration::from_secs(1));
-        watcheds.push(blast("127.0.0.1:5004")?);
-        std::thread::sleep(Duration::from_secs(4));
-    }
-    let ratios: Vec<f64> = watcheds.iter().zip(&alones).map(|(w, a)| w / a).collect();
-    let cells: Vec<String> = watcheds.iter().zip(&alones).map(|(w, a)| format!("{:.1}/{:.1}", w / 1e6, a / 1e6)).collect();
-    let (lo, hi) = bootstrap_median(&ratios, 2000);
-    r.line(format!("### Watched ÷ alone, {pairs} pairs of {secs} s (muxscope alone, then with the gateway and headless Chromium watching; 4 s for the page to settle after each pair)"));
-    r.line(format!(
+        }
+        r.line(String::new());
+        // The browser's cost is a few per cent and one run here varies by ±15 %: pairs, many of
+        // them. Each pair is muxscope alone then muxscope watched, and after the watched run the
+        // page is given time to calm down, so what it does when a flood ends never lands in the
+        // next run's window.
+        let pairs = if quick { 2 } else { 16 };
+        step(&format!("(b) watched vs alone: {pairs} pairs"));
+        let blast = |addr: &str| {
+            bench(&["blast", "--target", addr, "--clients", "1000", "--senders", "4", "--seconds", secs])
+                .map(|v| f(&v, "deliveries_per_sec"))
+        };
+        let (mut alones, mut watcheds) = (vec![], vec![]);
+        for _ in 0..pairs {
+            alones.push(blast("127.0.0.1:5001")?);
+            std::thread::sleep(Duration::from_secs(1));
+            watcheds.push(blast("127.0.0.1:5004")?);
+            std::thread::sleep(Duration::from_secs(4));
+        }
+        let ratios: Vec<f64> = watcheds.iter().zip(&alones).map(|(w, a)| w / a).collect();
+        let cells: Vec<String> = watcheds.iter().zip(&alones).map(|(w, a)| format!("{:.1}/{:.1}", w / 1e6, a / 1e6)).collect();
+        let (lo, hi) = bootstrap_median(&ratios, 2000);
+        r.line(format!("### Watched ÷ alone, {pairs} pairs of {secs} s (muxscope alone, then with the gateway and headless Chromium watching; 4 s for the page to settle after each pair)"));
+        r.line(format!(
         "Median of the pair ratios **{:.3}** (bootstrap 90 % interval {lo:.3}–{hi:.3}); ratio of the medians {:.3}. Pairs, watched/alone M/s: {}.",
         median(ratios.clone()),
         median(watcheds) / median(alones),
         cells.join(", ")
     ));
-    r.line(String::new());
-    drop(browser);
-    drop(drain);
-    drop(web);
+        r.line(String::new());
+        drop(browser);
+        drop(drain);
+        drop(web);
     }
 
     // (c) connects and (d) RSS per idle client, each on a fresh server
     if run("c") {
-    step("(c) 10,000 serial connects and (d) RSS per idle client");
-    r.line("## (c) 10,000 clients connecting one after another, then served once; (d) server RSS per idle client".into());
-    r.line("| target | seconds | connects/s | RSS before → after | RSS per idle client |".into());
-    r.line("|---|---|---|---|---|".into());
-    drop(mux);
-    drop(rd);
-    let n = if quick { "2000" } else { "10000" };
-    let have_seed = seed.is_some();
-    // A fresh seed too: the old one still holds what the earlier runs left behind.
-    drop(seed.take());
-    let mut connect_secs = vec![];
-    for (name, proto) in [("muxscope", "line"), ("seed (Python selectors)", "line"), ("Redis pub/sub", "redis")] {
-        let (p, addr) = match name {
-            "muxscope" => (muxscope(5011, &[])?, "127.0.0.1:5011"),
-            "Redis pub/sub" => (redis(5013)?, "127.0.0.1:5013"),
-            _ if have_seed => {
-                std::thread::sleep(Duration::from_millis(500));
-                (start_seed()?.ok_or("the seed vanished")?, "127.0.0.1:3999")
-            }
-            _ => continue,
-        };
-        // `bash -c 'ulimit …; exec server'` keeps its pid, so this is the server's own.
-        let pid = p.pid().to_string();
-        let v = bench(&["connect", "--target", addr, "--proto", proto, "--clients", n, "--pid", &pid])?;
-        connect_secs.push((name, f(&v, "seconds")));
-        r.line(format!(
-            "| {name} | {:.2} | {:.0} | {:.1} → {:.1} MiB | {:.0} B |",
-            f(&v, "seconds"),
-            f(&v, "connects_per_sec"),
-            f(&v, "rss_before_bytes") / 1048576.0,
-            f(&v, "rss_after_bytes") / 1048576.0,
-            f(&v, "rss_per_client_bytes")
-        ));
-        eprintln!("    done with {}", p.name);
-    }
-    if let (Some(m), Some(rs)) = (connect_secs.iter().find(|x| x.0 == "muxscope"), connect_secs.iter().find(|x| x.0 == "Redis pub/sub")) {
-        r.line(format!("\nmuxscope connects {:.1}× faster than Redis.", rs.1 / m.1));
-    }
+        step("(c) 10,000 serial connects and (d) RSS per idle client");
+        r.line("## (c) 10,000 clients connecting one after another, then served once; (d) server RSS per idle client".into());
+        r.line("| target | seconds | connects/s | RSS before → after | RSS per idle client |".into());
+        r.line("|---|---|---|---|---|".into());
+        drop(mux);
+        drop(rd);
+        let n = if quick { "2000" } else { "10000" };
+        let have_seed = seed.is_some();
+        // A fresh seed too: the old one still holds what the earlier runs left behind.
+        drop(seed.take());
+        let mut connect_secs = vec![];
+        for (name, proto) in [("muxscope", "line"), ("seed (Python selectors)", "line"), ("Redis pub/sub", "redis")] {
+            let (p, addr) = match name {
+                "muxscope" => (muxscope(5011, &[])?, "127.0.0.1:5011"),
+                "Redis pub/sub" => (redis(5013)?, "127.0.0.1:5013"),
+                _ if have_seed => {
+                    std::thread::sleep(Duration::from_millis(500));
+                    (start_seed()?.ok_or("the seed vanished")?, "127.0.0.1:3999")
+                }
+                _ => continue,
+            };
+            // `bash -c 'ulimit …; exec server'` keeps its pid, so this is the server's own.
+            let pid = p.pid().to_string();
+            let v = bench(&["connect", "--target", addr, "--proto", proto, "--clients", n, "--pid", &pid])?;
+            connect_secs.push((name, f(&v, "seconds")));
+            r.line(format!(
+                "| {name} | {:.2} | {:.0} | {:.1} → {:.1} MiB | {:.0} B |",
+                f(&v, "seconds"),
+                f(&v, "connects_per_sec"),
+                f(&v, "rss_before_bytes") / 1048576.0,
+                f(&v, "rss_after_bytes") / 1048576.0,
+                f(&v, "rss_per_client_bytes")
+            ));
+            eprintln!("    done with {}", p.name);
+        }
+        if let (Some(m), Some(rs)) = (connect_secs.iter().find(|x| x.0 == "muxscope"), connect_secs.iter().find(|x| x.0 == "Redis pub/sub"))
+        {
+            r.line(format!("\nmuxscope connects {:.1}× faster than Redis.", rs.1 / m.1));
+        }
     }
     drop(seed);
 
     // (e) the page
     if run("e") {
-    step("(e) the page: size, time to first picture, frame times under load");
-    r.line(String::new());
-    r.line("## (e) the page in headless Chromium".into());
-    if let Some(wasm) = std::fs::read_dir(root().join("dist")).ok().and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "wasm"))) {
-        let raw = std::fs::metadata(&wasm).map(|m| m.len()).unwrap_or(0);
-        let gz = Command::new("bash")
-            .args(["-c", &format!("gzip -9 -c '{}' | wc -c", wasm.display())])
-            .output()
+        step("(e) the page: size, time to first picture, frame times under load");
+        r.line(String::new());
+        r.line("## (e) the page in headless Chromium".into());
+        if let Some(wasm) = std::fs::read_dir(root().join("dist"))
             .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        r.line(format!("wasm: {:.0} KiB, {:.0} KiB gzipped (gzip -9)\n", raw as f64 / 1024.0, gz as f64 / 1024.0));
-    }
-    r.line("| room | time to first picture | frame p50 | frame p95 | frame max | frames in 8 s |".into());
-    r.line("|---|---|---|---|---|---|".into());
-    let rates: &[&str] = if quick { &["1000"] } else { &["0", "100", "1000"] };
-    for rate in rates {
-        let mut c = cmd("cargo");
-        c.args(["test", "-p", "muxscope", "--test", "browser", "--", "--ignored", "--nocapture", "page_under_load"])
-            .env("MUXSCOPE_BIN", muxscope_bin())
-            .env("LOAD_RATE", if *rate == "0" { "0.001" } else { rate })
-            .env("MUXSCOPE_REQUIRE_BROWSER", "1")
-            .stderr(Stdio::null());
-        let out = c.output().map_err(|e| format!("page benchmark: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let Some(v) = text.lines().find_map(|l| l.strip_prefix("BENCH ")).and_then(|j| serde_json::from_str::<Value>(j).ok()) else {
-            return Err(format!("page benchmark printed no result:\n{text}"));
-        };
-        let room = if *rate == "0" { "1,000 idle clients".to_string() } else { format!("1,000 clients, {rate} msg/s in all") };
-        r.line(format!(
-            "| {room} | {:.0} ms | {:.1} ms | {:.1} ms | {:.1} ms | {} |",
-            f(&v, "interactive_ms"),
-            f(&v, "frame_p50_ms"),
-            f(&v, "frame_p95_ms"),
-            f(&v, "frame_max_ms"),
-            v["frames"]
-        ));
-    }
+            .and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "wasm")))
+        {
+            let raw = std::fs::metadata(&wasm).map(|m| m.len()).unwrap_or(0);
+            let gz = Command::new("bash")
+                .args(["-c", &format!("gzip -9 -c '{}' | wc -c", wasm.display())])
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            r.line(format!("wasm: {:.0} KiB, {:.0} KiB gzipped (gzip -9)\n", raw as f64 / 1024.0, gz as f64 / 1024.0));
+        }
+        r.line("| room | time to first picture | frame p50 | frame p95 | frame max | frames in 8 s |".into());
+        r.line("|---|---|---|---|---|---|".into());
+        let rates: &[&str] = if quick { &["1000"] } else { &["0", "100", "1000"] };
+        for rate in rates {
+            let mut c = cmd("cargo");
+            c.args(["test", "-p", "muxscope", "--test", "browser", "--", "--ignored", "--nocapture", "page_under_load"])
+                .env("MUXSCOPE_BIN", muxscope_bin())
+                .env("LOAD_RATE", if *rate == "0" { "0.001" } else { rate })
+                .env("MUXSCOPE_REQUIRE_BROWSER", "1")
+                .stderr(Stdio::null());
+            let out = c.output().map_err(|e| format!("page benchmark: {e}"))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let Some(v) = text.lines().find_map(|l| l.strip_prefix("BENCH ")).and_then(|j| serde_json::from_str::<Value>(j).ok()) else {
+                return Err(format!("page benchmark printed no result:\n{text}"));
+            };
+            let room = if *rate == "0" { "1,000 idle clients".to_string() } else { format!("1,000 clients, {rate} msg/s in all") };
+            r.line(format!(
+                "| {room} | {:.0} ms | {:.1} ms | {:.1} ms | {:.1} ms | {} |",
+                f(&v, "interactive_ms"),
+                f(&v, "frame_p50_ms"),
+                f(&v, "frame_p95_ms"),
+                f(&v, "frame_max_ms"),
+                v["frames"]
+            ));
+        }
     }
     let dir = root().join("bench-results");
     let _ = std::fs::create_dir_all(&dir);

@@ -167,7 +167,9 @@ pub fn autobahn(_args: &[String]) -> Result {
     let lib = root().join("target/autobahn/lib");
     if !lib.join("autobahntestsuite").exists() {
         step("installing autobahntestsuite 25.10.1 (Python 2.7, into target/autobahn)");
-        status(std::process::Command::new(&py).args(["-m", "pip", "install", "-q", "--target"]).arg(&lib).arg("autobahntestsuite==25.10.1"))?;
+        status(
+            std::process::Command::new(&py).args(["-m", "pip", "install", "-q", "--target"]).arg(&lib).arg("autobahntestsuite==25.10.1"),
+        )?;
     }
     build_release()?;
     let _server = start_muxscope(5201, 5202, &["--ws-echo"], None)?;
@@ -190,8 +192,9 @@ pub fn autobahn(_args: &[String]) -> Result {
         spec = spec_path.display().to_string()
     );
     status(std::process::Command::new(&py).args(["-c", &script]).stdout(Stdio::null()))?;
-    let index: Value = serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).map_err(|e| format!("no Autobahn report: {e}"))?)
-        .map_err(|e| e.to_string())?;
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).map_err(|e| format!("no Autobahn report: {e}"))?)
+            .map_err(|e| e.to_string())?;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut bad = vec![];
     for (case, r) in index["muxscope"].as_object().ok_or("report has no muxscope agent")? {

@@ -141,15 +141,13 @@ pub fn setup(browser: bool, redis: bool) -> Result {
         status(cmd("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
     let wb = wasm_bindgen_version()?;
-    let have_wb = output(cmd("wasm-bindgen").arg("--version"))
-    .unwrap_or_default();
+    let have_wb = output(cmd("wasm-bindgen").arg("--version")).unwrap_or_default();
     if have_wb.split_whitespace().nth(1) != Some(wb.as_str()) {
         step(&format!("installing wasm-bindgen-cli {wb} (once; takes a few minutes)"));
         // Not --locked: one of its locked dependency versions is no longer in the registry.
         status(cmd("cargo").args(["install", "wasm-bindgen-cli", "--version", &wb]))?;
     }
-    let have_trunk = output(cmd("trunk").arg("--version"))
-    .unwrap_or_default();
+    let have_trunk = output(cmd("trunk").arg("--version")).unwrap_or_default();
     if have_trunk.split_whitespace().nth(1) != Some(TRUNK_VERSION) {
         step(&format!("installing trunk {TRUNK_VERSION} (once; takes a few minutes)"));
         status(cmd("cargo").args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]))?;

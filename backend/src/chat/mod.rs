@@ -78,13 +78,7 @@ struct ControlInner {
 
 impl Control {
     pub(crate) fn new() -> io::Result<Control> {
-        Ok(Control {
-            inner: Arc::new(ControlInner {
-                stop: AtomicBool::new(false),
-                snapshot: AtomicU64::new(0),
-                waker: sys::eventfd()?,
-            }),
-        })
+        Ok(Control { inner: Arc::new(ControlInner { stop: AtomicBool::new(false), snapshot: AtomicU64::new(0), waker: sys::eventfd()? }) })
     }
 
     pub fn stop(&self) {

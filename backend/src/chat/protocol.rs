@@ -37,7 +37,8 @@ pub fn parse(text: &str) -> Option<Command<'_>> {
 }
 
 /// The answer to `/help`.
-pub const HELP: &[u8] = b"* commands: /nick NAME (be called NAME), /who (who is online), quit (leave). Anything else is said to everyone.\n";
+pub const HELP: &[u8] =
+    b"* commands: /nick NAME (be called NAME), /who (who is online), quit (leave). Anything else is said to everyone.\n";
 /// The answer to a `/nick` with a name the rule refuses (`muxscope_shared::valid_nick`).
 pub const BAD_NICK: &[u8] = b"* error: a nick is 1 to 32 characters, without spaces or brackets\n";
 /// Names `/who` lists before it says how many more there are.

@@ -847,11 +847,8 @@ impl ChatServer {
                     self.close_client(fd, reason, Some("did not take its last line in time".into()));
                 }
                 1 => {
-                    let why = format!(
-                        "owed over {} bytes for {} s (soft limit)",
-                        self.cfg.out_soft_limit,
-                        self.cfg.out_soft_time.as_secs_f32()
-                    );
+                    let why =
+                        format!("owed over {} bytes for {} s (soft limit)", self.cfg.out_soft_limit, self.cfg.out_soft_time.as_secs_f32());
                     self.close_client(fd, CloseReason::OutputSoftLimit, Some(why));
                 }
                 _ => {

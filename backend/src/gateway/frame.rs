@@ -95,7 +95,18 @@ impl Frame {
 
 pub fn snapshot_frame(s: &Snapshot) -> Arc<Frame> {
     let json = serde_json::to_string(&ServerMsg::Snapshot(s.clone())).expect("snapshot serializes").into();
-    Arc::new(Frame { json, last_seq: s.seq, snapshot: true, events: 0, table: false, counters: s.counters.clone(), resync: false, list: Vec::new(), changed: Vec::new(), still: OnceLock::new() })
+    Arc::new(Frame {
+        json,
+        last_seq: s.seq,
+        snapshot: true,
+        events: 0,
+        table: false,
+        counters: s.counters.clone(),
+        resync: false,
+        list: Vec::new(),
+        changed: Vec::new(),
+        still: OnceLock::new(),
+    })
 }
 
 /// An events message holding one gap (seq 0: counted, it moves no state; the snapshot after it
@@ -119,7 +130,9 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn events(json: &[u8]) -> Vec<Event> {
-        let Ok(ServerMsg::Events { events }) = serde_json::from_slice(json) else { panic!("not events: {}", String::from_utf8_lossy(json)) };
+        let Ok(ServerMsg::Events { events }) = serde_json::from_slice(json) else {
+            panic!("not events: {}", String::from_utf8_lossy(json))
+        };
         events
     }
 
@@ -136,10 +149,18 @@ pub(crate) mod tests {
         let got = events(&still.json);
         assert_eq!(got.len(), 1 + STILL_EVENTS + 1);
         // The wakeup, then the tail, in seq order.
-        assert_eq!(got[..=STILL_EVENTS].iter().map(|e| e.seq).collect::<Vec<_>>(), std::iter::once(10).chain(131..=150).collect::<Vec<_>>());
+        assert_eq!(
+            got[..=STILL_EVENTS].iter().map(|e| e.seq).collect::<Vec<_>>(),
+            std::iter::once(10).chain(131..=150).collect::<Vec<_>>()
+        );
         assert!(matches!(got[0].body, EventBody::Wait { ready_total: 4, .. }));
         // The gap comes last, so its totals are the ones that stand.
-        let want = EventBody::Gap { dropped: 129 + 40, folded: true, resync: true, counters: Some(Counters { messages: 999, ..Counters::default() }) };
+        let want = EventBody::Gap {
+            dropped: 129 + 40,
+            folded: true,
+            resync: true,
+            counters: Some(Counters { messages: 999, ..Counters::default() }),
+        };
         assert_eq!(got[STILL_EVENTS + 1].body, want);
         assert_eq!(got[STILL_EVENTS + 1].seq, 0);
         assert!(still.table, "a left-out registration owes the page a snapshot");
@@ -154,7 +175,11 @@ pub(crate) mod tests {
         let f = frame(list);
         assert!(f.resync, "the frame says a snapshot follows");
         let got = events(&f.still().json);
-        assert_eq!(got.last().unwrap().body, EventBody::folded(10 + 70, true, Counters { messages: 999, ..Counters::default() }), "the page is told a snapshot follows");
+        assert_eq!(
+            got.last().unwrap().body,
+            EventBody::folded(10 + 70, true, Counters { messages: 999, ..Counters::default() }),
+            "the page is told a snapshot follows"
+        );
         assert!(!f.still().table, "the hub sends that snapshot: the watcher need not ask for another");
     }
 

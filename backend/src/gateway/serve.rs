@@ -87,7 +87,9 @@ pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router, budget:
             }
         };
         let io = Counted { inner: stream, _slot: slot };
-        let service = TowerToHyperService::new(app.clone().map_request(|req: axum::http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new)));
+        let service = TowerToHyperService::new(
+            app.clone().map_request(|req: axum::http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new)),
+        );
         tokio::spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);

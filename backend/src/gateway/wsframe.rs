@@ -20,7 +20,9 @@ pub type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
 /// Checks an upgrade request (RFC 6455 §4.2.1) and answers it: the 101 to send, and the
 /// connection once hyper hands it over. A request that is not a WebSocket upgrade gets 400.
 pub fn accept(mut req: Request<Body>) -> Result<(Response<Body>, hyper::upgrade::OnUpgrade), Box<Response<Body>>> {
-    let bad = |why: &str| Box::new(Response::builder().status(StatusCode::BAD_REQUEST).body(Body::from(format!("{why}\n"))).expect("static response"));
+    let bad = |why: &str| {
+        Box::new(Response::builder().status(StatusCode::BAD_REQUEST).body(Body::from(format!("{why}\n"))).expect("static response"))
+    };
     let h = req.headers();
     let has = |h: &HeaderMap, name: header::HeaderName, token: &str| {
         h.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| t.trim().eq_ignore_ascii_case(token))

@@ -83,12 +83,7 @@ impl Backend for Epoll {
 
     fn wait(&mut self, timeout_ms: i32, out: &mut Vec<(Token, ReadyFlags)>) -> io::Result<usize> {
         self.events.clear();
-        let n = syscall!(epoll_wait(
-            self.epfd.as_raw_fd(),
-            self.events.as_mut_ptr(),
-            MAX_EVENTS as libc::c_int,
-            timeout_ms
-        ))?;
+        let n = syscall!(epoll_wait(self.epfd.as_raw_fd(), self.events.as_mut_ptr(), MAX_EVENTS as libc::c_int, timeout_ms))?;
         // SAFETY: epoll_wait initialised the first n entries (n <= capacity).
         unsafe { self.events.set_len(n as usize) };
         out.extend(self.events.iter().map(|ev| {

@@ -158,15 +158,7 @@ impl Selector {
             PollerKind::Poll => Box::new(poll::Poll::new()),
             PollerKind::Select => Box::new(select::Select::new()),
         };
-        Ok(Selector {
-            kind,
-            backend,
-            keys: Vec::new(),
-            registered: 0,
-            next_generation: 1,
-            ready: Vec::with_capacity(1024),
-            tel,
-        })
+        Ok(Selector { kind, backend, keys: Vec::new(), registered: 0, next_generation: 1, ready: Vec::with_capacity(1024), tel })
     }
 
     pub fn kind(&self) -> PollerKind {
@@ -218,13 +210,7 @@ impl Selector {
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
         if let Err(e) = self.backend.add(fd, interest, token(fd, generation)) {
-            self.tel.emit_table(|| EventBody::Ctl {
-                op: CtlOp::Add,
-                fd,
-                interest: Some(interest),
-                role: data,
-                error: Some(e.to_string()),
-            });
+            self.tel.emit_table(|| EventBody::Ctl { op: CtlOp::Add, fd, interest: Some(interest), role: data, error: Some(e.to_string()) });
             return Err(RegisterError::Os(e));
         }
         let idx = fd as usize;
@@ -293,11 +279,7 @@ impl Selector {
         self.tel.emit(|| EventBody::Wait {
             timeout_ms: timeout_ms as i64,
             registered: registered as u32,
-            ready: ready
-                .iter()
-                .take(MAX_READY_IN_EVENT)
-                .map(|&(t, flags)| ReadyFd { fd: token_fd(t), flags })
-                .collect(),
+            ready: ready.iter().take(MAX_READY_IN_EVENT).map(|&(t, flags)| ReadyFd { fd: token_fd(t), flags }).collect(),
             ready_total: ready.len() as u32,
             blocked_ns: blocked.as_nanos() as u64,
             scanned: scanned as u32,
@@ -356,10 +338,7 @@ mod tests {
         each_kind(|mut sel| {
             let (a, _b) = UnixStream::pair().unwrap();
             sel.register(a.as_raw_fd(), Interest::Read, Role::Tcp).unwrap();
-            assert!(matches!(
-                sel.register(a.as_raw_fd(), Interest::Read, Role::Tcp),
-                Err(RegisterError::AlreadyRegistered(_))
-            ));
+            assert!(matches!(sel.register(a.as_raw_fd(), Interest::Read, Role::Tcp), Err(RegisterError::AlreadyRegistered(_))));
             assert_eq!(sel.len(), 1);
             sel.unregister(a.as_raw_fd()).unwrap();
             assert!(sel.unregister(a.as_raw_fd()).is_err());

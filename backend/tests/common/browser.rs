@@ -75,7 +75,11 @@ impl Browser {
         let Value::Object(caps) = caps else { unreachable!() };
         let t0 = Instant::now();
         let client = loop {
-            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
                 Ok(c) => break c,
                 Err(e) if t0.elapsed() < Duration::from_secs(20) => {
                     let _ = e;
@@ -131,4 +135,3 @@ impl Browser {
         self.js(&format!("return document.querySelector('[data-testid={testid}]').innerText")).await.as_str().unwrap_or("").to_string()
     }
 }
-

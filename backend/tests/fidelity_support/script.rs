@@ -72,19 +72,14 @@ pub fn script(s: &Server, w: &Watcher) -> Script {
     b.send("leaving\n");
     b.stream.shutdown(Shutdown::Write).unwrap();
     let rest = b.read_to_eof();
-    assert!(
-        rest.contains(&format!("[{bn}] leaving\n")),
-        "half-closed client lost its last line: {rest:?}"
-    );
+    assert!(rest.contains(&format!("[{bn}] leaving\n")), "half-closed client lost its last line: {rest:?}");
     c.line_until(&format!("[{bn}] leaving"));
     out.broadcasts += 1;
     w.wait_close(fb, CloseReason::Eof);
     pace();
 
     // Leaves by a reset: SO_LINGER 0, then close, sends an RST instead of a FIN.
-    SockRef::from(&c.stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
+    SockRef::from(&c.stream).set_linger(Some(Duration::ZERO)).unwrap();
     drop(c);
     w.wait_close(fc, CloseReason::Error);
     pace();
@@ -188,9 +183,7 @@ fn pressure(s: &Server, w: &Watcher, out: &mut Script) {
     }
 
     // f resets (RST) with output owed: the next recv (ECONNRESET) or send (EPIPE) fails.
-    SockRef::from(&f.stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
+    SockRef::from(&f.stream).set_linger(Some(Duration::ZERO)).unwrap();
     drop(f);
     w.wait_close(ff, CloseReason::Error);
     pace();
@@ -200,21 +193,11 @@ fn pressure(s: &Server, w: &Watcher, out: &mut Script) {
     // can only say "writable", so a send is tried, and fails.
     g.stream.shutdown(Shutdown::Write).unwrap();
     w.wait_for("g closing", fg.at, |e| is_mod(e, fg, Interest::Write));
-    w.wait_for(
-        "g's flush meeting EAGAIN",
-        fg.at,
-        |e| matches!(e, EventBody::Send { fd, would_block: true, .. } if *fd == fg.fd),
-    );
+    w.wait_for("g's flush meeting EAGAIN", fg.at, |e| matches!(e, EventBody::Send { fd, would_block: true, .. } if *fd == fg.fd));
     pace();
-    SockRef::from(&g.stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
+    SockRef::from(&g.stream).set_linger(Some(Duration::ZERO)).unwrap();
     drop(g);
-    w.wait_for(
-        "close of g",
-        fg.at,
-        |e| matches!(e, EventBody::Close { fd, .. } if *fd == fg.fd),
-    );
+    w.wait_for("close of g", fg.at, |e| matches!(e, EventBody::Close { fd, .. } if *fd == fg.fd));
     pace();
 
     // slow reads it all, a little at a time: on each EPOLLOUT a write takes what fits (partial)

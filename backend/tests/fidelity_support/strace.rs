@@ -9,40 +9,18 @@ use std::time::{Duration, Instant};
 /// What strace records: every wait call any poller may use, and the IO calls the loop makes.
 /// A regex, so names this architecture lacks are no error.
 const TRACE: &str = "trace=/^(epoll_wait|epoll_pwait|epoll_pwait2|poll|ppoll|select|pselect6|restart_syscall|epoll_ctl|accept|accept4|recvfrom|recvmsg|read|sendto|sendmsg|writev|close)$";
-const WAITS: [&str; 8] = [
-    "epoll_wait",
-    "epoll_pwait",
-    "epoll_pwait2",
-    "poll",
-    "ppoll",
-    "select",
-    "pselect6",
-    "restart_syscall",
-];
+const WAITS: [&str; 8] = ["epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6", "restart_syscall"];
 
 pub fn strace_binary() -> Option<PathBuf> {
-    let ok = |p: &str| {
-        Command::new(p)
-            .arg("-V")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    ["/usr/bin/strace", "strace"]
-        .into_iter()
-        .find(|p| ok(p))
-        .map(PathBuf::from)
+    let ok = |p: &str| Command::new(p).arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    ["/usr/bin/strace", "strace"].into_iter().find(|p| ok(p)).map(PathBuf::from)
 }
 
 /// The thread named `name` in process `pid`.
 pub fn thread_id(pid: u32, name: &str) -> Option<u32> {
     let deadline = Instant::now() + TIMEOUT;
     while Instant::now() < deadline {
-        for t in std::fs::read_dir(format!("/proc/{pid}/task"))
-            .ok()?
-            .flatten()
-        {
+        for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
             if std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name) {
                 return t.file_name().to_str()?.parse().ok();
             }
@@ -54,10 +32,7 @@ pub fn thread_id(pid: u32, name: &str) -> Option<u32> {
 
 fn tracer_of(pid: u32, tid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("TracerPid:"))
-        .and_then(|v| v.trim().parse().ok())
+    status.lines().find_map(|l| l.strip_prefix("TracerPid:")).and_then(|v| v.trim().parse().ok())
 }
 
 /// strace on one thread; stopped (SIGINT, so it detaches cleanly) by [`Tracer::finish`] or drop.
@@ -72,10 +47,7 @@ impl Tracer {
     pub fn attach(strace: &PathBuf, pid: u32, tid: u32, tag: &str) -> Option<Tracer> {
         let dir = std::env::temp_dir();
         let stem = format!("muxscope-fidelity-{}-{tag}", std::process::id());
-        let (out, err) = (
-            dir.join(format!("{stem}.strace")),
-            dir.join(format!("{stem}.stderr")),
-        );
+        let (out, err) = (dir.join(format!("{stem}.strace")), dir.join(format!("{stem}.stderr")));
         // -qq: no attach/detach/exit lines; -s 0: no buffer contents, so a " = " in chat text can
         // never be taken for a result; signal=none: no signal lines.
         let child = Command::new(strace)
@@ -179,9 +151,7 @@ fn split_pid(line: &str) -> (&str, &str) {
         }
     }
     match line.split_once(' ') {
-        Some((pid, rest)) if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) => {
-            (pid, rest.trim_start())
-        }
+        Some((pid, rest)) if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) => (pid, rest.trim_start()),
         _ => ("", line),
     }
 }
@@ -197,16 +167,8 @@ fn parse_call(line: &str) -> Option<Call> {
     let fd = first.parse().ok();
     // With `-s 0` no argument holds text, so the last " = " starts the result (strace pads the
     // space before it).
-    let ret = line
-        .rfind(" = ")
-        .and_then(|i| line[i + 3..].split_whitespace().next())
-        .and_then(|r| r.parse().ok());
-    Some(Call {
-        name: name.to_string(),
-        fd,
-        ret,
-        line: line.to_string(),
-    })
+    let ret = line.rfind(" = ").and_then(|i| line[i + 3..].split_whitespace().next()).and_then(|r| r.parse().ok());
+    Some(Call { name: name.to_string(), fd, ret, line: line.to_string() })
 }
 
 /// The compared kind of a completed syscall (None: not compared).
@@ -229,11 +191,7 @@ pub fn syscall_step(c: &Call) -> Option<(&'static str, Option<i32>)> {
     let fd = match kind {
         "wait" => None,
         // epoll_ctl(epfd, op, fd, ...): the third argument.
-        "ctl" => c
-            .line
-            .split(['(', ','])
-            .nth(3)
-            .and_then(|a| a.trim().parse().ok()),
+        "ctl" => c.line.split(['(', ',']).nth(3).and_then(|a| a.trim().parse().ok()),
         "accept" => c.ret.map(|r| r as i32),
         _ => c.fd,
     };
@@ -245,10 +203,7 @@ pub fn syscall_step(c: &Call) -> Option<(&'static str, Option<i32>)> {
 pub fn syscall_outcome(c: &Call) -> Option<(&'static str, &'static str, u64)> {
     let kind = syscall_kind(c).filter(|k| matches!(*k, "recv" | "send"))?;
     let ret = c.ret?;
-    let errno = c
-        .line
-        .rfind(" = ")
-        .and_then(|i| c.line[i + 3..].split_whitespace().nth(1));
+    let errno = c.line.rfind(" = ").and_then(|i| c.line[i + 3..].split_whitespace().nth(1));
     let outcome = match ret {
         1.. => "bytes",
         0 => "eof",
@@ -277,10 +232,7 @@ poll([...], 2, -1)                      = ? ERESTART_RESTARTBLOCK (Interrupted b
 epoll_wait(3,  <detached ...>
 ";
     let calls = parse_strace(text);
-    let steps: Vec<_> = calls
-        .iter()
-        .map(|c| (c.name.as_str(), syscall_step(c)))
-        .collect();
+    let steps: Vec<_> = calls.iter().map(|c| (c.name.as_str(), syscall_step(c))).collect();
     assert_eq!(
         steps,
         [
@@ -305,10 +257,7 @@ sendmsg(8, {msg_name=NULL, msg_namelen=0, msg_iov=[...], msg_iovlen=1}, MSG_NOSI
 recvfrom(9, 0x56, 65536, 0, NULL, NULL) = 0
 recvfrom(9, 0x56, 65536, 0, NULL, NULL) = -1 EAGAIN (Resource temporarily unavailable)
 ";
-    let outcomes: Vec<_> = parse_strace(&format!("{text}{more}"))
-        .iter()
-        .filter_map(syscall_outcome)
-        .collect();
+    let outcomes: Vec<_> = parse_strace(&format!("{text}{more}")).iter().filter_map(syscall_outcome).collect();
     assert_eq!(
         outcomes,
         [

@@ -31,14 +31,9 @@ impl Watcher {
         let (first_tx, first_rx) = std::sync::mpsc::channel();
         let (ev, rs, st) = (events.clone(), resyncs.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{web}/ws/events"))
-                    .await
-                    .expect("ws connect");
+                let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{web}/ws/events")).await.expect("ws connect");
                 let mut first = Some(first_tx);
                 while !st.load(Ordering::SeqCst) {
                     let m = match tokio::time::timeout(Duration::from_millis(50), ws.next()).await {
@@ -47,9 +42,7 @@ impl Watcher {
                         Ok(other) => panic!("the event stream ended: {other:?}"),
                     };
                     let Message::Text(t) = m else { continue };
-                    match serde_json::from_str::<ServerMsg>(t.as_str())
-                        .unwrap_or_else(|e| panic!("bad frame {e}: {}", t.as_str()))
-                    {
+                    match serde_json::from_str::<ServerMsg>(t.as_str()).unwrap_or_else(|e| panic!("bad frame {e}: {}", t.as_str())) {
                         ServerMsg::Snapshot(s) => match first.take() {
                             Some(tx) => tx.send(s).unwrap(),
                             None => rs.lock().unwrap().push(s.seq),
@@ -62,16 +55,8 @@ impl Watcher {
                 }
             });
         });
-        let snapshot = first_rx
-            .recv_timeout(TIMEOUT)
-            .expect("no snapshot on /ws/events");
-        Watcher {
-            snapshot,
-            events,
-            resyncs,
-            stop,
-            thread,
-        }
+        let snapshot = first_rx.recv_timeout(TIMEOUT).expect("no snapshot on /ws/events");
+        Watcher { snapshot, events, resyncs, stop, thread }
     }
 
     pub fn len(&self) -> usize {
@@ -85,46 +70,21 @@ impl Watcher {
     }
 
     /// Waits for an event `pred` accepts, at index `from` or later; returns it and its index.
-    pub fn wait_for(
-        &self,
-        what: &str,
-        from: usize,
-        pred: impl Fn(&EventBody) -> bool,
-    ) -> (EventBody, usize) {
+    pub fn wait_for(&self, what: &str, from: usize, pred: impl Fn(&EventBody) -> bool) -> (EventBody, usize) {
         let deadline = Instant::now() + TIMEOUT;
         while Instant::now() < deadline {
-            if let Some((i, e)) = self
-                .events
-                .lock()
-                .unwrap()
-                .iter()
-                .enumerate()
-                .skip(from)
-                .find(|(_, e)| pred(&e.body))
-            {
+            if let Some((i, e)) = self.events.lock().unwrap().iter().enumerate().skip(from).find(|(_, e)| pred(&e.body)) {
                 return (e.body.clone(), i);
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        panic!(
-            "no event for {what}; saw {:?}",
-            self.events
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|e| &e.body)
-                .collect::<Vec<_>>()
-        );
+        panic!("no event for {what}; saw {:?}", self.events.lock().unwrap().iter().map(|e| &e.body).collect::<Vec<_>>());
     }
 
     /// The fd the loop accepted `c` as, and where in the stream (fd numbers are reused).
     pub fn fd_of(&self, c: &Client) -> Accepted {
         let peer = c.local.to_string();
-        match self.wait_for(
-            &format!("accept of {peer}"),
-            0,
-            |e| matches!(e, EventBody::Accept { peer: p, .. } if *p == peer),
-        ) {
+        match self.wait_for(&format!("accept of {peer}"), 0, |e| matches!(e, EventBody::Accept { peer: p, .. } if *p == peer)) {
             (EventBody::Accept { fd, .. }, at) => Accepted { fd, at },
             _ => unreachable!(),
         }

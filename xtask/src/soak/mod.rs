@@ -112,10 +112,7 @@ impl Run {
     /// Stops and joins the load threads; returns what each reported.
     fn stop_load(&mut self) -> Vec<(&'static str, Result<String>)> {
         self.stop.store(true, Ordering::Relaxed);
-        self.threads
-            .drain(..)
-            .map(|(name, t)| (name, t.join().unwrap_or_else(|_| Err(format!("the {name} thread panicked")))))
-            .collect()
+        self.threads.drain(..).map(|(name, t)| (name, t.join().unwrap_or_else(|_| Err(format!("the {name} thread panicked"))))).collect()
     }
 }
 
@@ -128,7 +125,9 @@ impl Drop for Run {
 }
 
 fn soak_with(run: &mut Run, minutes: f64, run_for: Duration, server_log: &Path, logs: &Path) -> Result {
-    step(&format!("soak: {minutes} min of {CLIENTS} churning chat clients, watchers joining, stalling and leaving, and the page in headless Chromium"));
+    step(&format!(
+        "soak: {minutes} min of {CLIENTS} churning chat clients, watchers joining, stalling and leaving, and the page in headless Chromium"
+    ));
     run.server = Some(start_muxscope(CHAT_PORT, WEB_PORT, &["--max-watchers", &MAX_WATCHERS.to_string()], Some(server_log))?);
     let pid = run.server.as_ref().map(|s| s.0.id()).unwrap_or(0);
     let chat: SocketAddr = ([127, 0, 0, 1], CHAT_PORT).into();
@@ -243,13 +242,15 @@ fn soak_with(run: &mut Run, minutes: f64, run_for: Duration, server_log: &Path, 
     std::thread::sleep(Duration::from_secs(5));
     let after = Sample::take(t0.elapsed(), pid, web, None, 0);
     let peak = proc_kib(pid, "VmHWM:").map(|k| k as f64 / 1024.0).unwrap_or(0.0);
-    let _ = writeln!(
+    let _ =
+        writeln!(
         out,
         "5 s after everyone left: RSS {:.1} MiB (peak {peak:.1} MiB), open fds {} (idle at the start: {}), {} watchers, {} web connections",
         after.rss_mib, after.fds, idle.fds, show(after.watchers), show(after.web_connections)
     );
     if after.fds > idle.fds + 2 {
-        failures.push(format!("open fds did not come back after everyone left: {} at the start, {} at the end (a leak)", idle.fds, after.fds));
+        failures
+            .push(format!("open fds did not come back after everyone left: {} at the start, {} at the end (a leak)", idle.fds, after.fds));
     }
     let log = std::fs::read_to_string(server_log).unwrap_or_default();
     let _ = writeln!(out, "{}", log_summary(&log, server_log));

@@ -138,7 +138,11 @@ impl Mirror {
             // The totals after the folded events keep every watcher's counters exact; only a
             // change to the fd table needs a snapshot.
             self.folded_total += self.folded;
-            self.pending.push(Event { seq: 0, ts_ns: m.ts_ns, body: EventBody::folded(self.folded, self.folded_table, m.counters.clone()) });
+            self.pending.push(Event {
+                seq: 0,
+                ts_ns: m.ts_ns,
+                body: EventBody::folded(self.folded, self.folded_table, m.counters.clone()),
+            });
             self.pending_changed.push(self.folded_table);
             self.resync_owed |= self.folded_table;
         }
@@ -165,7 +169,11 @@ mod tests {
     use std::time::Duration;
 
     fn join(seq: u64) -> Event {
-        Event { seq, ts_ns: seq, body: EventBody::Ctl { op: CtlOp::Add, fd: seq as i32 + 10, interest: Some(Interest::Read), role: Role::Tcp, error: None } }
+        Event {
+            seq,
+            ts_ns: seq,
+            body: EventBody::Ctl { op: CtlOp::Add, fd: seq as i32 + 10, interest: Some(Interest::Read), role: Role::Tcp, error: None },
+        }
     }
 
     #[test]

@@ -70,7 +70,8 @@ fn cases() -> u64 {
 /// every core.
 fn run_part(part: u64) {
     const PARTS: u64 = 4;
-    let failures: Vec<String> = (0..cases()).filter(|s| s % PARTS == part).filter_map(|seed| random_case(seed, 120).err()).take(5).collect();
+    let failures: Vec<String> =
+        (0..cases()).filter(|s| s % PARTS == part).filter_map(|seed| random_case(seed, 120).err()).take(5).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -73,7 +73,13 @@ struct Loop {
 impl Loop {
     fn new(tel: Telemetry) -> Loop {
         let mut truth = Snapshot::empty();
-        truth.fds.push(muxscope_shared::FdInfo { fd: 3, role: Role::Listener, interest: Interest::Read, name: "listener".into(), pending_out: 0 });
+        truth.fds.push(muxscope_shared::FdInfo {
+            fd: 3,
+            role: Role::Listener,
+            interest: Interest::Read,
+            name: "listener".into(),
+            pending_out: 0,
+        });
         Loop { tel, truth, clients: Vec::new(), wanted: 0, served: 0 }
     }
 
@@ -220,7 +226,18 @@ impl Sim {
         let (tel, rx) = telemetry::channel();
         let now = Instant::now();
         let lp = Loop::new(tel);
-        Sim { now, lp, rx, mirror: Mirror::new(), inbox: VecDeque::new(), waiting: Vec::new(), next_tick: now + TICK, hub_stalled_until: now, pages: Vec::new(), rng: Rng::new(seed) }
+        Sim {
+            now,
+            lp,
+            rx,
+            mirror: Mirror::new(),
+            inbox: VecDeque::new(),
+            waiting: Vec::new(),
+            next_tick: now + TICK,
+            hub_stalled_until: now,
+            pages: Vec::new(),
+            rng: Rng::new(seed),
+        }
     }
 
     fn watching(&self) -> usize {
@@ -236,7 +253,16 @@ impl Sim {
         }
         let id = self.pages.len();
         self.inbox.push_back(HubMsg::Ask(id));
-        let page = Page { queue: VecDeque::new(), lagged: false, watcher: None, answer: None, asking: true, picture: Snapshot::empty(), stalled_until: self.now, next_check: self.now, };
+        let page = Page {
+            queue: VecDeque::new(),
+            lagged: false,
+            watcher: None,
+            answer: None,
+            asking: true,
+            picture: Snapshot::empty(),
+            stalled_until: self.now,
+            next_check: self.now,
+        };
         self.pages.push(Some(page));
         id
     }
@@ -404,7 +430,12 @@ impl Sim {
                 let (have, want) = (p.picture.fds.len(), truth.fds.len());
                 let first = p.picture.fds.iter().zip(&truth.fds).find(|(a, b)| a != b).map(|(a, b)| format!("{a:?} vs the loop's {b:?}"));
                 let diff = first.unwrap_or_else(|| "one list is longer".into());
-                return Err(format!("page {id}: {have} fds on the page, {want} in the loop, first difference {diff} (seen {}, exact {}, fix {:?})", w.seen(), w.exact(), w.fix()));
+                return Err(format!(
+                    "page {id}: {have} fds on the page, {want} in the loop, first difference {diff} (seen {}, exact {}, fix {:?})",
+                    w.seen(),
+                    w.exact(),
+                    w.fix()
+                ));
             }
             if strip(&p.picture.counters) != strip(&truth.counters) {
                 return Err(format!("page {id}: counters {:?} vs the loop's {:?}", p.picture.counters, truth.counters));
