@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask run [-- ARGS]`: install what is missing, build the page, build and start
 //!   muxscope (ARGS go to it).
-//! - `cargo xtask test`: the same set-up plus Chromium, ChromeDriver and strace, then every test,
+//! - `cargo xtask test`: the same set-up plus Chromium, ChromeDriver and strace, `cargo fmt --check`
+//!   and `cargo clippy -D warnings`, then every test,
 //!   the real-browser one included.
 //! - `cargo xtask bench`: the benchmarks of BENCHMARKS.md against the seed, Redis and the kernel.
 //! - `cargo xtask fuzz`, `soak`, `autobahn`: the bounded long runs of the hardening work.
@@ -140,6 +141,13 @@ pub fn setup(browser: bool, redis: bool) -> Result {
         step("installing the wasm32-unknown-unknown target");
         status(cmd("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
+    let components = output(cmd("rustup").args(["component", "list", "--installed"])).unwrap_or_default();
+    for c in ["rustfmt", "clippy"] {
+        if !components.lines().any(|l| l.starts_with(&format!("{c}-"))) {
+            step(&format!("installing the {c} component"));
+            status(cmd("rustup").args(["component", "add", c]))?;
+        }
+    }
     let wb = wasm_bindgen_version()?;
     let have_wb = output(cmd("wasm-bindgen").arg("--version")).unwrap_or_default();
     if have_wb.split_whitespace().nth(1) != Some(wb.as_str()) {
@@ -200,6 +208,10 @@ fn run(args: &[String]) -> Result {
 
 fn test(args: &[String]) -> Result {
     setup(true, false)?;
+    step("checking the format (cargo fmt --check)");
+    status(cmd("cargo").args(["fmt", "--all", "--check"]))?;
+    step("linting (cargo clippy --workspace --all-targets -- -D warnings)");
+    status(cmd("cargo").args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     build_web()?;
     step("running every test (cargo test --workspace), the real-browser test included");
     // MUXSCOPE_REQUIRE_BROWSER / _STRACE: the browser and fidelity tests must run here, not skip.

@@ -1,0 +1,211 @@
+//! One step of the loop: the event vocabulary (see the crate docs for the table).
+
+use crate::{Counters, Interest, ReadyFlags};
+use serde::{Deserialize, Serialize};
+
+/// What an fd is, for the picture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The listening socket: readable means "a connection waits in the backlog".
+    Listener,
+    /// A TCP chat client (nc, telnet, the seed's clients).
+    Tcp,
+    /// A browser user, bridged by the gateway over a real TCP connection.
+    Web,
+    /// The eventfd the gateway uses to wake the loop (the self-pipe trick).
+    Waker,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CtlOp {
+    Add,
+    Mod,
+    Del,
+}
+
+/// Why an fd left the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The peer closed its side (recv returned 0).
+    Eof,
+    /// The client sent `quit`.
+    Quit,
+    /// recv/send failed (e.g. ECONNRESET).
+    Error,
+    /// A line longer than the limit.
+    LineTooLong,
+    /// No newline within the time limit.
+    LineTimeout,
+    /// The output queue passed the hard limit.
+    OutputHardLimit,
+    /// The output queue stayed over the soft limit for too long.
+    OutputSoftLimit,
+    /// The selector cannot watch this fd (select and FD_SETSIZE).
+    SelectorLimit,
+    /// `--max-clients` reached.
+    MaxClients,
+    /// `--max-clients-per-ip` reached for the client's address.
+    PerIpLimit,
+    /// The process ran out of fds (EMFILE): accepted only to say so.
+    FdExhausted,
+    /// The server is stopping.
+    Shutdown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadyFd {
+    pub fd: i32,
+    pub flags: ReadyFlags,
+}
+
+/// One step of the loop. `kind` comes from the flattened body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub ts_ns: u64,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// The interest list changed. `interest` is absent for `del`. `error` is set when the kernel
+    /// (or select's FD_SETSIZE) refused.
+    Ctl {
+        op: CtlOp,
+        fd: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interest: Option<Interest>,
+        role: Role,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// One wakeup. `timeout_ms` is -1 for "block until something is ready". `ready` holds at
+    /// most [`MAX_READY_IN_EVENT`] entries; `ready_total` is the full length of the ready list.
+    /// `scanned` is how many fds the kernel had to look at: every registered one for poll and
+    /// select (the linear scan), only the ready ones for epoll.
+    Wait {
+        timeout_ms: i64,
+        registered: u32,
+        ready: Vec<ReadyFd>,
+        ready_total: u32,
+        blocked_ns: u64,
+        scanned: u32,
+    },
+    Accept {
+        fd: i32,
+        peer: String,
+        listener: i32,
+    },
+    /// `bytes` copied into user space; `eof` when recv returned 0; `would_block` when it returned
+    /// EAGAIN (the kernel had nothing more); `lines` complete lines found.
+    Recv {
+        fd: i32,
+        bytes: u32,
+        eof: bool,
+        would_block: bool,
+        lines: u32,
+    },
+    /// One flush of a client's output queue (one writev/sendmsg call).
+    Send {
+        fd: i32,
+        bytes: u64,
+        would_block: bool,
+        queued: u64,
+    },
+    /// One line fanned out: `from` is the sender's fd, `recipients` how many queues got it.
+    Broadcast {
+        from: i32,
+        name: String,
+        recipients: u32,
+        bytes: u32,
+        text: String,
+    },
+    /// (extension) a client named itself with `/nick`; `role` tells a browser user (`web`)
+    /// from a TCP one.
+    Nick {
+        fd: i32,
+        name: String,
+        role: Role,
+    },
+    Close {
+        fd: i32,
+        reason: CloseReason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// `dropped` events were not delivered to this consumer. `folded` (optional, default false):
+    /// they were left out on purpose, only counted: by the loop, past the first few hundred of
+    /// a flooded turn that leave the fd table alone (such a gap has a seq), or by the gateway,
+    /// because they came faster than a browser can draw (seq 0). Only their description and
+    /// animation are skipped. Optional extensions that keep the state exact without
+    /// a snapshot per gap: `counters`, the totals after the missing events; `resync`, set when
+    /// the missing events changed the fd table (a registration, name, role or output queue), so
+    /// a fresh snapshot follows.
+    Gap {
+        dropped: u64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        folded: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resync: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        counters: Option<Counters>,
+    },
+}
+
+impl EventBody {
+    /// A plain `gap`: `dropped` events lost, nothing else known.
+    pub fn gap(dropped: u64) -> EventBody {
+        EventBody::Gap { dropped, folded: false, resync: false, counters: None }
+    }
+
+    /// A `gap` for `dropped` events the gateway left out on purpose, with the totals after them.
+    pub fn folded(dropped: u64, resync: bool, counters: Counters) -> EventBody {
+        EventBody::Gap { dropped, folded: true, resync, counters: Some(counters) }
+    }
+
+    /// How many of the loop's events this one stands for: a gap, the events it left out; any
+    /// other, itself.
+    pub fn stands_for(&self) -> u64 {
+        match self {
+            EventBody::Gap { dropped, .. } => *dropped,
+            _ => 1,
+        }
+    }
+
+    /// Whether the event changes the fd table a snapshot holds (and not only counters): losing
+    /// one makes the consumer's picture stale until the next snapshot. A `send` that emptied a
+    /// queue shown as owed changes it too, which only the picture knows: see
+    /// [`Snapshot::changed_by`].
+    pub fn changes_table(&self) -> bool {
+        match self {
+            EventBody::Ctl { .. } | EventBody::Accept { .. } | EventBody::Nick { .. } | EventBody::Close { .. } => true,
+            EventBody::Send { queued, .. } => *queued > 0,
+            // A gap that lost such events stands for them.
+            EventBody::Gap { resync, .. } => *resync,
+            EventBody::Wait { .. } | EventBody::Recv { .. } | EventBody::Broadcast { .. } => false,
+        }
+    }
+
+    /// The JSON `kind` string.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Ctl { .. } => "ctl",
+            EventBody::Wait { .. } => "wait",
+            EventBody::Accept { .. } => "accept",
+            EventBody::Recv { .. } => "recv",
+            EventBody::Send { .. } => "send",
+            EventBody::Broadcast { .. } => "broadcast",
+            EventBody::Nick { .. } => "nick",
+            EventBody::Close { .. } => "close",
+            EventBody::Gap { .. } => "gap",
+        }
+    }
+}
+
+/// The ready list inside a `wait` event is cut to this length (the count stays exact).
+pub const MAX_READY_IN_EVENT: usize = 256;

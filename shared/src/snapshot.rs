@@ -1,0 +1,168 @@
+//! The present state of the loop, and how events move it forward.
+
+use crate::{CtlOp, Event, EventBody, Interest, Role, PROTOCOL_VERSION};
+use serde::{Deserialize, Serialize};
+
+/// One registered fd as a snapshot sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdInfo {
+    pub fd: i32,
+    pub role: Role,
+    pub interest: Interest,
+    /// Nick if set, else `ip:port` for clients, the address for the listener.
+    pub name: String,
+    /// Bytes waiting in the output queue.
+    #[serde(default)]
+    pub pending_out: u64,
+}
+
+/// Totals since the core started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub wakeups: u64,
+    pub accepted: u64,
+    pub closed: u64,
+    pub messages: u64,
+    pub deliveries: u64,
+    pub recv_bytes: u64,
+    pub sent_bytes: u64,
+    /// Telemetry events the core could not queue (no consumer kept up).
+    pub dropped_events: u64,
+}
+
+/// The present state of the loop.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: u32,
+    /// `epoll`, `epoll-et`, `poll` or `select`.
+    pub poller: String,
+    pub chat_addr: String,
+    pub fds: Vec<FdInfo>,
+    pub counters: Counters,
+    /// Events after this snapshot have `seq > seq`.
+    pub seq: u64,
+    pub ts_ns: u64,
+}
+
+impl Snapshot {
+    /// An empty picture, before the first snapshot arrives.
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            version: PROTOCOL_VERSION,
+            poller: String::new(),
+            chat_addr: String::new(),
+            fds: Vec::new(),
+            counters: Counters::default(),
+            seq: 0,
+            ts_ns: 0,
+        }
+    }
+
+    pub fn fd(&self, fd: i32) -> Option<&FdInfo> {
+        self.fds.binary_search_by_key(&fd, |f| f.fd).ok().map(|i| &self.fds[i])
+    }
+
+    fn fd_mut(&mut self, fd: i32) -> Option<&mut FdInfo> {
+        self.fds.binary_search_by_key(&fd, |f| f.fd).ok().map(|i| &mut self.fds[i])
+    }
+
+    fn upsert(&mut self, info: FdInfo) {
+        match self.fds.binary_search_by_key(&info.fd, |f| f.fd) {
+            Ok(i) => self.fds[i] = info,
+            Err(i) => self.fds.insert(i, info),
+        }
+    }
+
+    fn remove(&mut self, fd: i32) {
+        if let Ok(i) = self.fds.binary_search_by_key(&fd, |f| f.fd) {
+            self.fds.remove(i);
+        }
+    }
+
+    /// Whether `body`, applied to this picture, would change its fd table: what
+    /// [`EventBody::changes_table`] says, and also a flush that emptied a queue this picture
+    /// shows as owed (its `pending_out` goes back to 0).
+    pub fn changed_by(&self, body: &EventBody) -> bool {
+        match body {
+            EventBody::Send { fd, queued: 0, .. } => self.fd(*fd).is_some_and(|f| f.pending_out > 0),
+            other => other.changes_table(),
+        }
+    }
+
+    /// Moves the picture forward by one event: the same events always give the same picture.
+    /// Events at or before `seq` are already in it and are ignored; a `gap` is always counted.
+    pub fn apply(&mut self, e: &Event) {
+        if let EventBody::Gap { dropped, folded, counters, .. } = &e.body {
+            if !folded {
+                self.counters.dropped_events += dropped;
+            }
+            // Totals after the missing events (unless the picture is already past them); drops
+            // keep their own, larger, count.
+            if let Some(c) = counters.as_ref().filter(|_| e.seq == 0 || e.seq > self.seq) {
+                let dropped_events = self.counters.dropped_events.max(c.dropped_events);
+                self.counters = Counters { dropped_events, ..c.clone() };
+            }
+        }
+        if e.seq <= self.seq {
+            return;
+        }
+        self.seq = e.seq;
+        self.ts_ns = e.ts_ns;
+        let c = &mut self.counters;
+        match &e.body {
+            EventBody::Ctl { op, fd, interest, role, error } => {
+                if error.is_some() {
+                    if *op == CtlOp::Add {
+                        self.remove(*fd);
+                    }
+                    return;
+                }
+                match (op, interest) {
+                    (CtlOp::Add, Some(interest)) => {
+                        let name = match self.fd(*fd) {
+                            Some(f) => f.name.clone(),
+                            None if *role == Role::Listener => self.chat_addr.clone(),
+                            None => format!("fd {fd}"),
+                        };
+                        self.upsert(FdInfo { fd: *fd, role: *role, interest: *interest, name, pending_out: 0 });
+                    }
+                    (CtlOp::Mod, Some(interest)) => {
+                        if let Some(f) = self.fd_mut(*fd) {
+                            f.interest = *interest;
+                        }
+                    }
+                    (CtlOp::Del, _) => self.remove(*fd),
+                    _ => {}
+                }
+            }
+            EventBody::Wait { .. } => c.wakeups += 1,
+            EventBody::Accept { fd, peer, .. } => {
+                c.accepted += 1;
+                // Registered by the ctl add that follows; named now.
+                self.upsert(FdInfo { fd: *fd, role: Role::Tcp, interest: Interest::Read, name: peer.clone(), pending_out: 0 });
+            }
+            EventBody::Recv { bytes, .. } => c.recv_bytes += *bytes as u64,
+            EventBody::Send { fd, bytes, queued, .. } => {
+                c.sent_bytes += bytes;
+                if let Some(f) = self.fd_mut(*fd) {
+                    f.pending_out = *queued;
+                }
+            }
+            EventBody::Broadcast { recipients, .. } => {
+                c.messages += 1;
+                c.deliveries += *recipients as u64;
+            }
+            EventBody::Nick { fd, name, role } => {
+                if let Some(f) = self.fd_mut(*fd) {
+                    f.name = name.clone();
+                    f.role = *role;
+                }
+            }
+            EventBody::Close { fd, .. } => {
+                c.closed += 1;
+                self.remove(*fd);
+            }
+            EventBody::Gap { .. } => {}
+        }
+    }
+}
