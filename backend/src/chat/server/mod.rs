@@ -1,0 +1,330 @@
+//! The event loop. One turn:
+//!
+//! 1. wait (epoll_wait / poll / select) — the loop sleeps until the kernel has something;
+//! 2. walk the ready list: accept until EAGAIN, recv (phase two of IO: copy from the kernel),
+//!    split lines, append each broadcast once to this turn's shared buffer;
+//! 3. flush once, before sleeping again: every client gets everything it is owed this turn in one
+//!    send; only what the kernel would not take is queued, and only then is write interest armed.
+//!
+//! Like Redis' `ae`, replies are never written from inside the broadcast, and like libuv an fd
+//! closed mid-batch never sees the rest of that batch's events (the selector checks generations).
+
+use super::framer::{sanitize, split_lines};
+use super::outq::OutQueue;
+use super::per_ip::PerIp;
+use super::protocol::{self, Command};
+use super::{Config, Control};
+use crate::selector::{RegisterError, Selector};
+use crate::sys;
+use crate::telemetry::Telemetry;
+use muxscope_shared::{CloseReason, Counters, EventBody, FdInfo, Interest, ReadyFlags, Role, Snapshot, PROTOCOL_VERSION};
+use socket2::{Domain, Socket, Type};
+use std::io::{self, Write as _};
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod accept;
+mod read;
+mod timers;
+mod write;
+
+/// The one read buffer all clients share: idle clients own no read memory.
+const READ_BUF: usize = 64 << 10;
+/// Bytes flushed to one client in one turn before the loop moves on.
+const WRITE_BUDGET: usize = 4 << 20;
+/// How long a client that is being closed gets to take its last line.
+const CLOSING_GRACE: Duration = Duration::from_secs(5);
+/// How often timers (line timeout, soft limit, closing grace, paused accept) are checked.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+/// How long accepting pauses when the process is out of fds and the spare fd is gone too.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// While drops are unreported, the loop wakes this often to report them (see `next_timeout`).
+const GAP_RETRY: Duration = Duration::from_millis(10);
+const LISTEN_BACKLOG: i32 = 4096;
+
+struct Client {
+    /// Owned: dropping the client closes the socket.
+    _socket: OwnedFd,
+    peer: SocketAddr,
+    nick: Option<Box<str>>,
+    role: Role,
+    /// An unfinished line; empty (no allocation) for idle clients.
+    partial: Vec<u8>,
+    out: OutQueue,
+    /// Where this client's share of the turn buffer starts, if it joined or was sent a private
+    /// line during turn `turn_id`; otherwise it starts at 0.
+    turn_id: u32,
+    turn_from: u32,
+    /// Index in `ChatServer::live`.
+    live_idx: u32,
+    /// Milliseconds since the loop started (0: not set).
+    partial_since: u32,
+    over_soft_since: u32,
+    closing_since: u32,
+    write_armed: bool,
+    /// The last `send` event said bytes were left queued: the flush that empties the queue
+    /// changes the fd table too (a snapshot's `pending_out` goes back to 0).
+    queued_shown: bool,
+    /// EPOLLOUT came in (or a private line was queued): flush this turn.
+    dirty: bool,
+    /// Edge-triggered: the read budget ran out before EAGAIN, so read again next turn.
+    carry: bool,
+    /// Being closed once its output is gone; no longer read from, no longer sent broadcasts.
+    closing: bool,
+    closing_reason: CloseReason,
+}
+
+impl Client {
+    fn name(&self) -> String {
+        match &self.nick {
+            Some(n) => n.to_string(),
+            None => self.peer.to_string(),
+        }
+    }
+
+    fn write_name(&self, buf: &mut Vec<u8>) {
+        match &self.nick {
+            Some(n) => buf.extend_from_slice(n.as_bytes()),
+            None => {
+                let _ = write!(buf, "{}", self.peer);
+            }
+        }
+    }
+
+    fn interest(&self) -> Interest {
+        match (self.closing, self.out.is_empty()) {
+            (false, true) => Interest::Read,
+            (false, false) => Interest::ReadWrite,
+            // Being closed: only waiting to hand over the last bytes.
+            (true, _) => Interest::Write,
+        }
+    }
+}
+
+enum Slot {
+    Empty,
+    Client(Box<Client>),
+}
+
+/// Everything broadcast in one loop turn, encoded once. Every client's share is a suffix of it.
+struct Turn {
+    id: u32,
+    buf: Vec<u8>,
+    /// The same bytes, shared, once some client needs to keep a part of them.
+    frozen: Option<Arc<[u8]>>,
+}
+
+impl Turn {
+    fn shared(&mut self) -> Arc<[u8]> {
+        self.frozen.get_or_insert_with(|| Arc::from(&self.buf[..])).clone()
+    }
+}
+
+pub struct ChatServer {
+    cfg: Config,
+    sel: Selector,
+    listener: Option<OwnedFd>,
+    listen_fd: RawFd,
+    local_addr: SocketAddr,
+    control: Control,
+    per_ip: PerIp,
+    /// The newest snapshot generation sent to the watchers.
+    snapshot_served: u64,
+    slots: Vec<Slot>,
+    live: Vec<RawFd>,
+    rbuf: Box<[u8]>,
+    turn: Turn,
+    dirty: Vec<RawFd>,
+    carry: Vec<RawFd>,
+    listener_carry: bool,
+    iov: Vec<libc::iovec>,
+    counters: Counters,
+    /// The EMFILE trick (libev, libuv): a spare fd to free so one more accept can succeed, telling
+    /// that client we are full, instead of leaving it in the backlog and spinning on EMFILE.
+    spare_fd: Option<OwnedFd>,
+    accept_paused_until: Option<Instant>,
+    epoch: Instant,
+    next_sweep: Instant,
+    /// Some client may have a timer running (partial line, over the soft limit, closing). Set
+    /// wherever one starts, recomputed by each sweep: the loop then needs no per-turn scan.
+    timers_running: bool,
+}
+
+// SAFETY: the iovec pointers are scratch space only filled and used within one call; ChatServer
+// holds no thread-bound state otherwise.
+unsafe impl Send for ChatServer {}
+
+impl ChatServer {
+    /// Binds the listener (backlog 4096, SO_REUSEADDR) and registers it with the selector.
+    pub fn bind(cfg: Config, tel: Telemetry) -> io::Result<ChatServer> {
+        let mut sel = Selector::new(cfg.poller, tel)?;
+        let socket = Socket::new(Domain::for_address(cfg.chat_addr), Type::STREAM.nonblocking().cloexec(), None)?;
+        socket.set_reuse_address(true)?;
+        socket
+            .bind(&cfg.chat_addr.into())
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind chat address {}: {e}", cfg.chat_addr)))?;
+        socket.listen(LISTEN_BACKLOG)?;
+        let local_addr = socket.local_addr()?.as_socket().ok_or_else(|| io::Error::other("listener has no IP address"))?;
+        let listener: OwnedFd = socket.into();
+        let listen_fd = listener.as_raw_fd();
+        let control = Control::new()?;
+        sel.register(listen_fd, Interest::Read, Role::Listener)?;
+        sel.register(control.waker_fd(), Interest::Read, Role::Waker)?;
+        let now = Instant::now();
+        Ok(ChatServer {
+            per_ip: PerIp::new(cfg.max_clients_per_ip),
+            cfg,
+            sel,
+            listener: Some(listener),
+            listen_fd,
+            local_addr,
+            control,
+            snapshot_served: 0,
+            slots: Vec::new(),
+            live: Vec::new(),
+            rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
+            turn: Turn { id: 1, buf: Vec::new(), frozen: None },
+            dirty: Vec::new(),
+            carry: Vec::new(),
+            listener_carry: false,
+            iov: Vec::with_capacity(64),
+            counters: Counters::default(),
+            spare_fd: sys::open_devnull().ok(),
+            accept_paused_until: None,
+            epoch: now,
+            next_sweep: now + SWEEP_EVERY,
+            timers_running: false,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    fn now_ms(&self) -> u32 {
+        (self.epoch.elapsed().as_millis() as u32).max(1)
+    }
+
+    fn client(&mut self, fd: RawFd) -> Option<&mut Client> {
+        match self.slots.get_mut(fd as usize) {
+            Some(Slot::Client(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Runs until [`Control::stop`]. Returns only on stop or a failing wait.
+    pub fn run(mut self) -> io::Result<()> {
+        tracing::info!(addr = %self.local_addr, poller = %self.sel.kind(), "chat core listening");
+        let result = self.run_loop();
+        self.shutdown();
+        result
+    }
+
+    fn run_loop(&mut self) -> io::Result<()> {
+        while !self.control.stopping() {
+            self.sel.tel.begin_turn(|| self.counters.clone());
+            if let Some(generation) = self.control.snapshot_wanted(self.snapshot_served) {
+                // Queue full: it stays wanted, and is tried again next turn.
+                if self.sel.tel.send_snapshot(self.snapshot(), generation) {
+                    self.snapshot_served = generation;
+                }
+            }
+            let timeout = self.next_timeout();
+            let info = self.sel.select(timeout)?;
+            self.counters.wakeups += 1;
+            for i in 0..info.ready {
+                // None: closed (or closed and reused) earlier in this batch.
+                let Some((key, flags)) = self.sel.ready_at(i) else { continue };
+                match key.data {
+                    Role::Listener => self.accept_ready(),
+                    Role::Waker => sys::eventfd_drain(key.fd),
+                    Role::Tcp | Role::Web => self.client_ready(key.fd, flags),
+                }
+            }
+            self.run_carried();
+            self.flush_turn();
+            if Instant::now() >= self.next_sweep {
+                self.sweep();
+            }
+            self.sel.tel.end_turn(|| self.counters.clone());
+        }
+        Ok(())
+    }
+
+    /// Blocks forever unless something is owed: carried reads, budget-limited writes, timers, or
+    /// a `gap` the watchers have not been told about (after a flood the loop may go idle with
+    /// drops unreported; they would stay untold, and the watchers' totals stale, until the
+    /// next wakeup).
+    fn next_timeout(&self) -> Option<Duration> {
+        if !self.carry.is_empty() || self.listener_carry || !self.dirty.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let timers_due = self.accept_paused_until.is_some() || self.timers_running;
+        let sweep = timers_due.then(|| self.next_sweep.saturating_duration_since(Instant::now()));
+        // A snapshot the queue had no room for is retried soon, like a gap.
+        let owed = self.sel.tel.owes_gap() || self.control.snapshot_wanted(self.snapshot_served).is_some();
+        let gap = owed.then_some(GAP_RETRY);
+        sweep.into_iter().chain(gap).min()
+    }
+
+    pub(super) fn close_client(&mut self, fd: RawFd, reason: CloseReason, detail: Option<String>) {
+        let Some(slot) = self.slots.get_mut(fd as usize) else { return };
+        let Slot::Client(c) = std::mem::replace(slot, Slot::Empty) else { return };
+        // Unregister before close: the kernel drops closed fds from epoll by itself, but poll and
+        // select would be handed a dead (or reused) number.
+        let _ = self.sel.unregister(fd);
+        self.per_ip.release(c.peer.ip());
+        let idx = c.live_idx as usize;
+        self.live.swap_remove(idx);
+        if let Some(&moved) = self.live.get(idx) {
+            if let Slot::Client(m) = &mut self.slots[moved as usize] {
+                m.live_idx = idx as u32;
+            }
+        }
+        self.counters.closed += 1;
+        self.sel.tel.emit_table(|| EventBody::Close { fd, reason, detail });
+        drop(c);
+    }
+
+    pub(super) fn shutdown(&mut self) {
+        for fd in self.live.clone() {
+            self.close_client(fd, CloseReason::Shutdown, None);
+        }
+        let _ = self.sel.unregister(self.listen_fd);
+        self.listener = None;
+        self.sel.tel.flush();
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let fds = self
+            .sel
+            .keys()
+            .map(|k| {
+                let (name, pending_out, role) = match (&self.slots.get(k.fd as usize), k.data) {
+                    (Some(Slot::Client(c)), _) => (c.name(), c.out.bytes() as u64, c.role),
+                    (_, Role::Listener) => (self.local_addr.to_string(), 0, Role::Listener),
+                    (_, role) => ("eventfd".to_string(), 0, role),
+                };
+                FdInfo { fd: k.fd, role, interest: k.interest, name, pending_out }
+            })
+            .collect();
+        let mut counters = self.counters.clone();
+        counters.dropped_events = self.sel.tel.dropped_total();
+        Snapshot {
+            version: PROTOCOL_VERSION,
+            poller: self.sel.kind().name().to_string(),
+            chat_addr: self.local_addr.to_string(),
+            fds,
+            counters,
+            seq: self.sel.tel.seq(),
+            ts_ns: self.sel.tel.now_ns(),
+        }
+    }
+}
