@@ -4,9 +4,9 @@
 //! Protocols: `line` (muxscope, the seed: a line in, a line out to everyone) and `redis`
 //! (SUBSCRIBE / PUBLISH). Every load loop is bounded in count and time and targets loopback only.
 
-use crate::selector::{PollerKind, Selector};
+use crate::selector::Selector;
 use crate::telemetry::Telemetry;
-use muxscope_shared::{Interest, Role};
+use muxscope_shared::{Interest, Model, Role};
 use serde::Serialize;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -97,7 +97,7 @@ impl Receivers {
             s.set_nonblocking(true)?;
             socks.push(s);
         }
-        let mut sel = Selector::new(PollerKind::Epoll, Telemetry::disabled())?;
+        let mut sel = Selector::new(Model::Epoll, Telemetry::disabled())?;
         for s in &socks {
             sel.register(s.as_raw_fd(), Interest::Read, Role::Tcp).map_err(io::Error::from)?;
         }

@@ -2,8 +2,8 @@ use clap::{Parser, Subcommand};
 use muxscope::bench::{self, Proto};
 use muxscope::chat::{self, Config};
 use muxscope::gateway::{self, guard::Allow, hub::Hub, AppState};
-use muxscope::selector::PollerKind;
 use muxscope::telemetry::{self, Batch, Telemetry};
+use muxscope_shared::{App, Model};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -20,9 +20,20 @@ struct Cli {
     /// Where the web page and its WebSockets are served.
     #[arg(long, default_value = "127.0.0.1:8080")]
     web_addr: SocketAddr,
-    /// Which system call the loop waits in.
-    #[arg(long, value_enum, default_value_t = PollerKind::Epoll)]
-    poller: PollerKind,
+    /// The IO model: blocking, nonblocking, select, poll, epoll, epoll-et, sigio or io_uring
+    /// (the page can switch it live).
+    #[arg(long, value_name = "MODEL", value_parser = parse_model, conflicts_with = "poller")]
+    model: Option<Model>,
+    /// Which system call the loop waits in: epoll, epoll-et, poll or select (the same as --model).
+    #[arg(long, value_name = "POLLER", value_parser = parse_poller)]
+    poller: Option<Model>,
+    /// What a line does: `chat` sends it to everyone, `echo` back to its sender only.
+    #[arg(long, value_name = "APP", value_parser = parse_app, default_value = "chat")]
+    app: App,
+    /// Non-blocking model: try every socket again at once after a sweep that found nothing,
+    /// instead of napping 1 ms (shows what busy polling costs).
+    #[arg(long)]
+    spin: bool,
     /// Run the chat core alone, without the web gateway.
     #[arg(long)]
     no_web: bool,
@@ -167,6 +178,21 @@ fn main() -> ExitCode {
     }
 }
 
+fn parse_model(s: &str) -> Result<Model, String> {
+    s.parse()
+}
+
+fn parse_poller(s: &str) -> Result<Model, String> {
+    match s.parse::<Model>() {
+        Ok(m) if m.is_poller() => Ok(m),
+        _ => Err(format!("unknown poller {s:?}: expected epoll, epoll-et, poll or select (see --model for the other IO models)")),
+    }
+}
+
+fn parse_app(s: &str) -> Result<App, String> {
+    s.parse()
+}
+
 fn secs(what: &str, v: f64) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(v).map_err(|_| anyhow::anyhow!("--{what} must be a non-negative number of seconds, got {v}"))
 }
@@ -183,9 +209,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.max_web_connections.is_some_and(|n| n < 2) {
         anyhow::bail!("--max-web-connections must be at least 2 (a page and its event stream)");
     }
+    let model = cli.model.or(cli.poller).unwrap_or_default();
     let cfg = Config {
         chat_addr: cli.chat_addr,
-        poller: cli.poller,
+        model,
+        app: cli.app,
+        spin: cli.spin,
         max_clients: cli.max_clients,
         max_clients_per_ip: chat::per_ip::limit_for(cli.chat_addr, cli.max_clients_per_ip),
         max_line: cli.max_line,
@@ -202,7 +231,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let running = chat::spawn(cfg, tel)?;
     let chat_addr = running.addr;
     let hub = Hub::start(rx, running.control.clone(), cli.ws_backlog_frames)?;
-    print_chat_banner(chat_addr, cli.poller);
+    let running_control = running.control.clone();
+    print_chat_banner(chat_addr, model);
     let (core_done_tx, core_done) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let _ = core_done_tx.send(running.join());
@@ -215,7 +245,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         let web_addr = listener.local_addr()?;
         let allow = Allow::new(web_addr, &cli.allow_hosts, &cli.allow_origins);
         let web = gateway::WebBudget::new(cli.max_web_connections.unwrap_or_else(|| gateway::web_share(limit)));
-        let state = AppState { hub, chat_addr, poller: cli.poller.name(), max_watchers: cli.max_watchers, web: web.clone() };
+        let state = AppState { hub, chat_addr, control: running_control, max_watchers: cli.max_watchers, web: web.clone() };
         let app = gateway::router(state, allow, cli.ws_echo);
         if !gateway::assets::page_is_embedded() {
             tracing::warn!("this binary has no page embedded: `cargo xtask run` builds and serves the real one");
@@ -233,14 +263,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     })
 }
 
-fn print_chat_banner(addr: SocketAddr, poller: PollerKind) {
+fn print_chat_banner(addr: SocketAddr, model: Model) {
     // Tests and scripts read this line to learn the port when --chat-addr ends in :0.
-    println!("muxscope: chat listening on {addr} (poller {poller})");
+    println!("muxscope: chat listening on {addr} (model {model})");
     println!("muxscope: join with  nc {} {}", addr.ip(), addr.port());
 }
 
 fn run_core_only(cfg: Config, drain_events: bool) -> anyhow::Result<()> {
-    let poller = cfg.poller;
+    let model = cfg.model;
     let (tel, rx) = if drain_events {
         let (tel, rx) = telemetry::channel();
         (tel, Some(rx))
@@ -248,7 +278,7 @@ fn run_core_only(cfg: Config, drain_events: bool) -> anyhow::Result<()> {
         (Telemetry::disabled(), None)
     };
     let running = chat::spawn(cfg, tel)?;
-    print_chat_banner(running.addr, poller);
+    print_chat_banner(running.addr, model);
     if let Some(rx) = rx {
         rx.tap.subscribed.store(true, Ordering::Relaxed);
         std::thread::Builder::new().name("event-drain".into()).spawn(move || {

@@ -122,3 +122,64 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     }
     Ok(lim.rlim_cur)
 }
+
+// ---- signal-driven IO (the sigio model) -------------------------------------------------------
+
+/// The realtime signal each armed socket raises (F_SETSIG): queued one per event, with the fd.
+pub fn sig_io() -> libc::c_int {
+    libc::SIGRTMIN() + 3
+}
+
+/// The signal other threads send the loop thread to wake it while it waits for signals (an
+/// eventfd cannot raise one: it has no O_ASYNC).
+pub fn sig_wake() -> libc::c_int {
+    libc::SIGRTMIN() + 4
+}
+
+/// The signals the loop takes synchronously (sigtimedwait), never through a handler.
+pub fn loop_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset fill a sigset_t we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig_io());
+        libc::sigaddset(&mut set, sig_wake());
+        // A realtime-signal queue overflow falls back to plain SIGIO.
+        libc::sigaddset(&mut set, libc::SIGIO);
+        set
+    }
+}
+
+/// Blocks [`loop_signals`] in the calling thread, so they wait to be taken by `sigtimedwait`
+/// instead of killing the process (their default action).
+pub fn block_loop_signals() -> io::Result<()> {
+    let set = loop_signals();
+    // SAFETY: a valid set; the old mask is not wanted.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
+pub fn gettid() -> libc::pid_t {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// Sends `sig` to one thread of this process.
+pub fn tgkill(tid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain integers.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sleeps `d` (the non-blocking model's nap between empty sweeps).
+pub fn nanosleep(d: std::time::Duration) {
+    let ts = libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as libc::c_long };
+    // SAFETY: a valid timespec; an early wake-up (EINTR) only shortens the nap.
+    unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &ts, std::ptr::null_mut()) };
+}

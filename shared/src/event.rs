@@ -1,6 +1,6 @@
 //! One step of the loop: the event vocabulary (see the crate docs for the table).
 
-use crate::{Counters, Interest, ReadyFlags};
+use crate::{Counters, Interest, Model, ReadyFlags};
 use serde::{Deserialize, Serialize};
 
 /// What an fd is, for the picture.
@@ -95,6 +95,15 @@ pub enum EventBody {
         ready_total: u32,
         blocked_ns: u64,
         scanned: u32,
+        /// (extension, sigio) How many ready entries the loop added itself, without a signal:
+        /// fds just registered (a signal only comes for what happens *after* O_ASYNC is set),
+        /// or every fd after the realtime-signal queue overflowed (the kernel then sends one
+        /// plain SIGIO, and the loop rescans).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        rescan: u32,
+        /// (extension, sigio) The wakeup was the overflow's plain SIGIO.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        overflow: bool,
     },
     Accept {
         fd: i32,
@@ -131,6 +140,24 @@ pub enum EventBody {
         fd: i32,
         name: String,
         role: Role,
+    },
+    /// (extension) accept found the backlog empty (EAGAIN): the call that ends each batch of
+    /// accepts, and most of the non-blocking model's sweeps.
+    AcceptEagain {
+        listener: i32,
+    },
+    /// (extension, nonblocking) A sweep found nothing to do, so the loop slept `ns` nanoseconds
+    /// (`clock_nanosleep`) before trying every socket again. Absent with `--spin`.
+    Sleep {
+        ns: u64,
+    },
+    /// (extension) The server now runs `model`: every connection was handed over from `from`
+    /// with its name, partial line and queued output. The `ctl` events before it tore the old
+    /// model's table down and built the new one.
+    Model {
+        model: Model,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<Model>,
     },
     Close {
         fd: i32,
@@ -183,11 +210,19 @@ impl EventBody {
     /// [`Snapshot::changed_by`].
     pub fn changes_table(&self) -> bool {
         match self {
-            EventBody::Ctl { .. } | EventBody::Accept { .. } | EventBody::Nick { .. } | EventBody::Close { .. } => true,
+            EventBody::Ctl { .. }
+            | EventBody::Accept { .. }
+            | EventBody::Nick { .. }
+            | EventBody::Close { .. }
+            | EventBody::Model { .. } => true,
             EventBody::Send { queued, .. } => *queued > 0,
             // A gap that lost such events stands for them.
             EventBody::Gap { resync, .. } => *resync,
-            EventBody::Wait { .. } | EventBody::Recv { .. } | EventBody::Broadcast { .. } => false,
+            EventBody::Wait { .. }
+            | EventBody::Recv { .. }
+            | EventBody::Broadcast { .. }
+            | EventBody::AcceptEagain { .. }
+            | EventBody::Sleep { .. } => false,
         }
     }
 
@@ -202,6 +237,9 @@ impl EventBody {
             EventBody::Broadcast { .. } => "broadcast",
             EventBody::Nick { .. } => "nick",
             EventBody::Close { .. } => "close",
+            EventBody::AcceptEagain { .. } => "accept_eagain",
+            EventBody::Sleep { .. } => "sleep",
+            EventBody::Model { .. } => "model",
             EventBody::Gap { .. } => "gap",
         }
     }
@@ -209,3 +247,7 @@ impl EventBody {
 
 /// The ready list inside a `wait` event is cut to this length (the count stays exact).
 pub const MAX_READY_IN_EVENT: usize = 256;
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}

@@ -17,6 +17,15 @@
 //! | `close`     | an fd left the loop, with the reason                                       |
 //! | `gap`       | `dropped` events not described: lost (a full queue) or `folded` on purpose; counted, never silent |
 //! | `nick`      | (extension) a client took a name with `/nick`                              |
+//! | `accept_eagain` | (extension) accept found the backlog empty (EAGAIN)                    |
+//! | `sleep`     | (extension, nonblocking) a sweep found nothing, so the loop napped          |
+//! | `model`     | (extension) the server switched IO model; every connection was handed over |
+//!
+//! Which syscall each kind stands for depends on the model ([`Model`]): `wait` is `epoll_wait`,
+//! `poll`, `pselect6` or (sigio) `rt_sigtimedwait`; `ctl` is `epoll_ctl`, an edit of the
+//! poll/select table (no syscall), or (sigio) the three `fcntl`s that arm a socket's signal
+//! (F_SETOWN_EX, F_SETSIG, F_SETFL O_ASYNC) and the one that disarms it. The non-blocking
+//! model's sweep is no syscall and no event; each of its `recv`s is one.
 //!
 //! Example (one line each):
 //! ```json
@@ -33,6 +42,7 @@
 
 mod event;
 mod interest;
+mod model;
 mod msg;
 mod snapshot;
 #[cfg(test)]
@@ -40,6 +50,7 @@ mod tests;
 
 pub use event::*;
 pub use interest::*;
+pub use model::*;
 pub use msg::*;
 pub use snapshot::*;
 

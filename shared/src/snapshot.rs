@@ -1,6 +1,6 @@
 //! The present state of the loop, and how events move it forward.
 
-use crate::{CtlOp, Event, EventBody, Interest, Role, PROTOCOL_VERSION};
+use crate::{CtlOp, Event, EventBody, Interest, Model, Role, PROTOCOL_VERSION};
 use serde::{Deserialize, Serialize};
 
 /// One registered fd as a snapshot sees it.
@@ -34,8 +34,11 @@ pub struct Counters {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub version: u32,
-    /// `epoll`, `epoll-et`, `poll` or `select`.
+    /// `epoll`, `epoll-et`, `poll` or `select`; for the other models, the model's name.
     pub poller: String,
+    /// The IO model serving the chat (absent only before the first snapshot).
+    #[serde(default)]
+    pub model: Option<Model>,
     pub chat_addr: String,
     pub fds: Vec<FdInfo>,
     pub counters: Counters,
@@ -50,6 +53,7 @@ impl Snapshot {
         Snapshot {
             version: PROTOCOL_VERSION,
             poller: String::new(),
+            model: None,
             chat_addr: String::new(),
             fds: Vec::new(),
             counters: Counters::default(),
@@ -162,7 +166,11 @@ impl Snapshot {
                 c.closed += 1;
                 self.remove(*fd);
             }
-            EventBody::Gap { .. } => {}
+            EventBody::Model { model, .. } => {
+                self.model = Some(*model);
+                self.poller = model.name().to_string();
+            }
+            EventBody::Gap { .. } | EventBody::AcceptEagain { .. } | EventBody::Sleep { .. } => {}
         }
     }
 }

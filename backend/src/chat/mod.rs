@@ -7,14 +7,14 @@ pub mod per_ip;
 pub mod protocol;
 mod server;
 
-use crate::selector::PollerKind;
 use crate::sys;
 use crate::telemetry::Telemetry;
+use muxscope_shared::{App, Model};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -24,7 +24,12 @@ pub use server::ChatServer;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub chat_addr: SocketAddr,
-    pub poller: PollerKind,
+    /// The IO model the server starts on (it can be switched live, see [`Control::switch`]).
+    pub model: Model,
+    /// What a line does: go to everyone (chat) or back to its sender (echo).
+    pub app: App,
+    /// Non-blocking model: no nap after a sweep that found nothing (the CPU cost shows).
+    pub spin: bool,
     /// Client N+1 gets an error line and EOF (Redis `maxclients`).
     pub max_clients: usize,
     /// Clients one peer address may hold (`None`: no limit); see [`per_ip::limit_for`].
@@ -48,7 +53,9 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             chat_addr: "127.0.0.1:3999".parse().expect("valid literal"),
-            poller: PollerKind::Epoll,
+            model: Model::Epoll,
+            app: App::Chat,
+            spin: false,
             max_clients: 100_000,
             max_clients_per_ip: None,
             max_line: 4096,
@@ -71,19 +78,84 @@ pub struct Control {
 
 struct ControlInner {
     stop: AtomicBool,
+    /// The model serving now, as `Model::ALL` index (for `/api/stats`, without asking the loop).
+    model: AtomicU8,
+    /// A switch asked for and not yet taken by the loop, with where to send the answer.
+    switch: Mutex<Option<SwitchRequest>>,
+    /// The loop thread's id while it waits for signals (sigio): ringing must signal it too.
+    signal_tid: AtomicI32,
     /// The newest snapshot generation asked for (see [`Control::request_snapshot`]).
     snapshot: AtomicU64,
     waker: OwnedFd,
 }
 
 impl Control {
-    pub(crate) fn new() -> io::Result<Control> {
-        Ok(Control { inner: Arc::new(ControlInner { stop: AtomicBool::new(false), snapshot: AtomicU64::new(0), waker: sys::eventfd()? }) })
+    pub(crate) fn new(model: Model) -> io::Result<Control> {
+        Ok(Control {
+            inner: Arc::new(ControlInner {
+                stop: AtomicBool::new(false),
+                model: AtomicU8::new(model_index(model)),
+                switch: Mutex::new(None),
+                signal_tid: AtomicI32::new(0),
+                snapshot: AtomicU64::new(0),
+                waker: sys::eventfd()?,
+            }),
+        })
     }
 
     pub fn stop(&self) {
         self.inner.stop.store(true, Ordering::SeqCst);
+        self.ring();
+    }
+
+    fn ring(&self) {
         let _ = sys::eventfd_ring(&self.inner.waker);
+        let tid = self.inner.signal_tid.load(Ordering::SeqCst);
+        if tid != 0 {
+            let _ = sys::tgkill(tid, sys::sig_wake());
+        }
+    }
+
+    /// The model serving every connection now.
+    pub fn model(&self) -> Model {
+        Model::ALL[self.inner.model.load(Ordering::Relaxed) as usize]
+    }
+
+    /// Asks the loop to hand every connection over to `model`, and waits (up to `timeout`) for
+    /// its answer: `Ok` once the new model serves them all, `Err` with the reason when it
+    /// refuses (the old model then carries on). One switch at a time: a second one asked
+    /// while the first is pending is refused.
+    pub fn switch(&self, model: Model, timeout: Duration) -> Result<Model, String> {
+        let (tx, rx) = mpsc::channel();
+        {
+            let mut pending = self.inner.switch.lock().unwrap_or_else(|p| p.into_inner());
+            if pending.is_some() {
+                return Err("another model switch is under way; try again in a moment".into());
+            }
+            *pending = Some(SwitchRequest { model, reply: tx });
+        }
+        self.ring();
+        match rx.recv_timeout(timeout) {
+            Ok(answer) => answer,
+            Err(_) => {
+                // Withdraw it if the loop has not taken it yet.
+                self.inner.switch.lock().unwrap_or_else(|p| p.into_inner()).take();
+                Err(format!("the chat loop did not answer within {} s", timeout.as_secs_f32()))
+            }
+        }
+    }
+
+    fn take_switch(&self) -> Option<SwitchRequest> {
+        self.inner.switch.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn set_model(&self, model: Model) {
+        self.inner.model.store(model_index(model), Ordering::Relaxed);
+    }
+
+    /// While the loop waits for signals, wake it with one too (0: it does not).
+    fn set_signal_tid(&self, tid: libc::pid_t) {
+        self.inner.signal_tid.store(tid, Ordering::SeqCst);
     }
 
     /// Asks the loop to queue a snapshot into the telemetry stream, tagged with `generation`
@@ -91,7 +163,7 @@ impl Control {
     /// (one taken before a time nobody watched, which would be stale). Generations start at 1.
     pub fn request_snapshot(&self, generation: u64) {
         self.inner.snapshot.fetch_max(generation, Ordering::SeqCst);
-        let _ = sys::eventfd_ring(&self.inner.waker);
+        self.ring();
     }
 
     fn stopping(&self) -> bool {
@@ -108,6 +180,18 @@ impl Control {
         use std::os::fd::AsRawFd;
         self.inner.waker.as_raw_fd()
     }
+}
+
+/// How long `POST /api/model` waits for the loop's answer.
+pub const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct SwitchRequest {
+    model: Model,
+    reply: mpsc::Sender<Result<Model, String>>,
+}
+
+fn model_index(m: Model) -> u8 {
+    Model::ALL.iter().position(|&x| x == m).expect("every model is in ALL") as u8
 }
 
 /// A chat core running on its own thread.
@@ -146,12 +230,29 @@ impl Drop for Running {
     }
 }
 
-/// Binds the listener here (so bind errors surface to the caller) and runs the loop on a thread
-/// named `chat-loop`.
+/// Runs the loop on a thread named `chat-loop`. The server is built there (the signal-driven
+/// model directs its signals to the thread that waits), and bind errors come back to the caller.
 pub fn spawn(cfg: Config, tel: Telemetry) -> io::Result<Running> {
-    let server = ChatServer::bind(cfg, tel)?;
-    let addr = server.local_addr();
-    let control = server.control();
-    let thread = std::thread::Builder::new().name("chat-loop".into()).spawn(move || server.run())?;
-    Ok(Running { addr, control, thread: Some(thread) })
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::Builder::new().name("chat-loop".into()).spawn(move || {
+        let built = sys::block_loop_signals().and_then(|()| ChatServer::bind(cfg, tel));
+        match built {
+            Ok(server) => {
+                let _ = tx.send(Ok((server.local_addr(), server.control())));
+                server.run()
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                Ok(())
+            }
+        }
+    })?;
+    match rx.recv() {
+        Ok(Ok((addr, control))) => Ok(Running { addr, control, thread: Some(thread) }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => Err(io::Error::other("chat loop thread died while starting")),
+    }
 }

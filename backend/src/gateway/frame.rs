@@ -142,7 +142,16 @@ pub(crate) mod tests {
         let mut list: Vec<Event> = (1..=150).map(recv).collect();
         list[2].body = EventBody::Ctl { op: CtlOp::Add, fd: 9, interest: Some(Interest::Read), role: Role::Tcp, error: None };
         // The turn's wakeup, long before the tail.
-        list[9].body = EventBody::Wait { timeout_ms: -1, registered: 9, ready: vec![], ready_total: 4, blocked_ns: 5, scanned: 4 };
+        list[9].body = EventBody::Wait {
+            timeout_ms: -1,
+            registered: 9,
+            ready: vec![],
+            ready_total: 4,
+            blocked_ns: 5,
+            scanned: 4,
+            rescan: 0,
+            overflow: false,
+        };
         list.push(Event { seq: 0, ts_ns: 0, body: EventBody::folded(40, false, Counters::default()) });
         let f = frame(list);
         let still = f.still();

@@ -1,12 +1,13 @@
 //! Who may talk to the gateway. Binding to loopback is not enough: any web page the user opens
 //! can make their browser connect to 127.0.0.1 (and DNS rebinding can make a foreign name point
 //! there). So every request must name an allowed `Host`, and every WebSocket upgrade that carries
-//! an `Origin` must come from an allowed origin (RFC 6455 §10.2). Requests without `Origin` come
+//! an `Origin` must come from an allowed origin (RFC 6455 §10.2), and so must every request that
+//! changes state (`POST /api/model`). Requests without `Origin` come
 //! from non-browser tools (curl, websocat, tests) and are allowed: a browser always sends it.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
@@ -52,9 +53,12 @@ pub async fn check(State(allow): State<Arc<Allow>>, req: Request, next: Next) ->
     if !allow.host_ok(host) {
         return forbidden(format!("Host {host:?} is not allowed (see --allow-host)"));
     }
+    // WebSocket upgrades and anything that changes state (POST /api/model): a browser names the
+    // page it comes from, and only the page's own origins may.
     let is_upgrade = req.headers().get(header::UPGRADE).is_some();
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let origin = req.headers().get(header::ORIGIN).map(|v| v.to_str().unwrap_or("(not text)"));
-    if is_upgrade && !allow.origin_ok(origin) {
+    if (is_upgrade || changes_state) && !allow.origin_ok(origin) {
         return forbidden(format!("Origin {origin:?} is not allowed (see --allow-origin)"));
     }
     next.run(req).await

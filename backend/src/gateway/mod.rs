@@ -9,6 +9,7 @@ mod events;
 pub mod frame;
 pub mod guard;
 pub mod hub;
+mod model_api;
 pub mod serve;
 pub mod stream;
 mod wsframe;
@@ -51,7 +52,8 @@ pub const DEFAULT_MAX_WATCHERS: usize = 256;
 pub struct AppState {
     pub hub: Arc<Hub>,
     pub chat_addr: SocketAddr,
-    pub poller: &'static str,
+    /// The loop's control: the model serving now, and live switches.
+    pub control: crate::chat::Control,
     pub max_watchers: usize,
     pub web: WebBudget,
 }
@@ -65,6 +67,7 @@ pub fn router(state: AppState, allow: guard::Allow, echo: bool) -> Router {
     r.route("/ws/events", get(events::events_ws))
         .route("/ws/chat", get(chat_ws))
         .route("/api/stats", get(stats))
+        .route("/api/model", axum::routing::post(model_api::switch))
         .fallback(get(assets::serve))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(Arc::new(allow), guard::check))
@@ -73,6 +76,7 @@ pub fn router(state: AppState, allow: guard::Allow, echo: bool) -> Router {
 #[derive(serde::Serialize)]
 struct Stats {
     poller: &'static str,
+    model: muxscope_shared::Model,
     chat_addr: String,
     subscribers: usize,
     watchers: usize,
@@ -85,8 +89,10 @@ struct Stats {
 }
 
 async fn stats(State(st): State<AppState>) -> Json<Stats> {
+    let model = st.control.model();
     Json(Stats {
-        poller: st.poller,
+        poller: model.name(),
+        model,
         chat_addr: st.chat_addr.to_string(),
         subscribers: st.hub.subscriber_count(),
         watchers: st.hub.subscriber_count(),

@@ -9,62 +9,24 @@
 mod epoll;
 mod poll;
 mod select;
+mod sigio;
+mod sweep;
 
 use crate::telemetry::Telemetry;
-use muxscope_shared::{CtlOp, EventBody, Interest, ReadyFd, ReadyFlags, Role, MAX_READY_IN_EVENT};
+use muxscope_shared::{CtlOp, EventBody, Interest, Model, ReadyFd, ReadyFlags, Role, MAX_READY_IN_EVENT};
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-/// Which system call waits. The names are the `--poller` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum PollerKind {
-    /// epoll, level-triggered (Python's DefaultSelector on Linux).
-    #[value(name = "epoll")]
-    Epoll,
-    /// epoll with EPOLLET: readiness is reported once per edge, so readers drain to EAGAIN.
-    #[value(name = "epoll-et")]
-    EpollEt,
-    /// poll(2): the whole pollfd array goes to the kernel and is scanned on every wait.
-    #[value(name = "poll")]
-    Poll,
-    /// select(2): bitsets of FD_SETSIZE (1024) bits, scanned up to the highest fd.
-    #[value(name = "select")]
-    Select,
+/// Whether the selector can run `model` (the readiness models; blocking and io_uring are not
+/// selectors).
+pub fn supports(model: Model) -> bool {
+    !matches!(model, Model::Blocking | Model::IoUring)
 }
 
-impl PollerKind {
-    pub const ALL: [PollerKind; 4] = [PollerKind::Epoll, PollerKind::EpollEt, PollerKind::Poll, PollerKind::Select];
-    pub fn name(self) -> &'static str {
-        match self {
-            PollerKind::Epoll => "epoll",
-            PollerKind::EpollEt => "epoll-et",
-            PollerKind::Poll => "poll",
-            PollerKind::Select => "select",
-        }
-    }
-    pub fn edge_triggered(self) -> bool {
-        self == PollerKind::EpollEt
-    }
-}
-
-impl fmt::Display for PollerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for PollerKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        PollerKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown poller {s:?}: expected epoll, epoll-et, poll or select"))
-    }
-}
+/// The selector models, in the order tests walk them.
+pub const MODELS: [Model; 6] = [Model::Epoll, Model::EpollEt, Model::Poll, Model::Select, Model::Nonblocking, Model::Sigio];
 
 /// What identifies a registration inside the kernel: fd in the low half, a generation in the high
 /// half. A ready entry whose generation no longer matches belongs to an fd that was closed (and
@@ -121,6 +83,8 @@ impl From<RegisterError> for io::Error {
 /// What a wait returned, besides the ready list.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WaitInfo {
+    /// A wait was made and told as a `wait` event (not so for the non-blocking sweep).
+    pub told: bool,
     pub ready: usize,
     pub scanned: usize,
     pub blocked: Duration,
@@ -138,10 +102,21 @@ pub(crate) trait Backend {
     fn fd_limit(&self) -> Option<RawFd> {
         None
     }
+    /// False when waiting is no syscall (the non-blocking sweep): no `wait` event is told.
+    fn in_kernel(&self) -> bool {
+        true
+    }
+    /// Which fd is the loop's eventfd (sigio reports it when woken by a signal instead).
+    fn set_waker(&mut self, _fd: RawFd) {}
+    /// Of the last wait's ready list, how many entries the backend added itself (sigio's
+    /// rescans), and whether a signal-queue overflow caused it.
+    fn took(&self) -> (u32, bool) {
+        (0, false)
+    }
 }
 
 pub struct Selector {
-    kind: PollerKind,
+    kind: Model,
     backend: Box<dyn Backend + Send>,
     keys: Vec<Option<Key>>,
     registered: usize,
@@ -151,17 +126,24 @@ pub struct Selector {
 }
 
 impl Selector {
-    pub fn new(kind: PollerKind, tel: Telemetry) -> io::Result<Selector> {
+    /// A selector for `kind`. For `sigio`, call it on the thread that will wait, with
+    /// [`crate::sys::block_loop_signals`] in force there: the signals are directed to it.
+    pub fn new(kind: Model, tel: Telemetry) -> io::Result<Selector> {
         let backend: Box<dyn Backend + Send> = match kind {
-            PollerKind::Epoll => Box::new(epoll::Epoll::new(false)?),
-            PollerKind::EpollEt => Box::new(epoll::Epoll::new(true)?),
-            PollerKind::Poll => Box::new(poll::Poll::new()),
-            PollerKind::Select => Box::new(select::Select::new()),
+            Model::Epoll => Box::new(epoll::Epoll::new(false)?),
+            Model::EpollEt => Box::new(epoll::Epoll::new(true)?),
+            Model::Poll => Box::new(poll::Poll::new()),
+            Model::Select => Box::new(select::Select::new()),
+            Model::Nonblocking => Box::new(sweep::Sweep::default()),
+            Model::Sigio => Box::new(sigio::Sigio::new(None)),
+            Model::Blocking | Model::IoUring => {
+                return Err(io::Error::new(io::ErrorKind::Unsupported, format!("{kind} is not a selector model")))
+            }
         };
         Ok(Selector { kind, backend, keys: Vec::new(), registered: 0, next_generation: 1, ready: Vec::with_capacity(1024), tel })
     }
 
-    pub fn kind(&self) -> PollerKind {
+    pub fn kind(&self) -> Model {
         self.kind
     }
 
@@ -206,6 +188,9 @@ impl Selector {
                 });
                 return Err(RegisterError::Unsupported(why));
             }
+        }
+        if data == Role::Waker {
+            self.backend.set_waker(fd);
         }
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
@@ -274,7 +259,12 @@ impl Selector {
             Err(e) => return Err(e),
         };
         let blocked = start.elapsed();
-        let info = WaitInfo { ready: self.ready.len(), scanned, blocked };
+        let told = self.backend.in_kernel();
+        let info = WaitInfo { told, ready: self.ready.len(), scanned, blocked };
+        if !told {
+            return Ok(info);
+        }
+        let (rescan, overflow) = self.backend.took();
         let (ready, registered) = (&self.ready, self.registered);
         self.tel.emit(|| EventBody::Wait {
             timeout_ms: timeout_ms as i64,
@@ -283,6 +273,8 @@ impl Selector {
             ready_total: ready.len() as u32,
             blocked_ns: blocked.as_nanos() as u64,
             scanned: scanned as u32,
+            rescan,
+            overflow,
         });
         Ok(info)
     }
@@ -328,7 +320,8 @@ mod tests {
     }
 
     fn each_kind(f: impl Fn(Selector)) {
-        for kind in PollerKind::ALL {
+        crate::sys::block_loop_signals().unwrap();
+        for kind in MODELS {
             f(Selector::new(kind, Telemetry::disabled()).unwrap());
         }
     }
@@ -353,6 +346,20 @@ mod tests {
             let (a, mut b) = UnixStream::pair().unwrap();
             a.set_nonblocking(true).unwrap();
             sel.register(a.as_raw_fd(), Interest::Read, Role::Tcp).unwrap();
+            if kind == Model::Nonblocking {
+                // No wait at all: every fd is handed back, every time, and nothing is told.
+                let info = sel.select(Some(Duration::from_millis(50))).unwrap();
+                assert!(!info.told && info.ready == 1 && info.blocked < Duration::from_millis(40), "{info:?}");
+                sel.modify(a.as_raw_fd(), Interest::ReadWrite).unwrap();
+                sel.select(None).unwrap();
+                assert!(sel.ready_at(0).unwrap().1.writable());
+                return;
+            }
+            if kind == Model::Sigio {
+                // Just armed: no signal has come yet, so it is handed back once.
+                let info = sel.select(Some(Duration::from_secs(5))).unwrap();
+                assert_eq!((info.ready, sel.backend.took()), (1, (1, false)));
+            }
             let info = sel.select(Some(Duration::from_millis(5))).unwrap();
             assert_eq!(info.ready, 0, "{kind}");
             assert!(info.blocked >= Duration::from_millis(4), "{kind}: {:?}", info.blocked);
@@ -362,14 +369,41 @@ mod tests {
             let (key, flags) = sel.ready_at(0).unwrap();
             assert_eq!(key.fd, a.as_raw_fd());
             assert!(flags.readable(), "{kind}");
-            // Level-triggered backends report it again; edge-triggered does not.
+            // Level-triggered backends report it again; edge-triggered ones (and signals) do not.
             let info = sel.select(Some(Duration::from_millis(1))).unwrap();
             assert_eq!(info.ready, if kind.edge_triggered() { 0 } else { 1 }, "{kind}");
+            if kind == Model::Sigio {
+                // Write interest costs no syscall and raises no signal until the buffer frees.
+                return;
+            }
             sel.modify(a.as_raw_fd(), Interest::ReadWrite).unwrap();
             let info = sel.select(Some(Duration::from_secs(1))).unwrap();
             assert_eq!(info.ready, 1, "{kind}");
             assert!(sel.ready_at(0).unwrap().1.writable(), "{kind}");
         });
+    }
+
+    #[test]
+    fn sigio_names_the_fd_and_rescans_on_overflow() {
+        crate::sys::block_loop_signals().unwrap();
+        let mut sel = Selector::new(Model::Sigio, Telemetry::disabled()).unwrap();
+        let pairs: Vec<_> = (0..3).map(|_| UnixStream::pair().unwrap()).collect();
+        for (a, _) in &pairs {
+            a.set_nonblocking(true).unwrap();
+            sel.register(a.as_raw_fd(), Interest::Read, Role::Tcp).unwrap();
+        }
+        assert_eq!(sel.select(Some(Duration::ZERO)).unwrap().ready, 3, "armed fds are handed back once");
+        (&pairs[1].1).write_all(b"x").unwrap();
+        sel.select(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(sel.ready_at(0).unwrap().0.fd, pairs[1].0.as_raw_fd(), "the signal names the fd");
+        // What the kernel sends when the realtime queue is full: plain SIGIO, naming nothing.
+        crate::sys::tgkill(crate::sys::gettid(), libc::SIGIO).unwrap();
+        let info = sel.select(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!((info.ready, sel.backend.took()), (3, (3, true)), "every fd is rescanned");
+        sel.unregister(pairs[0].0.as_raw_fd()).unwrap();
+        // SAFETY: F_GETFL on an open fd.
+        let fl = unsafe { libc::fcntl(pairs[0].0.as_raw_fd(), libc::F_GETFL) };
+        assert_eq!(fl & libc::O_ASYNC, 0, "unregistering disarms the signal");
     }
 
     #[test]
@@ -400,7 +434,7 @@ mod tests {
 
     #[test]
     fn select_refuses_fds_past_fd_setsize() {
-        let mut sel = Selector::new(PollerKind::Select, Telemetry::disabled()).unwrap();
+        let mut sel = Selector::new(Model::Select, Telemetry::disabled()).unwrap();
         let err = sel.register(1024, Interest::Read, Role::Tcp).unwrap_err();
         assert!(matches!(err, RegisterError::Unsupported(_)));
         assert!(err.to_string().contains("FD_SETSIZE=1024"), "{err}");

@@ -9,7 +9,11 @@ impl ChatServer {
         for _ in 0..self.cfg.accept_budget {
             match sys::accept(self.listen_fd) {
                 Ok((fd, peer)) => self.add_client(fd, peer),
-                Err(e) if sys::is_would_block(&e) => return,
+                Err(e) if sys::is_would_block(&e) => {
+                    let listener = self.listen_fd;
+                    self.sel.tel.emit(|| EventBody::AcceptEagain { listener });
+                    return;
+                }
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EINTR)) => continue,
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                     self.out_of_fds();

@@ -17,7 +17,7 @@ use super::{Config, Control};
 use crate::selector::{RegisterError, Selector};
 use crate::sys;
 use crate::telemetry::Telemetry;
-use muxscope_shared::{CloseReason, Counters, EventBody, FdInfo, Interest, ReadyFlags, Role, Snapshot, PROTOCOL_VERSION};
+use muxscope_shared::{App, CloseReason, Counters, EventBody, FdInfo, Interest, Model, ReadyFlags, Role, Snapshot, PROTOCOL_VERSION};
 use socket2::{Domain, Socket, Type};
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 mod accept;
 mod read;
+mod switch;
 mod timers;
 mod write;
 
@@ -44,6 +45,8 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// While drops are unreported, the loop wakes this often to report them (see `next_timeout`).
 const GAP_RETRY: Duration = Duration::from_millis(10);
 const LISTEN_BACKLOG: i32 = 4096;
+/// The non-blocking model's nap after a sweep that found nothing (none with `--spin`).
+pub const NAP: Duration = Duration::from_millis(1);
 
 struct Client {
     /// Owned: dropping the client closes the socket.
@@ -151,6 +154,10 @@ pub struct ChatServer {
     /// Some client may have a timer running (partial line, over the soft limit, closing). Set
     /// wherever one starts, recomputed by each sweep: the loop then needs no per-turn scan.
     timers_running: bool,
+    /// Non-blocking model: what the last sweep moved (see [`ChatServer::activity`]), and whether
+    /// it moved nothing (then the next one naps first, unless `--spin`).
+    last_activity: u64,
+    idle_sweep: bool,
 }
 
 // SAFETY: the iovec pointers are scratch space only filled and used within one call; ChatServer
@@ -160,7 +167,10 @@ unsafe impl Send for ChatServer {}
 impl ChatServer {
     /// Binds the listener (backlog 4096, SO_REUSEADDR) and registers it with the selector.
     pub fn bind(cfg: Config, tel: Telemetry) -> io::Result<ChatServer> {
-        let mut sel = Selector::new(cfg.poller, tel)?;
+        if !crate::selector::supports(cfg.model) {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, format!("--model {} is not available in this build yet", cfg.model)));
+        }
+        let mut sel = Selector::new(cfg.model, tel)?;
         let socket = Socket::new(Domain::for_address(cfg.chat_addr), Type::STREAM.nonblocking().cloexec(), None)?;
         socket.set_reuse_address(true)?;
         socket
@@ -170,7 +180,10 @@ impl ChatServer {
         let local_addr = socket.local_addr()?.as_socket().ok_or_else(|| io::Error::other("listener has no IP address"))?;
         let listener: OwnedFd = socket.into();
         let listen_fd = listener.as_raw_fd();
-        let control = Control::new()?;
+        let control = Control::new(cfg.model)?;
+        if cfg.model == Model::Sigio {
+            control.set_signal_tid(sys::gettid());
+        }
         sel.register(listen_fd, Interest::Read, Role::Listener)?;
         sel.register(control.waker_fd(), Interest::Read, Role::Waker)?;
         let now = Instant::now();
@@ -197,6 +210,8 @@ impl ChatServer {
             epoch: now,
             next_sweep: now + SWEEP_EVERY,
             timers_running: false,
+            last_activity: 0,
+            idle_sweep: false,
         })
     }
 
@@ -230,20 +245,31 @@ impl ChatServer {
     fn run_loop(&mut self) -> io::Result<()> {
         while !self.control.stopping() {
             self.sel.tel.begin_turn(|| self.counters.clone());
+            if let Some(req) = self.control.take_switch() {
+                let answer = self.switch_to(req.model);
+                let _ = req.reply.send(answer);
+            }
             if let Some(generation) = self.control.snapshot_wanted(self.snapshot_served) {
                 // Queue full: it stays wanted, and is tried again next turn.
                 if self.sel.tel.send_snapshot(self.snapshot(), generation) {
                     self.snapshot_served = generation;
                 }
             }
+            let nonblocking = self.sel.kind() == Model::Nonblocking;
+            if nonblocking && self.idle_sweep && !self.cfg.spin {
+                sys::nanosleep(NAP);
+                self.sel.tel.emit(|| EventBody::Sleep { ns: NAP.as_nanos() as u64 });
+            }
             let timeout = self.next_timeout();
             let info = self.sel.select(timeout)?;
-            self.counters.wakeups += 1;
+            self.counters.wakeups += info.told as u64;
             for i in 0..info.ready {
                 // None: closed (or closed and reused) earlier in this batch.
                 let Some((key, flags)) = self.sel.ready_at(i) else { continue };
                 match key.data {
                     Role::Listener => self.accept_ready(),
+                    // The sweep skips the doorbell: every request it rings is checked each turn.
+                    Role::Waker if nonblocking => {}
                     Role::Waker => sys::eventfd_drain(key.fd),
                     Role::Tcp | Role::Web => self.client_ready(key.fd, flags),
                 }
@@ -253,9 +279,20 @@ impl ChatServer {
             if Instant::now() >= self.next_sweep {
                 self.sweep();
             }
+            if nonblocking {
+                let activity = self.activity();
+                self.idle_sweep = activity == self.last_activity;
+                self.last_activity = activity;
+            }
             self.sel.tel.end_turn(|| self.counters.clone());
         }
         Ok(())
+    }
+
+    /// A number that moves whenever a turn did any work: connections, bytes either way.
+    fn activity(&self) -> u64 {
+        let c = &self.counters;
+        c.accepted + c.closed + c.recv_bytes + c.sent_bytes
     }
 
     /// Blocks forever unless something is owed: carried reads, budget-limited writes, timers, or
@@ -320,6 +357,7 @@ impl ChatServer {
         Snapshot {
             version: PROTOCOL_VERSION,
             poller: self.sel.kind().name().to_string(),
+            model: Some(self.sel.kind()),
             chat_addr: self.local_addr.to_string(),
             fds,
             counters,

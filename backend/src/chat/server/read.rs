@@ -161,6 +161,9 @@ impl ChatServer {
     /// a suffix of that buffer, so a broadcast costs the same for 1 or 10,000 recipients until
     /// the flush.
     pub(super) fn broadcast(&mut self, fd: RawFd, text: &str) {
+        if self.cfg.app == App::Echo {
+            return self.echo(fd, text);
+        }
         let Some(Slot::Client(c)) = self.slots.get(fd as usize) else { return };
         let bytes = protocol::encode_broadcast(&mut self.turn.buf, |buf| c.write_name(buf), text) as u32;
         let recipients = self.live.len() as u32;
@@ -169,6 +172,17 @@ impl ChatServer {
         // The name (a formatted peer address for an unnamed client) is built only with the event:
         // past the turn's cap, a watched flood only counts its broadcasts.
         self.sel.tel.emit(|| EventBody::Broadcast { from: fd, name: c.name(), recipients, bytes, text: text.to_string() });
+    }
+
+    /// `--app echo`: the line goes back to its sender only, encoded as a broadcast is.
+    fn echo(&mut self, fd: RawFd, text: &str) {
+        let Some(Slot::Client(c)) = self.slots.get(fd as usize) else { return };
+        let mut line = Vec::with_capacity(text.len() + 40);
+        let bytes = protocol::encode_broadcast(&mut line, |buf| c.write_name(buf), text) as u32;
+        self.counters.messages += 1;
+        self.counters.deliveries += 1;
+        self.sel.tel.emit(|| EventBody::Broadcast { from: fd, name: c.name(), recipients: 1, bytes, text: text.to_string() });
+        self.send_private(fd, &line);
     }
 
     /// A line for one client only, after whatever it was already owed this turn.

@@ -117,7 +117,16 @@ impl Loop {
         if !matches!(work, Work::Idle) {
             let ready = self.clients.iter().take(3).map(|&fd| ReadyFd { fd, flags: ReadyFlags(ReadyFlags::IN) }).collect();
             let registered = self.truth.fds.len() as u32;
-            self.emit(EventBody::Wait { timeout_ms: -1, registered, ready, ready_total: 1, blocked_ns: 1, scanned: 1 });
+            self.emit(EventBody::Wait {
+                timeout_ms: -1,
+                registered,
+                ready,
+                ready_total: 1,
+                blocked_ns: 1,
+                scanned: 1,
+                rescan: 0,
+                overflow: false,
+            });
         }
         match work {
             Work::Idle => {}

@@ -1,0 +1,59 @@
+//! Switching the model live. Every connection stays: its socket, name, partial line and queued
+//! output live in the loop's own tables, which no model owns. Only the kernel's side changes:
+//! the old model's table is torn down (one `ctl del` per fd: `epoll_ctl`, a table edit, or the
+//! fcntl that disarms a signal), the new one built (`ctl add` per fd), and a `model` event says
+//! the new model serves from there on.
+
+use super::*;
+
+impl ChatServer {
+    pub(super) fn switch_to(&mut self, model: Model) -> Result<Model, String> {
+        let from = self.sel.kind();
+        if model == from {
+            return Ok(model);
+        }
+        if !crate::selector::supports(model) {
+            return Err(format!("the {model} model is not available in this build yet; still on {from}"));
+        }
+        if model == Model::Select {
+            if let Some(k) = self.sel.keys().find(|k| k.fd >= libc::FD_SETSIZE as RawFd) {
+                return Err(format!(
+                    "select() cannot watch fd {}: fd_set holds only FD_SETSIZE={} fds; {} fds are registered; still on {from}",
+                    k.fd,
+                    libc::FD_SETSIZE,
+                    self.sel.len()
+                ));
+            }
+        }
+        // Built before anything is torn down: if the new model cannot start, nothing changed.
+        let fresh = Selector::new(model, Telemetry::disabled()).map_err(|e| format!("cannot start {model}: {e}; still on {from}"))?;
+        let keys: Vec<_> = self.sel.keys().copied().collect();
+        for k in &keys {
+            let _ = self.sel.unregister(k.fd);
+        }
+        let tel = std::mem::replace(&mut self.sel.tel, Telemetry::disabled());
+        let old = std::mem::replace(&mut self.sel, fresh);
+        self.sel.tel = tel;
+        drop(old);
+        self.control.set_signal_tid(if model == Model::Sigio { sys::gettid() } else { 0 });
+        let mut lost = Vec::new();
+        for k in &keys {
+            if let Err(e) = self.sel.register(k.fd, k.interest, k.data) {
+                lost.push((k.fd, e.to_string()));
+            }
+        }
+        for (fd, why) in lost {
+            // Checked above for select; any other refusal is the kernel's, and said so.
+            tracing::warn!("fd {fd} could not join {model}: {why}");
+            self.close_client(fd, CloseReason::Error, Some(format!("could not join {model}: {why}")));
+        }
+        // Edge-triggered epoll reports what is ready when an fd is added, and sigio hands every
+        // new fd back once: nothing waiting is missed, so nothing is carried.
+        self.listener_carry = false;
+        self.idle_sweep = false;
+        self.control.set_model(model);
+        self.sel.tel.emit_table(|| EventBody::Model { model, from: Some(from) });
+        tracing::info!(%from, to = %model, clients = self.live.len(), "switched model");
+        Ok(model)
+    }
+}
