@@ -25,6 +25,25 @@ pub enum CtlOp {
     Del,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadOp {
+    Spawn,
+    Exit,
+}
+
+/// What a thread of the blocking model does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadRole {
+    /// Blocked in `accept` on the listener.
+    Acceptor,
+    /// Blocked in `recv` on its connection.
+    Reader,
+    /// Blocked in `send` to a connection that owes output.
+    Writer,
+}
+
 /// Why an fd left the loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -151,6 +170,23 @@ pub enum EventBody {
     Sleep {
         ns: u64,
     },
+    /// (extension, blocking) A thread started (`clone3`) or ended (`exit`). Each connection has
+    /// a reader thread, blocked in `recv` until its client talks; a writer thread joins it only
+    /// while the client owes output the kernel would not take at once.
+    Thread {
+        op: ThreadOp,
+        tid: i32,
+        fd: i32,
+        role: ThreadRole,
+    },
+    /// (extension, io_uring) One `io_uring_enter`: `submitted` queued operations handed to the
+    /// kernel, waiting for at least `wait_nr` completions, blocked `blocked_ns`. Completions are
+    /// told as the `accept`, `recv` and `send` they finish: the kernel did both phases of IO.
+    UringEnter {
+        submitted: u32,
+        wait_nr: u32,
+        blocked_ns: u64,
+    },
     /// (extension) The server now runs `model`: every connection was handed over from `from`
     /// with its name, partial line and queued output. The `ctl` events before it tore the old
     /// model's table down and built the new one.
@@ -214,7 +250,8 @@ impl EventBody {
             | EventBody::Accept { .. }
             | EventBody::Nick { .. }
             | EventBody::Close { .. }
-            | EventBody::Model { .. } => true,
+            | EventBody::Model { .. }
+            | EventBody::Thread { .. } => true,
             EventBody::Send { queued, .. } => *queued > 0,
             // A gap that lost such events stands for them.
             EventBody::Gap { resync, .. } => *resync,
@@ -222,7 +259,8 @@ impl EventBody {
             | EventBody::Recv { .. }
             | EventBody::Broadcast { .. }
             | EventBody::AcceptEagain { .. }
-            | EventBody::Sleep { .. } => false,
+            | EventBody::Sleep { .. }
+            | EventBody::UringEnter { .. } => false,
         }
     }
 
@@ -240,6 +278,8 @@ impl EventBody {
             EventBody::AcceptEagain { .. } => "accept_eagain",
             EventBody::Sleep { .. } => "sleep",
             EventBody::Model { .. } => "model",
+            EventBody::Thread { .. } => "thread",
+            EventBody::UringEnter { .. } => "uring_enter",
             EventBody::Gap { .. } => "gap",
         }
     }

@@ -161,6 +161,57 @@ pub struct ModelRequest {
     pub model: Model,
 }
 
+/// Whether this server can run a model, and if not, why (io_uring refused by the kernel).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelAvailability {
+    pub model: Model,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+/// What one model cost while it served, measured on the live traffic (one row of the page's
+/// compare panel). Rates are over `seconds`, the time it served in this session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelStats {
+    pub model: Model,
+    /// It serves now (the row is still growing).
+    pub serving: bool,
+    pub seconds: f64,
+    pub messages: u64,
+    pub deliveries: u64,
+    /// The loop's syscalls (its events, less the broadcasts and names that are none).
+    pub syscalls: u64,
+    /// `syscalls / deliveries`, when anything was delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscalls_per_delivery: Option<f64>,
+    pub wakeups_per_s: f64,
+    /// EAGAINs (recv, send and accept that found nothing) per second.
+    pub eagain_per_s: f64,
+    /// CPU of the model's threads (user + sys), as a share of one core.
+    pub cpu_percent: f64,
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    /// Context switches of the model's threads (voluntary + involuntary) per second.
+    pub ctx_switches_per_s: f64,
+    /// Most threads serving at once.
+    pub threads: u32,
+    /// The process's resident memory when last measured.
+    pub rss_bytes: u64,
+    /// A browser user's line, from the gateway's write to its return: the median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_p50_us: Option<u64>,
+    pub rtt_samples: u64,
+}
+
+/// `GET /api/models`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelsReport {
+    pub current: Model,
+    pub available: Vec<ModelAvailability>,
+    /// One row per model that has served in this session, in the order they first did.
+    pub rows: Vec<ModelStats>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! The present state of the loop, and how events move it forward.
 
-use crate::{CtlOp, Event, EventBody, Interest, Model, Role, PROTOCOL_VERSION};
+use crate::{CtlOp, Event, EventBody, Interest, Model, Role, ThreadOp, ThreadRole, PROTOCOL_VERSION};
 use serde::{Deserialize, Serialize};
 
 /// One registered fd as a snapshot sees it.
@@ -14,6 +14,14 @@ pub struct FdInfo {
     /// Bytes waiting in the output queue.
     #[serde(default)]
     pub pending_out: u64,
+}
+
+/// One thread of the blocking model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadInfo {
+    pub tid: i32,
+    pub fd: i32,
+    pub role: ThreadRole,
 }
 
 /// Totals since the core started.
@@ -41,6 +49,9 @@ pub struct Snapshot {
     pub model: Option<Model>,
     pub chat_addr: String,
     pub fds: Vec<FdInfo>,
+    /// (blocking model) The threads serving connections, by tid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub threads: Vec<ThreadInfo>,
     pub counters: Counters,
     /// Events after this snapshot have `seq > seq`.
     pub seq: u64,
@@ -56,6 +67,7 @@ impl Snapshot {
             model: None,
             chat_addr: String::new(),
             fds: Vec::new(),
+            threads: Vec::new(),
             counters: Counters::default(),
             seq: 0,
             ts_ns: 0,
@@ -170,7 +182,18 @@ impl Snapshot {
                 self.model = Some(*model);
                 self.poller = model.name().to_string();
             }
-            EventBody::Gap { .. } | EventBody::AcceptEagain { .. } | EventBody::Sleep { .. } => {}
+            EventBody::Thread { op, tid, fd, role } => {
+                let at = self.threads.binary_search_by_key(tid, |t| t.tid);
+                match (op, at) {
+                    (ThreadOp::Spawn, Ok(i)) => self.threads[i] = ThreadInfo { tid: *tid, fd: *fd, role: *role },
+                    (ThreadOp::Spawn, Err(i)) => self.threads.insert(i, ThreadInfo { tid: *tid, fd: *fd, role: *role }),
+                    (ThreadOp::Exit, Ok(i)) => {
+                        self.threads.remove(i);
+                    }
+                    (ThreadOp::Exit, Err(_)) => {}
+                }
+            }
+            EventBody::Gap { .. } | EventBody::UringEnter { .. } | EventBody::AcceptEagain { .. } | EventBody::Sleep { .. } => {}
         }
     }
 }

@@ -35,6 +35,8 @@ fn kinds_are_the_contract_names() {
         EventBody::Sleep { ns: 1_000_000 },
         EventBody::Model { model: Model::Poll, from: Some(Model::Epoll) },
         EventBody::Model { model: Model::Epoll, from: None },
+        EventBody::Thread { op: ThreadOp::Spawn, tid: 77, fd: 5, role: ThreadRole::Reader },
+        EventBody::UringEnter { submitted: 3, wait_nr: 1, blocked_ns: 10 },
         EventBody::Accept { fd: 4, peer: "127.0.0.1:5".into(), listener: 3 },
         EventBody::Recv { fd: 4, bytes: 3, eof: false, would_block: false, lines: 1 },
         EventBody::Send { fd: 4, bytes: 3, would_block: true, queued: 9 },
