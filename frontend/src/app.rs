@@ -2,9 +2,12 @@
 
 use crate::chat_pane::ChatPane;
 use crate::models;
+use crate::models_panel::{use_models_report, Compare, IoModels};
 use crate::net::{self, Socket};
-use crate::stage::{stage, Crowd};
+use crate::picker::ModelPicker;
+use crate::stage::{stage, Crowd, ThreadLayer};
 use crate::state::{Action, Model};
+use crate::waitbar::wait_bar;
 use gloo_timers::callback::{Interval, Timeout};
 use muxscope_shared::{ClientMsg, ServerMsg};
 use std::cell::RefCell;
@@ -171,6 +174,7 @@ pub fn app() -> Html {
             move || drop(iv)
         });
     }
+    use_models_report(model.dispatcher(), model.switches);
     {
         // For measurements: when the first picture of the loop is on screen (ms since navigation).
         let drawn = !model.snap.fds.is_empty();
@@ -192,6 +196,9 @@ pub fn app() -> Html {
     let crowd: Rc<RefCell<Crowd>> = use_mut_ref(Crowd::new);
     crowd.borrow_mut().draw(&model);
     let crowd_node = Html::VRef(crowd.borrow().el.clone().into());
+    let thread_layer: Rc<RefCell<ThreadLayer>> = use_mut_ref(ThreadLayer::new);
+    thread_layer.borrow_mut().draw(&model);
+    let threads_node = Html::VRef(thread_layer.borrow().el.clone().into());
     let d = model.dispatcher();
     net::add_stat("renders", 1.0);
     if !model.snap.fds.is_empty() {
@@ -202,7 +209,7 @@ pub fn app() -> Html {
             <header>
                 <h1>{ "muxscope" }</h1>
                 <span class="tagline">{ "see IO multiplexing work, live" }</span>
-                <span class="poller">{ if model.snap.poller.is_empty() { "…".to_string() } else { model.snap.poller.clone() } }</span>
+                <ModelPicker serving={model.io_model()} report={model.report.clone()} />
                 <span class={classes!("conn", model.connected.then_some("up"))} data-testid="stream-status">{
                     match (model.connected, &model.stream_closed) {
                         (true, _) => "● live".to_string(),
@@ -215,9 +222,12 @@ pub fn app() -> Html {
             <main>
                 <section class="stage-wrap">
                     { wait_bar(&model) }
-                    { stage(&model, crowd_node) }
+                    { stage(&model, crowd_node, threads_node) }
                     { phase(&model) }
-                    <IoModels poller={model.snap.poller.clone()} lit={models::lit_phase(model.phase.as_ref().map(|p| p.step))} />
+                    <div class="panels">
+                        <IoModels model={model.io_model()} lit={models::lit_phase(model.phase.as_ref().map(|p| p.step))} />
+                        <Compare report={model.report.clone()} error={model.report_error.clone()} />
+                    </div>
                 </section>
                 <aside class="side">
                     <ChatPane dispatch={d.clone()} lines={model.chat.iter().map(|l| (l.id, l.class, l.text.clone())).collect::<Vec<_>>()} />
@@ -294,45 +304,6 @@ fn controls(m: &Model, d: &Dispatch) -> Html {
     }
 }
 
-fn wait_bar(m: &Model) -> Html {
-    let Some(w) = &m.wait else {
-        return html! { <div class="waitbar">{ "waiting for the first wakeup…" }</div> };
-    };
-    let timeout = if w.timeout_ms < 0 { "∞".to_string() } else { format!("{} ms", w.timeout_ms) };
-    let scan = match m.snap.poller.as_str() {
-        "poll" | "select" => format!("the kernel scanned {} fds to find them", w.scanned),
-        _ => "no scan: the kernel kept the ready list".to_string(),
-    };
-    // Busy: the bar and its chips are updated in place (a still picture needs no pop-in, and
-    // new elements cost far more than new text).
-    let busy = m.busy();
-    let ready: Vec<Html> = w
-        .ready
-        .iter()
-        .take(12)
-        .map(|r| {
-            let text = format!("fd {} {}", r.fd, r.flags);
-            if busy {
-                html! { <span class="chip">{ text }</span> }
-            } else {
-                html! { <span class="chip" key={r.fd}>{ text }</span> }
-            }
-        })
-        .collect();
-    let more = (w.ready_total as usize > w.ready.len().min(12))
-        .then(|| html! { <span class="chip more">{ format!("+{}", w.ready_total as usize - w.ready.len().min(12)) }</span> });
-    html! {
-        <div class="waitbar" key={if busy { 0 } else { w.id }}>
-            <code>{ format!("{}({} fds, timeout {timeout})", w.call, w.registered) }</code>
-            <span class="blocked">{ format!(" slept {:.1} ms → ", w.blocked_ms) }</span>
-            <b>{ format!("{} ready", w.ready_total) }</b>
-            { for ready }
-            { for more }
-            <span class="scan">{ scan }</span>
-        </div>
-    }
-}
-
 /// The event stream is tried again this long after it drops, doubling up to the max.
 const RETRY_FIRST_MS: u32 = 1000;
 const RETRY_MAX_MS: u32 = 30_000;
@@ -356,48 +327,6 @@ fn phase(m: &Model) -> Html {
         None => {
             html! { <div class="phase">{ "① wait for readiness → ② recv copies the data → ③ fan-out to every client" }</div> }
         }
-    }
-}
-
-#[derive(Properties, PartialEq)]
-struct IoModelsProps {
-    poller: String,
-    /// The phase the loop's row lights now (see [`models::lit_phase`]).
-    lit: Option<u8>,
-}
-
-/// The tutorial's five IO models beside the live loop: which phases block in each, with the
-/// loop's own row lit as it goes. Closed until opened; redrawn only when the lit phase changes.
-#[function_component(IoModels)]
-fn io_models_panel(p: &IoModelsProps) -> Html {
-    let rows = models::io_models(&p.poller);
-    html! {
-        <details class="models" data-testid="io-models">
-            <summary>{ "IO models: where does each one wait, and where does this loop?" }</summary>
-            <table>
-                <thead>
-                    <tr><th>{ "model" }</th><th>{ "① the kernel waits for the data" }</th><th>{ "② recv copies it to user space" }</th><th></th></tr>
-                </thead>
-                <tbody>
-                    { for rows.iter().map(|r| {
-                        let cell = |n: u8, text: &str| {
-                            let lit = r.this_loop && p.lit == Some(n);
-                            html! { <td class={classes!(format!("p{n}"), lit.then_some("lit"))}>{ text.to_string() }</td> }
-                        };
-                        html! {
-                            <tr data-model={r.key} class={classes!(r.this_loop.then_some("this"))}>
-                                <th>{ r.name }{ if r.this_loop { html! { <span class="here">{ "this loop" }</span> } } else { html! {} } }</th>
-                                { cell(1, &r.wait) }
-                                { cell(2, &r.copy) }
-                                <td class="kind">{ if r.sync { "sync" } else { "async" } }</td>
-                            </tr>
-                        }
-                    }) }
-                </tbody>
-            </table>
-            <p class="note">{ models::poller_note(&p.poller) }</p>
-            <p class="note">{ "Multiplexing is not faster than a thread per connection when connections are few. It lets one thread serve many of them, without a thread's memory and context switches for each." }</p>
-        </details>
     }
 }
 

@@ -1,19 +1,31 @@
-//! The muxscope page. [`state`] is the pure reducer and [`models`] the IO-models panel's data
-//! (both compiled and tested natively); the Yew
-//! components that draw it exist only in the wasm build.
+//! The muxscope page. [`state`] is the pure reducer, [`models`] the IO-models panel's data,
+//! [`compare`] the compare panel's table, [`switch`] the model picker's logic, [`dots`] and
+//! [`threads`] the markup of big rooms (all compiled and tested natively); the Yew components
+//! that draw it exist only in the wasm build.
 
+pub mod compare;
 pub mod dots;
 pub mod models;
 pub mod state;
+pub mod switch;
+pub mod threads;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
 mod chat_pane;
 #[cfg(target_arch = "wasm32")]
+mod fetch;
+#[cfg(target_arch = "wasm32")]
+mod models_panel;
+#[cfg(target_arch = "wasm32")]
 mod net;
 #[cfg(target_arch = "wasm32")]
+mod picker;
+#[cfg(target_arch = "wasm32")]
 mod stage;
+#[cfg(target_arch = "wasm32")]
+mod waitbar;
 
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]

@@ -1,10 +1,14 @@
 //! The stage: the kernel box, every fd as a node (labelled groups in a small room, a crowd of
-//! plain circles drawn outside the virtual DOM in a big one), the copy and fan-out lines.
+//! plain circles drawn outside the virtual DOM in a big one), the blocking model's threads as
+//! beads on their nodes (also outside the virtual DOM), the copy and fan-out lines, and the
+//! banner of a model switch.
 
 use crate::dots::{crowd_dots, is_crowd, layout, node_class, plan_crowd, role_class, CrowdDraw, Dot, Redraw};
+use crate::models;
 use crate::net;
 use crate::state::{Fanout, Flash, Model};
-use muxscope_shared::FdInfo;
+use crate::threads::{self, plan_threads, thread_groups, ThreadDraw};
+use muxscope_shared::{FdInfo, ThreadInfo};
 use std::collections::HashMap;
 use yew::prelude::*;
 
@@ -155,6 +159,57 @@ impl Crowd {
     }
 }
 
+/// The blocking model's threads, drawn into a `<g>` of their own that Yew only places (see
+/// [`crate::threads`]): two thousand beads are one parse, and a thread that comes or goes
+/// rewrites the one group of its node.
+pub(crate) struct ThreadLayer {
+    pub el: web_sys::Element,
+    threads: Vec<ThreadInfo>,
+    /// The fds the beads were placed on, in order (a place depends only on the index).
+    fds: Vec<i32>,
+    groups: Vec<String>,
+}
+
+impl ThreadLayer {
+    pub fn new() -> ThreadLayer {
+        ThreadLayer { el: net::svg_group("threads"), threads: Vec::new(), fds: Vec::new(), groups: Vec::new() }
+    }
+
+    pub fn draw(&mut self, m: &Model) {
+        let threads = &m.snap.threads;
+        let same_fds = || self.fds.iter().copied().eq(m.snap.fds.iter().map(|f| f.fd));
+        if self.threads == *threads && (threads.is_empty() || same_fds()) {
+            return;
+        }
+        let want = thread_groups(&m.snap.fds, threads);
+        match plan_threads(&self.groups, &want) {
+            ThreadDraw::Keep => {}
+            // Numbers and fixed names only: never text a user typed.
+            ThreadDraw::Whole(markup) => self.el.set_inner_html(&markup),
+            ThreadDraw::Groups { rewrite, keep, append } => {
+                let groups = self.el.children();
+                for (i, markup) in rewrite {
+                    if let Some(g) = groups.item(i as u32) {
+                        g.set_inner_html(&markup);
+                    }
+                }
+                while groups.length() as usize > keep {
+                    match groups.item(groups.length() - 1) {
+                        Some(g) => g.remove(),
+                        None => break,
+                    }
+                }
+                if !append.is_empty() {
+                    let _ = self.el.insert_adjacent_html("beforeend", &append);
+                }
+            }
+        }
+        self.groups = want;
+        self.threads = threads.clone();
+        self.fds = m.snap.fds.iter().map(|f| f.fd).collect();
+    }
+}
+
 /// Most fan-out lines drawn; a larger room gets an even sample of its recipients.
 const MAX_LINES: usize = 48;
 
@@ -176,7 +231,7 @@ fn fanout_lines(f: &Fanout, pos: &dyn Fn(i32) -> Option<(f64, f64)>) -> Html {
     }
 }
 
-pub(crate) fn stage(m: &Model, crowd: Html) -> Html {
+pub(crate) fn stage(m: &Model, crowd: Html, thread_beads: Html) -> Html {
     let places = layout(m.snap.fds.len());
     let pos = |fd: i32| m.snap.fds.binary_search_by_key(&fd, |f| f.fd).ok().map(|i| (places[i].0, places[i].1));
     let copies: Vec<Html> = m
@@ -189,9 +244,16 @@ pub(crate) fn stage(m: &Model, crowd: Html) -> Html {
             Some(html! { <line key={format!("cp-{fd}-{id}")} class="copy-line" x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={CORE.0.to_string()} y2={CORE.1.to_string()} /> })
         })
         .collect();
-    let title =
-        format!("kernel · {} · interest list: {} fds", if m.snap.poller.is_empty() { "…" } else { &m.snap.poller }, m.snap.fds.len());
+    let model = m.io_model();
+    let title = format!("kernel · {} · {}: {} fds", model.map_or("…", |m| m.name()), models::table_name(model), m.snap.fds.len());
     let pending: u64 = m.snap.fds.iter().map(|f| f.pending_out).sum();
+    let thread_count = (!m.snap.threads.is_empty() || model == Some(muxscope_shared::Model::Blocking)).then(|| {
+        let (a, r, w) = threads::count(&m.snap.threads);
+        let text = format!("threads: {} ({a} acceptor, {r} readers, {w} writers)", m.snap.threads.len());
+        html! { <text class="thread-count" data-testid="thread-count" data-threads={m.snap.threads.len().to_string()} x="972" y="578">{ text }</text> }
+    });
+    let banner =
+        m.banner.as_ref().map(|b| html! { <div key={b.id} class="banner" data-testid="model-banner" role="status">{ &b.text }</div> });
     // Two layers: the boxes and nodes, and above them the lines that animate across the whole
     // stage (their own compositing layer), so drawing a fan-out does not repaint every node.
     html! {
@@ -200,7 +262,8 @@ pub(crate) fn stage(m: &Model, crowd: Html) -> Html {
                 <rect class="kernel" x="8" y="8" width="984" height="396" rx="18" />
                 <text class="boxlabel" x="28" y="40">{ title }</text>
                 <rect class="user" x="8" y="452" width="984" height="140" rx="18" />
-                <text class="boxlabel" x="28" y="484">{ "user space · muxscope chat loop (one thread)" }</text>
+                <text class="boxlabel" x="28" y="484">{ models::user_space_label(model) }</text>
+                { for thread_count }
                 <text class="owed" x="28" y="578">{ format!("{pending} B owed in output queues") }</text>
                 <g class="core" transform={format!("translate({},{})", CORE.0, CORE.1)}>
                     <circle r="30" />
@@ -208,11 +271,13 @@ pub(crate) fn stage(m: &Model, crowd: Html) -> Html {
                 </g>
                 { crowd }
                 { node_groups(m, &places) }
+                { thread_beads }
             </svg>
             <svg class="layer overlay" viewBox="0 0 1000 600" aria-hidden="true">
                 { for copies }
                 { for m.fanout.as_ref().map(|f| fanout_lines(f, &pos)) }
             </svg>
+            { for banner }
         </div>
     }
 }

@@ -1,26 +1,70 @@
 //! The event log's words: one line per event, with the syscall each backend really made.
 
-use muxscope_shared::{CloseReason, CtlOp, EventBody, Interest, Role};
+use crate::models;
+use muxscope_shared::{CloseReason, CtlOp, EventBody, Interest, Model as IoModel, Role, ThreadOp, ThreadRole};
 
-pub fn wait_call(poller: &str) -> &'static str {
-    match poller {
-        "poll" => "poll",
-        "select" => "select",
-        _ => "epoll_wait",
+fn interest_flags(model: IoModel, i: Interest) -> String {
+    match (model, i) {
+        (IoModel::Poll, Interest::Read) => "POLLIN".into(),
+        (IoModel::Poll, Interest::Write) => "POLLOUT".into(),
+        (IoModel::Poll, Interest::ReadWrite) => "POLLIN|POLLOUT".into(),
+        (IoModel::Select, Interest::Read) => "readfds".into(),
+        (IoModel::Select, Interest::Write) => "writefds".into(),
+        (IoModel::Select, Interest::ReadWrite) => "readfds+writefds".into(),
+        (IoModel::Epoll | IoModel::EpollEt, Interest::Read) => "EPOLLIN".into(),
+        (IoModel::Epoll | IoModel::EpollEt, Interest::Write) => "EPOLLOUT".into(),
+        (IoModel::Epoll | IoModel::EpollEt, Interest::ReadWrite) => "EPOLLIN|EPOLLOUT".into(),
+        // The other models keep what a socket waits for in the loop's own table.
+        (_, i) => i.to_string(),
     }
 }
 
-fn interest_flags(poller: &str, i: Interest) -> &'static str {
-    match (poller, i) {
-        ("poll", Interest::Read) => "POLLIN",
-        ("poll", Interest::Write) => "POLLOUT",
-        ("poll", Interest::ReadWrite) => "POLLIN|POLLOUT",
-        ("select", Interest::Read) => "readfds",
-        ("select", Interest::Write) => "writefds",
-        ("select", Interest::ReadWrite) => "readfds+writefds",
-        (_, Interest::Read) => "EPOLLIN",
-        (_, Interest::Write) => "EPOLLOUT",
-        (_, Interest::ReadWrite) => "EPOLLIN|EPOLLOUT",
+/// What registering, changing or dropping an fd is in `model`: a syscall (epoll_ctl, sigio's
+/// fcntls) or an edit of a table the loop keeps itself.
+fn ctl_call(model: IoModel, op: CtlOp, fd: i32, interest: Option<Interest>) -> String {
+    let et = if model == IoModel::EpollEt { "|EPOLLET" } else { "" };
+    let flags = |i: Interest| interest_flags(model, i);
+    match (model, op, interest) {
+        (IoModel::Poll, CtlOp::Add, Some(i)) => format!("pollfd[] += {{fd {fd}, {}}}", flags(i)),
+        (IoModel::Poll, CtlOp::Mod, Some(i)) => format!("pollfd[fd {fd}].events = {}", flags(i)),
+        (IoModel::Poll, _, _) => format!("pollfd[] -= fd {fd}"),
+        (IoModel::Select, CtlOp::Add | CtlOp::Mod, Some(i)) => format!("FD_SET({fd}, {})", flags(i)),
+        (IoModel::Select, _, _) => format!("FD_CLR({fd})"),
+        (IoModel::Epoll | IoModel::EpollEt, CtlOp::Add, Some(i)) => format!("epoll_ctl(ADD, {fd}, {}{et})", flags(i)),
+        (IoModel::Epoll | IoModel::EpollEt, CtlOp::Mod, Some(i)) => format!("epoll_ctl(MOD, {fd}, {}{et})", flags(i)),
+        (IoModel::Epoll | IoModel::EpollEt, _, _) => format!("epoll_ctl(DEL, {fd})"),
+        (IoModel::Sigio, CtlOp::Add, Some(i)) => {
+            format!("fcntl({fd}, F_SETOWN_EX), fcntl({fd}, F_SETSIG), fcntl({fd}, F_SETFL, O_ASYNC): armed, wants {}", flags(i))
+        }
+        // Signals come for reads and writes alike: only the loop's table changes.
+        (IoModel::Sigio, CtlOp::Mod, Some(i)) => format!("wants[fd {fd}] = {} (no syscall)", flags(i)),
+        (IoModel::Sigio, _, _) => format!("fcntl({fd}, F_SETFL, O_NONBLOCK): O_ASYNC off"),
+        (IoModel::Nonblocking, CtlOp::Add, Some(i)) => format!("sweep[] += {{fd {fd}, {}}}", flags(i)),
+        (IoModel::Nonblocking, CtlOp::Mod, Some(i)) => format!("sweep[fd {fd}] = {}", flags(i)),
+        (IoModel::Nonblocking, _, _) => format!("sweep[] -= fd {fd}"),
+        (IoModel::Blocking, CtlOp::Add, Some(i)) => format!("threads' fds += {{fd {fd}, {}}}", flags(i)),
+        (IoModel::Blocking, CtlOp::Mod, Some(i)) => format!("threads' fds[fd {fd}] = {}", flags(i)),
+        (IoModel::Blocking, _, _) => format!("threads' fds -= fd {fd}"),
+        (IoModel::IoUring, CtlOp::Add, Some(i)) => format!("ring += {{fd {fd}, {}}}", flags(i)),
+        (IoModel::IoUring, CtlOp::Mod, Some(i)) => format!("ring[fd {fd}] = {}", flags(i)),
+        (IoModel::IoUring, _, _) => format!("ring -= fd {fd}"),
+    }
+}
+
+/// A length of time in nanoseconds, in milliseconds: `1 ms`, `0.25 ms`.
+pub fn ms(ns: u64) -> String {
+    if ns.is_multiple_of(1_000_000) {
+        format!("{} ms", ns / 1_000_000)
+    } else {
+        format!("{:.2} ms", ns as f64 / 1e6)
+    }
+}
+
+fn thread_role(r: ThreadRole) -> (&'static str, &'static str) {
+    match r {
+        ThreadRole::Acceptor => ("acceptor", "accept4"),
+        ThreadRole::Reader => ("reader", "recvfrom"),
+        ThreadRole::Writer => ("writer", "send"),
     }
 }
 
@@ -41,55 +85,63 @@ fn close_reason(r: CloseReason) -> &'static str {
     }
 }
 
-/// One log line per event, with the syscall each backend really made.
-pub fn describe(e: &EventBody, poller: &str, name: Option<&str>) -> String {
-    let et = if poller == "epoll-et" { "|EPOLLET" } else { "" };
+/// One log line per event, with the syscall each model really made (`model` serves now).
+pub fn describe(e: &EventBody, model: IoModel, name: Option<&str>) -> String {
+    // Under io_uring the kernel did both phases: these are completions reaped, not calls made.
+    let done = if model == IoModel::IoUring { "completion: " } else { "" };
     match e {
         EventBody::Ctl { op, fd, interest, error, .. } => {
-            let call = match (poller, op, interest) {
-                ("poll", CtlOp::Add, Some(i)) => format!("pollfd[] += {{fd {fd}, {}}}", interest_flags(poller, *i)),
-                ("poll", CtlOp::Mod, Some(i)) => format!("pollfd[fd {fd}].events = {}", interest_flags(poller, *i)),
-                ("poll", _, _) => format!("pollfd[] -= fd {fd}"),
-                ("select", CtlOp::Add, Some(i)) | ("select", CtlOp::Mod, Some(i)) => {
-                    format!("FD_SET({fd}, {})", interest_flags(poller, *i))
-                }
-                ("select", _, _) => format!("FD_CLR({fd})"),
-                (_, CtlOp::Add, Some(i)) => format!("epoll_ctl(ADD, {fd}, {}{et})", interest_flags(poller, *i)),
-                (_, CtlOp::Mod, Some(i)) => format!("epoll_ctl(MOD, {fd}, {}{et})", interest_flags(poller, *i)),
-                (_, _, _) => format!("epoll_ctl(DEL, {fd})"),
-            };
+            let call = ctl_call(model, *op, *fd, *interest);
             let who = name.map(|n| format!("  [{n}]")).unwrap_or_default();
             match error {
                 Some(err) => format!("{call} refused: {err}"),
                 None => format!("{call}{who}"),
             }
         }
-        EventBody::Wait { timeout_ms, registered, ready_total, blocked_ns, scanned, .. } => {
+        EventBody::Wait { timeout_ms, registered, ready_total, blocked_ns, scanned, rescan, overflow, .. } => {
             let t = if *timeout_ms < 0 { "∞".to_string() } else { format!("{timeout_ms} ms") };
-            let scan = match poller {
-                "poll" | "select" => format!(", scanned {scanned} fds"),
-                _ => String::new(),
+            let scan = if models::kernel_scans(model) { format!(", scanned {scanned} fds") } else { String::new() };
+            let rescan = match (*overflow, *rescan) {
+                (true, n) => format!(", signal queue overflowed (plain SIGIO): rescanned all {n} fds"),
+                (false, 0) => String::new(),
+                (false, n) => format!(", +{n} rescanned (armed since the last wait, no signal yet)"),
             };
             format!(
-                "{}({registered} fds, timeout {t}) → {ready_total} ready after {:.2} ms{scan}",
-                wait_call(poller),
+                "{}({registered} fds, timeout {t}) → {ready_total} ready after {:.2} ms{scan}{rescan}",
+                model.wait_call(),
                 *blocked_ns as f64 / 1e6
             )
         }
-        EventBody::Accept { fd, peer, listener } => format!("accept4(fd {listener}) → fd {fd} from {peer}"),
+        EventBody::Accept { fd, peer, listener } => format!("{done}accept4(fd {listener}) → fd {fd} from {peer}"),
+        EventBody::AcceptEagain { listener } => format!("accept4(fd {listener}) → EAGAIN: the backlog is empty"),
         EventBody::Recv { fd, bytes, eof, would_block, lines } => {
             if *eof {
-                format!("recv(fd {fd}) → 0 (EOF)")
+                format!("{done}recv(fd {fd}) → 0 (EOF)")
             } else if *would_block {
-                format!("recv(fd {fd}) → EAGAIN")
+                format!("{done}recv(fd {fd}) → EAGAIN")
             } else {
-                format!("recv(fd {fd}) → {bytes} B, {lines} line(s)")
+                format!("{done}recv(fd {fd}) → {bytes} B, {lines} line(s)")
             }
         }
         EventBody::Send { fd, bytes, would_block, queued } => {
             let wb = if *would_block { " (kernel buffer full: EAGAIN)" } else { "" };
             let q = if *queued > 0 { format!(", {queued} B still queued") } else { String::new() };
-            format!("send(fd {fd}) → {bytes} B{wb}{q}")
+            format!("{done}send(fd {fd}) → {bytes} B{wb}{q}")
+        }
+        EventBody::Sleep { ns } => format!("clock_nanosleep({}): the sweep found nothing to do", ms(*ns)),
+        EventBody::UringEnter { submitted, wait_nr, blocked_ns } => {
+            format!("io_uring_enter(to_submit {submitted}, min_complete {wait_nr}) → after {:.2} ms", *blocked_ns as f64 / 1e6)
+        }
+        EventBody::Thread { op: ThreadOp::Spawn, tid, fd, role } => {
+            let (role, call) = thread_role(*role);
+            format!("clone3() → tid {tid}: the {role} of fd {fd}, blocks in {call}")
+        }
+        EventBody::Thread { op: ThreadOp::Exit, tid, fd, role } => {
+            format!("exit(tid {tid}): the {} of fd {fd} is done", thread_role(*role).0)
+        }
+        EventBody::Model { model: to, from } => {
+            let from = from.map_or("?", |m| m.name());
+            format!("model: {from} → {to}")
         }
         EventBody::Broadcast { from, name, recipients, bytes, text } => {
             format!("broadcast from fd {from} [{name}] to {recipients} clients, {bytes} B: {text}")

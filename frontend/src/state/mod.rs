@@ -9,14 +9,21 @@
 //! [`QUEUE_CAP`] its oldest half is folded, and says so.
 
 mod describe;
+mod handover;
 mod play;
 mod playback;
+mod sweeps;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_models;
 
-pub use describe::{describe, wait_call};
-use muxscope_shared::{Event, ReadyFd, Role, ServerMsg, Snapshot};
+pub use describe::{describe, ms};
+pub use handover::{Banner, BANNER_MS};
+use muxscope_shared::{Event, FdInfo, Model as IoModel, ModelsReport, ReadyFd, Role, ServerMsg, Snapshot};
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+pub use sweeps::{Nap, Sweeps, SPIN_AFTER_NS};
 
 pub const LOG_CAP: usize = 150;
 pub const CHAT_CAP: usize = 500;
@@ -62,6 +69,9 @@ pub struct WaitView {
     pub ready_total: u32,
     pub blocked_ms: f64,
     pub scanned: u32,
+    /// (sigio) Ready entries the loop added itself, and whether after a signal-queue overflow.
+    pub rescan: u32,
+    pub overflow: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -94,6 +104,8 @@ struct Sample {
     messages: u64,
     bytes: u64,
     events: u64,
+    eagains: u64,
+    seen: u64,
 }
 
 /// Per-second rates over the last two seconds.
@@ -103,6 +115,11 @@ pub struct Rates {
     pub messages: f64,
     pub bytes: f64,
     pub events_per_wakeup: f64,
+    /// EAGAINs seen per second (see [`Sweeps`]).
+    pub eagains: f64,
+    /// The same, scaled by the share of the events the page was sent (folded ones are only
+    /// counted): what the loop made, if the events sent are a fair sample of it.
+    pub eagains_all: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -126,6 +143,8 @@ pub enum Action {
     Live,
     ChatLine(String),
     ChatStatus(String),
+    /// `GET /api/models` answered: the report, or why there is none.
+    Report(Result<Rc<ModelsReport>, String>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -153,8 +172,19 @@ pub struct Model {
     samples: VecDeque<Sample>,
     pub rates: Rates,
     pub chat: VecDeque<LogLine>,
-    /// Names of fds just deleted from the interest list, for the `close` that follows.
-    gone: HashMap<i32, String>,
+    /// The last model switch, shown on the stage until its time is up.
+    pub banner: Option<Banner>,
+    /// Model switches seen (the view fetches the compare report again after each).
+    pub switches: u64,
+    /// The non-blocking model's EAGAINs and naps.
+    pub sweeps: Sweeps,
+    /// The last `GET /api/models` report, and why the last fetch failed (if it did).
+    pub report: Option<Rc<ModelsReport>>,
+    pub report_error: Option<String>,
+    /// Fds just deleted from the interest list, for the `close` that follows (it names them).
+    /// A switch deletes every fd and adds it back: the add takes its name and owed output from
+    /// here.
+    gone: HashMap<i32, FdInfo>,
     /// The clock of the last tick, and when the current fan-out started drawing.
     now_ms: f64,
     fanout_at_ms: f64,
@@ -189,6 +219,11 @@ impl Default for Model {
             samples: VecDeque::new(),
             rates: Rates::default(),
             chat: VecDeque::new(),
+            banner: None,
+            switches: 0,
+            sweeps: Sweeps::default(),
+            report: None,
+            report_error: None,
             gone: HashMap::new(),
             now_ms: 0.0,
             fanout_at_ms: f64::NEG_INFINITY,
@@ -221,7 +256,8 @@ impl Model {
         let sample_due = !waits && self.samples.back().is_none_or(|s| now - s.at_ms >= 250.0);
         let busy_ends = self.busy() && now - self.folded_at_ms >= BUSY_MS;
         let play_due = !self.paused && !self.queue.is_empty() && !waits;
-        sample_due || busy_ends || play_due
+        let banner_ends = self.banner.as_ref().is_some_and(|b| now >= b.until_ms);
+        sample_due || busy_ends || play_due || banner_ends
     }
 
     /// Live and busy: the picture is a still one, redrawn every [`BUSY_REDRAW_MS`].
@@ -262,6 +298,16 @@ impl Model {
     /// Live and busy, and the last still picture is younger than [`BUSY_REDRAW_MS`].
     fn busy_redraw_waits(&self, now: f64) -> bool {
         self.draws_still() && now - self.live_played_ms < BUSY_REDRAW_MS
+    }
+
+    /// The model serving, as of the last played event (unknown before the first snapshot).
+    pub fn io_model(&self) -> Option<IoModel> {
+        self.snap.model
+    }
+
+    /// How the non-blocking model naps now (see [`Sweeps::nap`]).
+    pub fn nap(&self) -> Nap {
+        self.sweeps.nap(self.played_ts_ns)
     }
 
     /// Clients (TCP and web) registered now.

@@ -91,6 +91,19 @@ impl Model {
                 let id = self.id();
                 push_capped(&mut self.chat, LogLine { id, class: "status", text }, CHAT_CAP);
             }
+            Action::Report(Ok(report)) => {
+                if self.report.as_ref() == Some(&report) && self.report_error.is_none() {
+                    return false;
+                }
+                self.report = Some(report);
+                self.report_error = None;
+            }
+            Action::Report(Err(why)) => {
+                if self.report_error.as_ref() == Some(&why) {
+                    return false;
+                }
+                self.report_error = Some(why);
+            }
         }
         true
     }
@@ -105,8 +118,12 @@ impl Model {
             self.fanout = None;
         }
         let played = self.play_due(now);
+        let banner_ends = self.banner.as_ref().is_some_and(|b| now >= b.until_ms);
+        if banner_ends {
+            self.banner = None;
+        }
         // Rates after playing: they describe the picture on screen.
-        self.sample(now) || played
+        self.sample(now) || played || banner_ends
     }
 
     fn play_due(&mut self, now: f64) -> bool {
@@ -168,8 +185,15 @@ impl Model {
 
     fn sample(&mut self, now: f64) -> bool {
         let c = &self.snap.counters;
-        let s =
-            Sample { at_ms: now, wakeups: c.wakeups, messages: c.messages, bytes: c.recv_bytes + c.sent_bytes, events: self.events_played };
+        let s = Sample {
+            at_ms: now,
+            wakeups: c.wakeups,
+            messages: c.messages,
+            bytes: c.recv_bytes + c.sent_bytes,
+            events: self.events_played,
+            eagains: self.sweeps.eagains,
+            seen: self.sweeps.seen,
+        };
         if let Some(last) = self.samples.back() {
             if now - last.at_ms < 250.0 {
                 return false;
@@ -190,6 +214,11 @@ impl Model {
                 messages: per(s.messages, first.messages),
                 bytes: per(s.bytes, first.bytes),
                 events_per_wakeup: if wakeups > 0 { s.events.saturating_sub(first.events) as f64 / wakeups as f64 } else { 0.0 },
+                eagains: per(s.eagains, first.eagains),
+                eagains_all: match s.seen.saturating_sub(first.seen) {
+                    0 => 0.0,
+                    seen => per(s.eagains, first.eagains) * s.events.saturating_sub(first.events) as f64 / seen as f64,
+                },
             };
         }
         self.rates != old

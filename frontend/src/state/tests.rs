@@ -1,10 +1,12 @@
 use super::*;
 use muxscope_shared::{CloseReason, Counters, CtlOp, Event, EventBody, FdInfo, Interest, ReadyFlags};
 
-fn snap(seq: u64) -> Snapshot {
+pub(super) fn snap(seq: u64) -> Snapshot {
     Snapshot {
         version: 1,
         poller: "epoll".into(),
+        model: Some(IoModel::Epoll),
+        threads: vec![],
         chat_addr: "127.0.0.1:3999".into(),
         fds: vec![
             FdInfo { fd: 3, role: Role::Listener, interest: Interest::Read, name: "127.0.0.1:3999".into(), pending_out: 0 },
@@ -16,11 +18,11 @@ fn snap(seq: u64) -> Snapshot {
     }
 }
 
-fn ev(seq: u64, body: EventBody) -> Event {
+pub(super) fn ev(seq: u64, body: EventBody) -> Event {
     Event { seq, ts_ns: seq * 1000, body }
 }
 
-fn chat_turn(seq: u64) -> Vec<Event> {
+pub(super) fn chat_turn(seq: u64) -> Vec<Event> {
     vec![
         ev(
             seq,
@@ -31,6 +33,8 @@ fn chat_turn(seq: u64) -> Vec<Event> {
                 ready_total: 1,
                 blocked_ns: 2_000_000,
                 scanned: 1,
+                rescan: 0,
+                overflow: false,
             },
         ),
         ev(seq + 1, EventBody::Recv { fd: 5, bytes: 3, eof: false, would_block: false, lines: 1 }),
@@ -39,7 +43,7 @@ fn chat_turn(seq: u64) -> Vec<Event> {
     ]
 }
 
-fn live(events: Vec<Event>) -> Model {
+pub(super) fn live(events: Vec<Event>) -> Model {
     let mut m = Model::default();
     m.update(Action::Server(ServerMsg::Snapshot(snap(10))));
     m.update(Action::Server(ServerMsg::Events { events }));
@@ -223,12 +227,21 @@ fn a_close_after_its_del_still_names_the_client() {
 #[test]
 fn syscalls_are_named_per_poller() {
     let add = EventBody::Ctl { op: CtlOp::Add, fd: 7, interest: Some(Interest::Read), role: Role::Tcp, error: None };
-    assert_eq!(describe(&add, "epoll", None), "epoll_ctl(ADD, 7, EPOLLIN)");
-    assert_eq!(describe(&add, "epoll-et", None), "epoll_ctl(ADD, 7, EPOLLIN|EPOLLET)");
-    assert_eq!(describe(&add, "poll", None), "pollfd[] += {fd 7, POLLIN}");
-    assert_eq!(describe(&add, "select", Some("ann")), "FD_SET(7, readfds)  [ann]");
-    let wait = EventBody::Wait { timeout_ms: -1, registered: 9, ready: vec![], ready_total: 0, blocked_ns: 1_500_000, scanned: 12 };
-    assert_eq!(describe(&wait, "select", None), "select(9 fds, timeout ∞) → 0 ready after 1.50 ms, scanned 12 fds");
+    assert_eq!(describe(&add, IoModel::Epoll, None), "epoll_ctl(ADD, 7, EPOLLIN)");
+    assert_eq!(describe(&add, IoModel::EpollEt, None), "epoll_ctl(ADD, 7, EPOLLIN|EPOLLET)");
+    assert_eq!(describe(&add, IoModel::Poll, None), "pollfd[] += {fd 7, POLLIN}");
+    assert_eq!(describe(&add, IoModel::Select, Some("ann")), "FD_SET(7, readfds)  [ann]");
+    let wait = EventBody::Wait {
+        timeout_ms: -1,
+        registered: 9,
+        ready: vec![],
+        ready_total: 0,
+        blocked_ns: 1_500_000,
+        scanned: 12,
+        rescan: 0,
+        overflow: false,
+    };
+    assert_eq!(describe(&wait, IoModel::Select, None), "pselect6(9 fds, timeout ∞) → 0 ready after 1.50 ms, scanned 12 fds");
 }
 
 #[test]

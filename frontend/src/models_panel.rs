@@ -1,0 +1,134 @@
+//! The panels under the stage: the tutorial's five IO models beside the live loop, and the
+//! compare table of what each model cost while it served, with the fetch that keeps it fresh.
+
+use crate::compare::{self, COLUMNS};
+use crate::fetch;
+use crate::models;
+use crate::state::{Action, Model};
+use gloo_timers::callback::Interval;
+use muxscope_shared::{Model as IoModel, ModelsReport};
+use std::cell::RefCell;
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// How often the compare panel asks the server for its numbers.
+const REPORT_EVERY_MS: u32 = 2000;
+
+/// `GET /api/models` every [`REPORT_EVERY_MS`] while the page is seen, and at once after each
+/// switch (`switches` changed: the effect starts again). Answers that come back out of order
+/// are not shown: a newer one is already on screen.
+#[hook]
+pub fn use_models_report(dispatch: UseReducerDispatcher<Model>, switches: u64) {
+    let (asked, shown): (Rc<RefCell<u64>>, Rc<RefCell<u64>>) = (use_mut_ref(|| 0), use_mut_ref(|| 0));
+    use_effect_with(switches, move |_| {
+        let ask = move || {
+            let n = *asked.borrow() + 1;
+            asked.replace(n);
+            let (dispatch, shown) = (dispatch.clone(), shown.clone());
+            fetch::get("/api/models", move |status, text| {
+                if n > *shown.borrow() {
+                    shown.replace(n);
+                    dispatch.dispatch(Action::Report(compare::report(status, &text).map(Rc::new)));
+                }
+            });
+        };
+        ask();
+        let iv = Interval::new(REPORT_EVERY_MS, move || {
+            if !fetch::page_hidden() {
+                ask();
+            }
+        });
+        move || drop(iv)
+    });
+}
+
+#[derive(Properties, PartialEq)]
+pub struct IoModelsProps {
+    pub model: Option<IoModel>,
+    /// The phase the loop's row lights now (see [`models::lit_phase`]).
+    pub lit: Option<u8>,
+}
+
+/// The tutorial's five IO models beside the live loop: which phases block in each, with the
+/// loop's own row lit as it goes. Closed until opened; redrawn only when the lit phase changes.
+#[function_component(IoModels)]
+pub fn io_models_panel(p: &IoModelsProps) -> Html {
+    let rows = models::io_models(p.model);
+    html! {
+        <details class="models" data-testid="io-models">
+            <summary>{ "IO models: where does each one wait, and where does this loop?" }</summary>
+            <table>
+                <thead>
+                    <tr><th>{ "model" }</th><th>{ "① the kernel waits for the data" }</th><th>{ "② recv copies it to user space" }</th><th></th></tr>
+                </thead>
+                <tbody>
+                    { for rows.iter().map(|r| {
+                        let cell = |n: u8, text: &str| {
+                            let lit = r.this_loop && p.lit == Some(n);
+                            html! { <td class={classes!(format!("p{n}"), lit.then_some("lit"))}>{ text.to_string() }</td> }
+                        };
+                        html! {
+                            <tr data-model={r.key} class={classes!(r.this_loop.then_some("this"))}>
+                                <th>{ r.name }{ if r.this_loop { html! { <span class="here">{ "this loop" }</span> } } else { html! {} } }</th>
+                                { cell(1, &r.wait) }
+                                { cell(2, &r.copy) }
+                                <td class="kind">{ if r.sync { "sync" } else { "async" } }</td>
+                            </tr>
+                        }
+                    }) }
+                </tbody>
+            </table>
+            <p class="note">{ models::model_note(p.model) }</p>
+            <p class="note">{ "Multiplexing is not faster than a thread per connection when connections are few. It lets one thread serve many of them, without a thread's memory and context switches for each." }</p>
+        </details>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct CompareProps {
+    pub report: Option<Rc<ModelsReport>>,
+    /// Why the last fetch of the report failed.
+    pub error: Option<String>,
+}
+
+/// One row per model that served in this session, measured on the live traffic
+/// (`GET /api/models`), the serving one marked: switch models and watch the costs move.
+#[function_component(Compare)]
+pub fn compare_panel(p: &CompareProps) -> Html {
+    let rows = p.report.as_deref().map(compare::rows).unwrap_or_default();
+    let empty = match (&p.report, &p.error) {
+        (None, None) => Some("asking the server what each model cost…"),
+        (Some(_), _) if rows.is_empty() => Some("no model has served long enough to measure yet"),
+        _ => None,
+    };
+    html! {
+        <details class="models compare" data-testid="compare" open=true>
+            <summary>{ "compare the models: what each one cost while it served (switch with the picker above)" }</summary>
+            if let Some(e) = &p.error {
+                <p class="note error" data-testid="compare-error">{ e }</p>
+            }
+            if let Some(text) = empty {
+                <p class="note">{ text }</p>
+            }
+            <table>
+                <thead>
+                    <tr>{ for COLUMNS.iter().map(|c| html! { <th>{ *c }</th> }) }</tr>
+                </thead>
+                <tbody>
+                    { for rows.into_iter().map(|r| {
+                        let title = format!("RTT: median of {} browser lines", r.rtt_samples);
+                        html! {
+                            <tr key={r.model} data-model={r.model} data-serving={r.serving.to_string()} class={classes!(r.serving.then_some("serving"))}>
+                                <th>{ r.model }{ if r.serving { html! { <span class="here">{ "serving" }</span> } } else { html! {} } }</th>
+                                { for r.cells.iter().enumerate().map(|(i, c)| {
+                                    let title = (i == 8).then(|| title.clone());
+                                    html! { <td {title}>{ c }</td> }
+                                }) }
+                            </tr>
+                        }
+                    }) }
+                </tbody>
+            </table>
+        </details>
+    }
+}

@@ -1,0 +1,96 @@
+//! The bar above the stage: where the loop waits. For the pollers and sigio, the last wait and
+//! its ready list; the non-blocking model waits nowhere, so its bar counts the EAGAINs of its
+//! sweeps and says how it naps; the blocking model's threads each wait in their own recvfrom.
+
+use crate::compare::num;
+use crate::models;
+use crate::state::{ms, Model, Nap};
+use crate::threads;
+use muxscope_shared::Model as IoModel;
+use yew::prelude::*;
+
+pub(crate) fn wait_bar(m: &Model) -> Html {
+    match m.io_model() {
+        Some(IoModel::Nonblocking) => sweep_bar(m),
+        Some(IoModel::Blocking) => threads_bar(m),
+        _ => last_wait(m),
+    }
+}
+
+fn last_wait(m: &Model) -> Html {
+    let Some(w) = &m.wait else {
+        return html! { <div class="waitbar">{ "waiting for the first wakeup…" }</div> };
+    };
+    let timeout = if w.timeout_ms < 0 { "∞".to_string() } else { format!("{} ms", w.timeout_ms) };
+    let scan = models::scan_note(m.io_model(), w.scanned, w.rescan, w.overflow);
+    // Busy: the bar and its chips are updated in place (a still picture needs no pop-in, and
+    // new elements cost far more than new text).
+    let busy = m.busy();
+    let ready: Vec<Html> = w
+        .ready
+        .iter()
+        .take(12)
+        .map(|r| {
+            let text = format!("fd {} {}", r.fd, r.flags);
+            if busy {
+                html! { <span class="chip">{ text }</span> }
+            } else {
+                html! { <span class="chip" key={r.fd}>{ text }</span> }
+            }
+        })
+        .collect();
+    let more = (w.ready_total as usize > w.ready.len().min(12))
+        .then(|| html! { <span class="chip more">{ format!("+{}", w.ready_total as usize - w.ready.len().min(12)) }</span> });
+    html! {
+        <div class="waitbar" key={if busy { 0 } else { w.id }}>
+            <code>{ format!("{}({} fds, timeout {timeout})", w.call, w.registered) }</code>
+            <span class="blocked">{ format!(" slept {:.1} ms → ", w.blocked_ms) }</span>
+            <b>{ format!("{} ready", w.ready_total) }</b>
+            { for ready }
+            { for more }
+            <span class="scan">{ scan }</span>
+        </div>
+    }
+}
+
+/// The non-blocking model: no wait, a sweep of recvs, most of them EAGAIN.
+fn sweep_bar(m: &Model) -> Html {
+    let nap = match m.nap() {
+        Nap::Sleeps(ns) => format!("sleeps {} after a sweep that found nothing", ms(ns)),
+        Nap::Spins => "spinning (--spin): no nap".to_string(),
+        Nap::Unknown => "no sweep seen yet".to_string(),
+    };
+    // The page sees the events the gateway sends it; the server counts every one.
+    let counted = m
+        .report
+        .as_ref()
+        .and_then(|r| r.rows.iter().find(|s| s.serving && s.model == IoModel::Nonblocking))
+        .map(|s| html! { <span class="blocked">{ format!("(the server counts {}/s)", num(s.eagain_per_s)) }</span> });
+    // A flood reaches the page as a sample and a count: the rate seen, scaled by the share sent.
+    let (seen, all) = (m.rates.eagains, m.rates.eagains_all);
+    let sampled =
+        (all > seen * 1.05).then(|| html! { <span class="blocked">{ format!("({} /s in the events sent here)", num(seen)) }</span> });
+    html! {
+        <div class="waitbar sweep" data-testid="nonblocking">
+            <code>{ "no wait: recv on every socket in turn" }</code>
+            <b data-testid="eagain-rate" title="recv and send that returned EAGAIN, and accept that found the backlog empty, per second">
+                { format!("{} EAGAIN/s", num(all)) }
+            </b>
+            { for sampled }
+            { for counted }
+            <span class="scan" data-testid="nap">{ nap }</span>
+        </div>
+    }
+}
+
+/// The blocking model: no loop waits; each connection's thread blocks in its own recvfrom.
+fn threads_bar(m: &Model) -> Html {
+    let (acceptors, readers, writers) = threads::count(&m.snap.threads);
+    html! {
+        <div class="waitbar threads">
+            <code>{ "recvfrom(fd, …)" }</code>
+            <span class="blocked">{ " in every reader thread, accept4 in the acceptor: each blocks on its own socket" }</span>
+            <span class="scan">{ format!("{acceptors} acceptor · {readers} readers · {writers} writers") }</span>
+        </div>
+    }
+}
