@@ -30,6 +30,10 @@ struct Cli {
     /// What a line does: `chat` sends it to everyone, `echo` back to its sender only.
     #[arg(long, value_name = "APP", value_parser = parse_app, default_value = "chat")]
     app: App,
+    /// Blocking model: most threads at once (an acceptor, a reader per client, a writer per
+    /// client that owes output); a client past it gets an error line and EOF.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    max_threads: usize,
     /// Non-blocking model: try every socket again at once after a sweep that found nothing,
     /// instead of napping 1 ms (shows what busy polling costs).
     #[arg(long)]
@@ -215,6 +219,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         model,
         app: cli.app,
         spin: cli.spin,
+        max_threads: cli.max_threads,
         max_clients: cli.max_clients,
         max_clients_per_ip: chat::per_ip::limit_for(cli.chat_addr, cli.max_clients_per_ip),
         max_line: cli.max_line,

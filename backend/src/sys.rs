@@ -55,20 +55,53 @@ pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n as usize)
 }
 
-/// send(2) without SIGPIPE: a peer that vanished gives EPIPE, not a dead process.
+/// send(2) without SIGPIPE (a peer that vanished gives EPIPE, not a dead process) and without
+/// blocking, even on a socket in blocking mode (the blocking model's sockets).
 pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    let n = syscall!(send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL))?;
+    let n = syscall!(send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT))?;
     Ok(n as usize)
 }
 
-/// Gathers several buffers into one sendmsg(2) (writev with MSG_NOSIGNAL).
+/// Gathers several buffers into one sendmsg(2) (writev with MSG_NOSIGNAL), never blocking.
 pub fn sendv(fd: RawFd, bufs: &[libc::iovec]) -> io::Result<usize> {
+    sendmsg(fd, bufs, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+}
+
+/// [`sendv`] that blocks until the kernel takes some (the blocking model's writer threads).
+pub fn sendv_blocking(fd: RawFd, bufs: &[libc::iovec]) -> io::Result<usize> {
+    sendmsg(fd, bufs, libc::MSG_NOSIGNAL)
+}
+
+fn sendmsg(fd: RawFd, bufs: &[libc::iovec], flags: libc::c_int) -> io::Result<usize> {
     // SAFETY: msghdr is plain data; zeroed is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
     msg.msg_iovlen = bufs.len() as _;
-    let n = syscall!(sendmsg(fd, &msg, libc::MSG_NOSIGNAL))?;
+    let n = syscall!(sendmsg(fd, &msg, flags))?;
     Ok(n as usize)
+}
+
+/// `accept4` leaving the new socket in blocking mode (the blocking model).
+pub fn accept_blocking(listener: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let fd = syscall!(accept4(listener, storage.as_mut_ptr().cast(), &mut len, libc::SOCK_CLOEXEC))?;
+    // SAFETY: accept4 returned a new fd that nobody else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: the kernel wrote a valid sockaddr of `len` bytes.
+    let addr = unsafe { sockaddr_to_std(storage.as_ptr(), len) }.unwrap_or(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)));
+    Ok((owned, addr))
+}
+
+/// Blocking or non-blocking mode for `fd` (F_SETFL; O_ASYNC is dropped too).
+pub fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
+    syscall!(fcntl(fd, libc::F_SETFL, if on { libc::O_NONBLOCK } else { 0 }))?;
+    Ok(())
+}
+
+/// shutdown(2) both ways: wakes any thread blocked in recv or send on the socket.
+pub fn shutdown(fd: RawFd) {
+    let _ = syscall!(shutdown(fd, libc::SHUT_RDWR));
 }
 
 /// A non-blocking eventfd: the loop's doorbell for other threads.
@@ -175,6 +208,38 @@ pub fn tgkill(tid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// The signal that interrupts a blocked thread of the blocking model (its handler does nothing,
+/// and is installed without SA_RESTART, so the blocked call returns EINTR).
+pub fn sig_interrupt() -> libc::c_int {
+    libc::SIGRTMIN() + 5
+}
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+/// Installs the do-nothing handler for [`sig_interrupt`] (idempotent).
+pub fn install_interrupt_handler() -> io::Result<()> {
+    // SAFETY: a handler that touches nothing; sigaction reads a zeroed, then filled, struct.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = ignore_signal as extern "C" fn(libc::c_int) as usize;
+        sa.sa_flags = 0;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(sig_interrupt(), &sa, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Waits up to `timeout` for one of [`loop_signals`] (the blocking model's housekeeping thread
+/// sleeps here; a ring wakes it with [`sig_wake`]).
+pub fn wait_signal(timeout: std::time::Duration) {
+    let set = loop_signals();
+    let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
+    // SAFETY: valid set and timespec; the siginfo is not wanted.
+    unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
 }
 
 /// Sleeps `d` (the non-blocking model's nap between empty sweeps).

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn broadcast_reaches_everyone_including_the_sender() {
-    for p in POLLERS {
+    for p in MODELS {
         let s = Server::start(p, &[]);
         let mut cs: Vec<Client> = (0..3).map(|_| s.joined()).collect();
         let name = cs[1].name();
@@ -20,7 +20,7 @@ fn broadcast_reaches_everyone_including_the_sender() {
 
 #[test]
 fn nick_renames_the_sender() {
-    for p in POLLERS {
+    for p in MODELS {
         let s = Server::start(p, &[]);
         let mut a = s.joined();
         let mut b = s.joined();
@@ -34,7 +34,7 @@ fn nick_renames_the_sender() {
 
 #[test]
 fn quit_closes_only_that_client() {
-    for p in POLLERS {
+    for p in MODELS {
         let s = Server::start(p, &[]);
         let mut a = s.joined();
         let mut b = s.joined();
@@ -50,7 +50,7 @@ fn quit_closes_only_that_client() {
 
 #[test]
 fn lines_split_across_reads_and_many_lines_in_one_read() {
-    for p in POLLERS {
+    for p in MODELS {
         let s = Server::start(p, &[]);
         let mut a = s.joined();
         let name = a.name();
@@ -71,7 +71,7 @@ fn lines_split_across_reads_and_many_lines_in_one_read() {
 
 #[test]
 fn hostile_bytes_are_cleaned_before_fan_out() {
-    for p in POLLERS {
+    for p in MODELS {
         let s = Server::start(p, &[]);
         let mut a = s.joined();
         let name = a.name();
@@ -82,7 +82,7 @@ fn hostile_bytes_are_cleaned_before_fan_out() {
 
 #[test]
 fn a_client_reset_mid_broadcast_kills_nothing_and_spins_nothing() {
-    for p in POLLERS {
+    for p in MODELS {
         let s = Server::start(p, &[]);
         let mut talker = s.joined();
         let mut watcher = s.joined();
@@ -113,7 +113,7 @@ fn a_client_reset_mid_broadcast_kills_nothing_and_spins_nothing() {
 #[test]
 fn a_thousand_clients_at_once() {
     raise_fd_limit();
-    for p in POLLERS {
+    for p in MODELS {
         let s = Server::start(p, &[]);
         let mut cs: Vec<Client> = (0..1000).map(|_| s.client()).collect();
         for c in &mut cs {

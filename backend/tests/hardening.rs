@@ -38,7 +38,7 @@ fn round_trip(c: &mut Client, tag: &str) -> Duration {
 
 #[test]
 fn a_slow_consumer_is_cut_and_nobody_else_notices() {
-    for p in ["epoll"] {
+    for p in MODELS {
         let s = Server::start(p, &["--out-hard-limit", "4194304", "--out-soft-limit", "1048576", "--out-soft-seconds", "3"]);
         let mut probe = s.joined();
         let before = round_trip(&mut probe, "probe before");
@@ -97,7 +97,16 @@ fn a_slow_consumer_is_cut_and_nobody_else_notices() {
 
 #[test]
 fn out_of_fds_there_is_no_busy_loop_and_service_resumes() {
-    let s = Server::start_with("epoll", &[], |cmd| {
+    // Mostly waiting on read timeouts: the models run side by side.
+    std::thread::scope(|scope| {
+        for p in MODELS {
+            scope.spawn(move || out_of_fds(p));
+        }
+    });
+}
+
+fn out_of_fds(p: &str) {
+    let s = Server::start_with(p, &[], |cmd| {
         // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
@@ -126,8 +135,8 @@ fn out_of_fds_there_is_no_busy_loop_and_service_resumes() {
             }
         }
     }
-    assert!(refused > 100, "only {refused} of 200 were told the server is out of fds");
-    s.assert_idle("EMFILE");
+    assert!(refused > 100, "{p}: only {refused} of 200 were told the server is out of fds");
+    s.assert_idle(&format!("{p} EMFILE"));
     // Free the fds; the server serves again.
     drop(held);
     std::thread::sleep(Duration::from_millis(300));
@@ -138,19 +147,33 @@ fn out_of_fds_there_is_no_busy_loop_and_service_resumes() {
 
 #[test]
 fn max_clients_refuses_the_next_one() {
-    let s = Server::start("epoll", &["--max-clients", "3"]);
+    for p in MODELS {
+        let s = Server::start(p, &["--max-clients", "3"]);
+        let _a = s.joined();
+        let _b = s.joined();
+        let _c = s.joined();
+        let mut d = s.client();
+        let l = d.line();
+        assert!(l.starts_with("* error: server is full (3 clients"), "{p}: {l}");
+        assert!(d.closed_by_server(), "{p}");
+    }
+}
+
+#[test]
+fn blocking_refuses_clients_past_max_threads() {
+    // An acceptor and two readers.
+    let s = Server::start("blocking", &["--max-threads", "3"]);
     let _a = s.joined();
     let _b = s.joined();
-    let _c = s.joined();
-    let mut d = s.client();
-    let l = d.line();
-    assert!(l.starts_with("* error: server is full (3 clients"), "{l}");
-    assert!(d.closed_by_server());
+    let mut c = s.client();
+    let l = c.line();
+    assert!(l.starts_with("* error: server is at --max-threads (3 threads)"), "{l}");
+    assert!(c.closed_by_server());
 }
 
 #[test]
 fn half_close_delivers_the_line_then_cleans_up() {
-    for p in POLLERS {
+    for p in MODELS {
         let s = Server::start(p, &[]);
         let mut other = s.joined();
         let mut c = s.joined();
@@ -205,7 +228,7 @@ fn edge_triggered_never_starves_a_quiet_client() {
 
 #[test]
 fn partial_writes_stay_byte_exact_and_in_order() {
-    for p in POLLERS {
+    for p in MODELS {
         let s = Server::start(p, &[]);
         let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         sock.set_recv_buffer_size(2048).unwrap();
@@ -241,19 +264,25 @@ fn partial_writes_stay_byte_exact_and_in_order() {
 
 #[test]
 fn long_lines_and_unfinished_lines_are_refused() {
-    let s = Server::start("epoll", &["--line-timeout", "1"]);
+    for p in MODELS {
+        long_and_unfinished(p);
+    }
+}
+
+fn long_and_unfinished(p: &str) {
+    let s = Server::start(p, &["--line-timeout", "1"]);
     let mut long = s.joined();
     long.send(&"x".repeat(5000));
     let l = long.line();
-    assert_eq!(l, "* error: line longer than 4096 bytes; closing");
+    assert_eq!(l, "* error: line longer than 4096 bytes; closing", "{p}");
     assert!(long.closed_by_server());
     let mut dribbler = s.joined();
     let t0 = Instant::now();
     dribbler.send("never finished");
     let l = dribbler.line();
-    assert!(l.starts_with("* error: no end of line within 1 s"), "{l}");
+    assert!(l.starts_with("* error: no end of line within 1 s"), "{p}: {l}");
     assert!(dribbler.closed_by_server());
-    assert!(t0.elapsed() < Duration::from_secs(5), "took {:?}", t0.elapsed());
+    assert!(t0.elapsed() < Duration::from_secs(5), "{p}: took {:?}", t0.elapsed());
     let mut ok = s.joined();
-    assert_eq!(ok.who_count(), 1);
+    assert_eq!(ok.who_count(), 1, "{p}");
 }

@@ -187,6 +187,12 @@ pub enum EventBody {
         wait_nr: u32,
         blocked_ns: u64,
     },
+    /// (extension) A model switch begins: the `ctl del`s that follow tear down `from`'s table,
+    /// the `ctl add`s build `to`'s, and a `model` event ends it. No connection leaves.
+    Handover {
+        from: Model,
+        to: Model,
+    },
     /// (extension) The server now runs `model`: every connection was handed over from `from`
     /// with its name, partial line and queued output. The `ctl` events before it tore the old
     /// model's table down and built the new one.
@@ -251,6 +257,7 @@ impl EventBody {
             | EventBody::Nick { .. }
             | EventBody::Close { .. }
             | EventBody::Model { .. }
+            | EventBody::Handover { .. }
             | EventBody::Thread { .. } => true,
             EventBody::Send { queued, .. } => *queued > 0,
             // A gap that lost such events stands for them.
@@ -278,6 +285,7 @@ impl EventBody {
             EventBody::AcceptEagain { .. } => "accept_eagain",
             EventBody::Sleep { .. } => "sleep",
             EventBody::Model { .. } => "model",
+            EventBody::Handover { .. } => "handover",
             EventBody::Thread { .. } => "thread",
             EventBody::UringEnter { .. } => "uring_enter",
             EventBody::Gap { .. } => "gap",

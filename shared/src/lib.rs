@@ -19,6 +19,7 @@
 //! | `nick`      | (extension) a client took a name with `/nick`                              |
 //! | `accept_eagain` | (extension) accept found the backlog empty (EAGAIN)                    |
 //! | `sleep`     | (extension, nonblocking) a sweep found nothing, so the loop napped          |
+//! | `handover`  | (extension) a model switch begins: the old table is torn down, the new one built |
 //! | `model`     | (extension) the server switched IO model; every connection was handed over |
 //!
 //! Which syscall each kind stands for depends on the model ([`Model`]): `wait` is `epoll_wait`,

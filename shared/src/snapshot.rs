@@ -36,6 +36,9 @@ pub struct Counters {
     pub sent_bytes: u64,
     /// Telemetry events the core could not queue (no consumer kept up).
     pub dropped_events: u64,
+    /// Calls that found nothing to do (EAGAIN): recv, send and accept.
+    #[serde(default)]
+    pub eagain: u64,
 }
 
 /// The present state of the loop.
@@ -49,6 +52,10 @@ pub struct Snapshot {
     pub model: Option<Model>,
     pub chat_addr: String,
     pub fds: Vec<FdInfo>,
+    /// A model switch is under way (between `handover` and `model`): the old table's `ctl del`s
+    /// and the new one's `ctl add`s move no connection out of the picture.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub handover: bool,
     /// (blocking model) The threads serving connections, by tid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub threads: Vec<ThreadInfo>,
@@ -67,6 +74,7 @@ impl Snapshot {
             model: None,
             chat_addr: String::new(),
             fds: Vec::new(),
+            handover: false,
             threads: Vec::new(),
             counters: Counters::default(),
             seq: 0,
@@ -135,18 +143,27 @@ impl Snapshot {
                 }
                 match (op, interest) {
                     (CtlOp::Add, Some(interest)) => {
-                        let name = match self.fd(*fd) {
-                            Some(f) => f.name.clone(),
-                            None if *role == Role::Listener => self.chat_addr.clone(),
-                            None => format!("fd {fd}"),
+                        let (name, pending_out) = match self.fd(*fd) {
+                            // Handed over: the same connection, with its output still owed.
+                            Some(f) if self.handover => (f.name.clone(), f.pending_out),
+                            Some(f) => (f.name.clone(), 0),
+                            None if *role == Role::Listener => (self.chat_addr.clone(), 0),
+                            None => (format!("fd {fd}"), 0),
                         };
-                        self.upsert(FdInfo { fd: *fd, role: *role, interest: *interest, name, pending_out: 0 });
+                        let role = match self.fd(*fd) {
+                            // A browser user stays one (the table knows only that it is a client).
+                            Some(f) if self.handover => f.role,
+                            _ => *role,
+                        };
+                        self.upsert(FdInfo { fd: *fd, role, interest: *interest, name, pending_out });
                     }
                     (CtlOp::Mod, Some(interest)) => {
                         if let Some(f) = self.fd_mut(*fd) {
                             f.interest = *interest;
                         }
                     }
+                    // The old model's table torn down: the connection stays.
+                    (CtlOp::Del, _) if self.handover => {}
                     (CtlOp::Del, _) => self.remove(*fd),
                     _ => {}
                 }
@@ -157,9 +174,13 @@ impl Snapshot {
                 // Registered by the ctl add that follows; named now.
                 self.upsert(FdInfo { fd: *fd, role: Role::Tcp, interest: Interest::Read, name: peer.clone(), pending_out: 0 });
             }
-            EventBody::Recv { bytes, .. } => c.recv_bytes += *bytes as u64,
-            EventBody::Send { fd, bytes, queued, .. } => {
+            EventBody::Recv { bytes, would_block, .. } => {
+                c.recv_bytes += *bytes as u64;
+                c.eagain += *would_block as u64;
+            }
+            EventBody::Send { fd, bytes, queued, would_block } => {
                 c.sent_bytes += bytes;
+                c.eagain += *would_block as u64;
                 if let Some(f) = self.fd_mut(*fd) {
                     f.pending_out = *queued;
                 }
@@ -179,6 +200,7 @@ impl Snapshot {
                 self.remove(*fd);
             }
             EventBody::Model { model, .. } => {
+                self.handover = false;
                 self.model = Some(*model);
                 self.poller = model.name().to_string();
             }
@@ -193,7 +215,9 @@ impl Snapshot {
                     (ThreadOp::Exit, Err(_)) => {}
                 }
             }
-            EventBody::Gap { .. } | EventBody::UringEnter { .. } | EventBody::AcceptEagain { .. } | EventBody::Sleep { .. } => {}
+            EventBody::AcceptEagain { .. } => c.eagain += 1,
+            EventBody::Handover { .. } => self.handover = true,
+            EventBody::Gap { .. } | EventBody::UringEnter { .. } | EventBody::Sleep { .. } => {}
         }
     }
 }

@@ -35,6 +35,7 @@ fn kinds_are_the_contract_names() {
         EventBody::Sleep { ns: 1_000_000 },
         EventBody::Model { model: Model::Poll, from: Some(Model::Epoll) },
         EventBody::Model { model: Model::Epoll, from: None },
+        EventBody::Handover { from: Model::Epoll, to: Model::Poll },
         EventBody::Thread { op: ThreadOp::Spawn, tid: 77, fd: 5, role: ThreadRole::Reader },
         EventBody::UringEnter { submitted: 3, wait_nr: 1, blocked_ns: 10 },
         EventBody::Accept { fd: 4, peer: "127.0.0.1:5".into(), listener: 3 },
@@ -168,4 +169,37 @@ fn server_msgs_parse_in_any_key_order_and_bad_ones_say_why() {
         let err = serde_json::from_str::<ServerMsg>(bad).unwrap_err().to_string();
         assert!(err.contains(says), "{bad}: {err}");
     }
+}
+
+#[test]
+fn a_handover_keeps_every_connection_with_its_name_and_owed_output() {
+    let mut s = Snapshot::empty();
+    s.model = Some(Model::Epoll);
+    s.fds.push(FdInfo { fd: 3, role: Role::Listener, interest: Interest::Read, name: "127.0.0.1:3999".into(), pending_out: 0 });
+    s.fds.push(FdInfo { fd: 7, role: Role::Web, interest: Interest::ReadWrite, name: "ann".into(), pending_out: 90 });
+    let before = s.fds.clone();
+    let mut seq = 0;
+    let mut ev = |body| {
+        seq += 1;
+        Event { seq, ts_ns: seq, body }
+    };
+    let mut steps = vec![ev(EventBody::Handover { from: Model::Epoll, to: Model::Poll })];
+    for f in &before {
+        steps.push(ev(EventBody::Ctl { op: CtlOp::Del, fd: f.fd, interest: None, role: f.role, error: None }));
+    }
+    for f in &before {
+        // The table knows a browser user only as a client.
+        let role = if f.role == Role::Web { Role::Tcp } else { f.role };
+        steps.push(ev(EventBody::Ctl { op: CtlOp::Add, fd: f.fd, interest: Some(f.interest), role, error: None }));
+    }
+    steps.push(ev(EventBody::Model { model: Model::Poll, from: Some(Model::Epoll) }));
+    for e in &steps {
+        s.apply(e);
+        assert_eq!(s.fds.len(), 2, "no connection leaves the picture mid-switch");
+    }
+    assert_eq!(s.fds, before);
+    assert_eq!((s.model, s.handover, s.poller.as_str()), (Some(Model::Poll), false, "poll"));
+    // After the switch a del is a del again.
+    s.apply(&Event { seq: 99, ts_ns: 99, body: EventBody::Ctl { op: CtlOp::Del, fd: 7, interest: None, role: Role::Web, error: None } });
+    assert!(s.fd(7).is_none());
 }

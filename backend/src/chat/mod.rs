@@ -28,6 +28,9 @@ pub struct Config {
     pub model: Model,
     /// What a line does: go to everyone (chat) or back to its sender (echo).
     pub app: App,
+    /// Blocking model: most threads at once (the acceptor, a reader per connection, a writer per
+    /// client that owes output); a client past it gets an error line and EOF.
+    pub max_threads: usize,
     /// Non-blocking model: no nap after a sweep that found nothing (the CPU cost shows).
     pub spin: bool,
     /// Client N+1 gets an error line and EOF (Redis `maxclients`).
@@ -56,6 +59,7 @@ impl Default for Config {
             model: Model::Epoll,
             app: App::Chat,
             spin: false,
+            max_threads: 2000,
             max_clients: 100_000,
             max_clients_per_ip: None,
             max_line: 4096,

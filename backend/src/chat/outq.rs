@@ -43,6 +43,14 @@ impl OutQueue {
         }
     }
 
+    /// Like [`iovecs`](Self::iovecs), also keeping the chunks alive in `held`, so the iovecs stay
+    /// valid while another thread adds to the queue (the blocking model's writer).
+    pub fn hold_front(&self, held: &mut Vec<Arc<[u8]>>, iov: &mut Vec<libc::iovec>) {
+        held.clear();
+        held.extend(self.chunks.iter().take(MAX_IOV).map(|c| c.buf.clone()));
+        self.iovecs(iov);
+    }
+
     /// Forgets the first `n` bytes (they were written).
     pub fn consume(&mut self, mut n: usize) {
         self.bytes -= n;

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub const POLLERS: [&str; 4] = ["epoll", "epoll-et", "poll", "select"];
+/// Every IO model (`--model`), for the tests that must hold in all of them.
+pub const MODELS: [&str; 7] = ["epoll", "epoll-et", "poll", "select", "nonblocking", "sigio", "blocking"];
 
 /// A `muxscope` process; killed on drop.
 pub struct Server {
@@ -27,7 +29,7 @@ impl Server {
         // MUXSCOPE_BIN: benchmarks point the tests at the release build.
         let bin = std::env::var("MUXSCOPE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_muxscope").to_string());
         let mut cmd = Command::new(bin);
-        cmd.args(["--chat-addr", "127.0.0.1:0", "--poller", poller]);
+        cmd.args(["--chat-addr", "127.0.0.1:0", "--model", poller]);
         if !extra.contains(&"--web-addr") {
             cmd.arg("--no-web");
         }

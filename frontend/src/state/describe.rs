@@ -139,6 +139,9 @@ pub fn describe(e: &EventBody, model: IoModel, name: Option<&str>) -> String {
         EventBody::Thread { op: ThreadOp::Exit, tid, fd, role } => {
             format!("exit(tid {tid}): the {} of fd {fd} is done", thread_role(*role).0)
         }
+        EventBody::Handover { from, to } => {
+            format!("handover: {from} → {to} begins: the {from} table is torn down, the {to} table built; no connection leaves")
+        }
         EventBody::Model { model: to, from } => {
             let from = from.map_or("?", |m| m.name());
             format!("model: {from} → {to}")

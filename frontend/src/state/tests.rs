@@ -6,6 +6,7 @@ pub(super) fn snap(seq: u64) -> Snapshot {
         version: 1,
         poller: "epoll".into(),
         model: Some(IoModel::Epoll),
+        handover: false,
         threads: vec![],
         chat_addr: "127.0.0.1:3999".into(),
         fds: vec![

@@ -130,7 +130,11 @@ fn syscall_of(e: &EventBody, model: IoModel) -> Option<&'static str> {
         EventBody::Thread { op: ThreadOp::Spawn, .. } => Some("clone3"),
         EventBody::Thread { op: ThreadOp::Exit, .. } => Some("exit"),
         EventBody::Close { .. } => Some("close"),
-        EventBody::Broadcast { .. } | EventBody::Nick { .. } | EventBody::Model { .. } | EventBody::Gap { .. } => None,
+        EventBody::Broadcast { .. }
+        | EventBody::Nick { .. }
+        | EventBody::Model { .. }
+        | EventBody::Handover { .. }
+        | EventBody::Gap { .. } => None,
     }
 }
 
@@ -164,6 +168,7 @@ fn every_kind() -> Vec<EventBody> {
         thread(ThreadOp::Spawn),
         thread(ThreadOp::Exit),
         EventBody::UringEnter { submitted: 3, wait_nr: 1, blocked_ns: 2_000_000 },
+        EventBody::Handover { from: IoModel::Epoll, to: IoModel::Poll },
         EventBody::Model { model: IoModel::Poll, from: Some(IoModel::Epoll) },
         EventBody::Close { fd: 5, reason: CloseReason::Eof, detail: None },
         EventBody::gap(3),

@@ -3,6 +3,8 @@
 
 use super::*;
 
+pub(super) const OUT_OF_FDS: &str = "server is out of file descriptors, try again later";
+
 impl ChatServer {
     pub(super) fn accept_ready(&mut self) {
         self.listener_carry = false;
@@ -11,12 +13,17 @@ impl ChatServer {
                 Ok((fd, peer)) => self.add_client(fd, peer),
                 Err(e) if sys::is_would_block(&e) => {
                     let listener = self.listen_fd;
+                    self.counters.eagain += 1;
                     self.sel.tel.emit(|| EventBody::AcceptEagain { listener });
                     return;
                 }
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EINTR)) => continue,
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    self.out_of_fds();
+                    // accept fails with EMFILE even when nobody waits. If someone did, more may
+                    // wait, and an edge will not say so again: the next turn tries again.
+                    if self.out_of_fds() && self.sel.kind().edge_triggered() {
+                        self.listener_carry = true;
+                    }
                     return;
                 }
                 Err(e) => {
@@ -34,10 +41,13 @@ impl ChatServer {
 
     /// EMFILE: free the spare fd, accept the waiting connection, tell it why, close it, take the
     /// spare back. Without this, the listener stays readable and a level-triggered loop spins.
-    pub(super) fn out_of_fds(&mut self) {
+    /// True when a waiting connection was refused (there may be more).
+    pub(super) fn out_of_fds(&mut self) -> bool {
+        let mut refused = false;
         if self.spare_fd.take().is_some() {
             if let Ok((fd, peer)) = sys::accept(self.listen_fd) {
-                self.reject(fd, peer, CloseReason::FdExhausted, "server is out of file descriptors, try again later");
+                self.reject(fd, peer, CloseReason::FdExhausted, OUT_OF_FDS);
+                refused = true;
             }
             self.spare_fd = sys::open_devnull().ok();
         }
@@ -48,6 +58,7 @@ impl ChatServer {
                 self.next_sweep = self.next_sweep.min(Instant::now() + ACCEPT_PAUSE);
             }
         }
+        refused
     }
 
     /// Accepted only to be refused: one error line, then close.
@@ -71,6 +82,7 @@ impl ChatServer {
             Err(e) => (0, sys::is_would_block(&e)),
         };
         self.counters.sent_bytes += bytes;
+        self.counters.eagain += would_block as u64;
         self.sel.tel.emit(|| EventBody::Send { fd, bytes, would_block, queued: 0 });
     }
 
@@ -112,8 +124,14 @@ impl ChatServer {
         if self.slots.len() <= idx {
             self.slots.resize_with(idx + 1, || Slot::Empty);
         }
+        let id = self.next_client_id;
+        self.next_client_id += 1;
         self.slots[idx] = Slot::Client(Box::new(Client {
             _socket: fd,
+            id,
+            threads: 0,
+            writer: false,
+            doomed: None,
             peer,
             nick: None,
             role: Role::Tcp,

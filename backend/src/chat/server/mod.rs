@@ -19,6 +19,7 @@ use crate::sys;
 use crate::telemetry::Telemetry;
 use muxscope_shared::{App, CloseReason, Counters, EventBody, FdInfo, Interest, Model, ReadyFlags, Role, Snapshot, PROTOCOL_VERSION};
 use socket2::{Domain, Socket, Type};
+use std::collections::BTreeMap;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod accept;
+mod blocking;
 mod read;
 mod switch;
 mod timers;
@@ -51,6 +53,13 @@ pub const NAP: Duration = Duration::from_millis(1);
 struct Client {
     /// Owned: dropping the client closes the socket.
     _socket: OwnedFd,
+    /// Unique for the server's life: tells a connection from a later one on the same fd number.
+    id: u64,
+    /// Blocking model: threads using the socket (its reader, its writer); whether it has a
+    /// writer; and, once someone asked for it closed while threads were still on it, why.
+    threads: u8,
+    writer: bool,
+    doomed: Option<(CloseReason, Option<String>)>,
     peer: SocketAddr,
     nick: Option<Box<str>>,
     role: Role,
@@ -158,6 +167,9 @@ pub struct ChatServer {
     /// it moved nothing (then the next one naps first, unless `--spin`).
     last_activity: u64,
     idle_sweep: bool,
+    next_client_id: u64,
+    /// The blocking model's threads.
+    threads: blocking::Threads,
 }
 
 // SAFETY: the iovec pointers are scratch space only filled and used within one call; ChatServer
@@ -183,6 +195,9 @@ impl ChatServer {
         let control = Control::new(cfg.model)?;
         if cfg.model == Model::Sigio {
             control.set_signal_tid(sys::gettid());
+        }
+        if cfg.model == Model::Blocking && cfg.max_threads < 2 {
+            return Err(io::Error::other("--max-threads must be at least 2 for the blocking model (an acceptor and one reader)"));
         }
         sel.register(listen_fd, Interest::Read, Role::Listener)?;
         sel.register(control.waker_fd(), Interest::Read, Role::Waker)?;
@@ -212,6 +227,8 @@ impl ChatServer {
             timers_running: false,
             last_activity: 0,
             idle_sweep: false,
+            next_client_id: 1,
+            threads: blocking::Threads::default(),
         })
     }
 
@@ -234,11 +251,28 @@ impl ChatServer {
         }
     }
 
-    /// Runs until [`Control::stop`]. Returns only on stop or a failing wait.
-    pub fn run(mut self) -> io::Result<()> {
-        tracing::info!(addr = %self.local_addr, poller = %self.sel.kind(), "chat core listening");
-        let result = self.run_loop();
-        self.shutdown();
+    /// Runs until [`Control::stop`]. Returns only on stop or a failing wait. The room is shared
+    /// only while the blocking model's threads serve it; the other models run on this thread.
+    pub fn run(self) -> io::Result<()> {
+        tracing::info!(addr = %self.local_addr, model = %self.sel.kind(), "chat core listening");
+        let shared: blocking::Shared = Arc::new(std::sync::Mutex::new(self));
+        let result = loop {
+            let mut s = blocking::lock(&shared);
+            if s.control.stopping() {
+                break Ok(());
+            }
+            let res = if s.sel.kind() == Model::Blocking {
+                drop(s);
+                blocking::serve(&shared)
+            } else {
+                // Returns on a stop, or once switched to the blocking model.
+                s.run_loop()
+            };
+            if let Err(e) = res {
+                break Err(e);
+            }
+        };
+        blocking::lock(&shared).shutdown();
         result
     }
 
@@ -248,6 +282,12 @@ impl ChatServer {
             if let Some(req) = self.control.take_switch() {
                 let answer = self.switch_to(req.model);
                 let _ = req.reply.send(answer);
+                // Told at once, not after the next wakeup (which may be long in coming).
+                self.sel.tel.end_turn(|| self.counters.clone());
+                if self.sel.kind() == Model::Blocking {
+                    return Ok(());
+                }
+                self.sel.tel.begin_turn(|| self.counters.clone());
             }
             if let Some(generation) = self.control.snapshot_wanted(self.snapshot_served) {
                 // Queue full: it stays wanted, and is tried again next turn.
@@ -311,7 +351,10 @@ impl ChatServer {
         sweep.into_iter().chain(gap).min()
     }
 
-    pub(super) fn close_client(&mut self, fd: RawFd, reason: CloseReason, detail: Option<String>) {
+    pub(super) fn close_client(&mut self, fd: RawFd, reason: CloseReason, mut detail: Option<String>) {
+        if self.close_deferred(fd, reason, &mut detail) {
+            return;
+        }
         let Some(slot) = self.slots.get_mut(fd as usize) else { return };
         let Slot::Client(c) = std::mem::replace(slot, Slot::Empty) else { return };
         // Unregister before close: the kernel drops closed fds from epoll by itself, but poll and
@@ -352,6 +395,7 @@ impl ChatServer {
                 FdInfo { fd: k.fd, role, interest: k.interest, name, pending_out }
             })
             .collect();
+        let threads = self.threads.info.values().cloned().collect();
         let mut counters = self.counters.clone();
         counters.dropped_events = self.sel.tel.dropped_total();
         Snapshot {
@@ -360,6 +404,8 @@ impl ChatServer {
             model: Some(self.sel.kind()),
             chat_addr: self.local_addr.to_string(),
             fds,
+            handover: false,
+            threads,
             counters,
             seq: self.sel.tel.seq(),
             ts_ns: self.sel.tel.now_ns(),

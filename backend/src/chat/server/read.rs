@@ -26,51 +26,65 @@ impl ChatServer {
         let mut rbuf = std::mem::take(&mut self.rbuf);
         let mut total = 0;
         loop {
-            match sys::recv(fd, &mut rbuf) {
-                Ok(0) => {
-                    self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: true, would_block: false, lines: 0 });
-                    self.peer_finished(fd);
-                    break;
-                }
-                Ok(n) => {
-                    self.counters.recv_bytes += n as u64;
-                    total += n;
-                    if !self.take_bytes(fd, &rbuf[..n]) {
-                        break;
-                    }
-                    // Level-triggered: a short read means the socket is empty for now, and if it
-                    // fills again the next wait says so. Edge-triggered must see EAGAIN.
-                    if !edge && n < rbuf.len() {
-                        break;
-                    }
-                    if total >= self.cfg.read_budget {
-                        if edge {
-                            if let Some(c) = self.client(fd) {
-                                c.carry = true;
-                                self.carry.push(fd);
-                            }
-                        }
-                        break;
+            let res = sys::recv(fd, &mut rbuf);
+            let n = *res.as_ref().unwrap_or(&0);
+            if !self.took_recv(fd, res, &rbuf) {
+                break;
+            }
+            if n == 0 {
+                // EINTR: the same call again.
+                continue;
+            }
+            total += n;
+            // Level-triggered: a short read means the socket is empty for now, and if it fills
+            // again the next wait says so. Edge-triggered must see EAGAIN.
+            if !edge && n < rbuf.len() {
+                break;
+            }
+            if total >= self.cfg.read_budget {
+                if edge {
+                    if let Some(c) = self.client(fd) {
+                        c.carry = true;
+                        self.carry.push(fd);
                     }
                 }
-                Err(e) if sys::is_would_block(&e) => {
-                    self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: false, would_block: true, lines: 0 });
-                    break;
-                }
-                // A call that failed is a call too (strace counts it): told as a recv of nothing,
-                // and a failure by the close that follows with the error.
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: false, would_block: false, lines: 0 });
-                    continue;
-                }
-                Err(e) => {
-                    self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: false, would_block: false, lines: 0 });
-                    self.close_client(fd, CloseReason::Error, Some(e.to_string()));
-                    break;
-                }
+                break;
             }
         }
         self.rbuf = rbuf;
+    }
+
+    /// What one recv call into `buf` returned, told and acted on (every model's reads end
+    /// here). False when there is nothing more to read now: EOF, EAGAIN, a failure, or the
+    /// client is gone or going.
+    pub(super) fn took_recv(&mut self, fd: RawFd, res: io::Result<usize>, buf: &[u8]) -> bool {
+        match res {
+            Ok(0) => {
+                self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: true, would_block: false, lines: 0 });
+                self.peer_finished(fd);
+                false
+            }
+            Ok(n) => {
+                self.counters.recv_bytes += n as u64;
+                self.take_bytes(fd, &buf[..n])
+            }
+            Err(e) if sys::is_would_block(&e) => {
+                self.counters.eagain += 1;
+                self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: false, would_block: true, lines: 0 });
+                false
+            }
+            // A call that failed is a call too (strace counts it): told as a recv of nothing,
+            // and a failure by the close that follows with the error.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: false, would_block: false, lines: 0 });
+                true
+            }
+            Err(e) => {
+                self.sel.tel.emit(|| EventBody::Recv { fd, bytes: 0, eof: false, would_block: false, lines: 0 });
+                self.close_client(fd, CloseReason::Error, Some(e.to_string()));
+                false
+            }
+        }
     }
 
     /// Frames and handles `data` from `fd`. False when the client is gone or going.

@@ -7,11 +7,9 @@
 use super::*;
 
 impl ChatServer {
-    pub(super) fn switch_to(&mut self, model: Model) -> Result<Model, String> {
+    /// Whether `model` can take over every connection now; the reason if not.
+    pub(super) fn can_switch(&self, model: Model) -> Result<(), String> {
         let from = self.sel.kind();
-        if model == from {
-            return Ok(model);
-        }
         if !crate::selector::supports(model) {
             return Err(format!("the {model} model is not available in this build yet; still on {from}"));
         }
@@ -25,8 +23,25 @@ impl ChatServer {
                 ));
             }
         }
+        if model == Model::Blocking && self.live.len() + 1 > self.cfg.max_threads {
+            return Err(format!(
+                "the blocking model needs a thread per connection: {} clients and an acceptor exceed --max-threads {}; still on {from}",
+                self.live.len(),
+                self.cfg.max_threads
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn switch_to(&mut self, model: Model) -> Result<Model, String> {
+        let from = self.sel.kind();
+        if model == from {
+            return Ok(model);
+        }
+        self.can_switch(model)?;
         // Built before anything is torn down: if the new model cannot start, nothing changed.
         let fresh = Selector::new(model, Telemetry::disabled()).map_err(|e| format!("cannot start {model}: {e}; still on {from}"))?;
+        self.sel.tel.emit_table(|| EventBody::Handover { from, to: model });
         let keys: Vec<_> = self.sel.keys().copied().collect();
         for k in &keys {
             let _ = self.sel.unregister(k.fd);

@@ -47,8 +47,9 @@ impl ChatServer {
         let turn_len = self.turn.buf.len();
         let turn_id = self.turn.id;
         let Some(Slot::Client(c)) = self.slots.get_mut(fd as usize) else { return false };
-        // Armed and no EPOLLOUT since: the kernel said it is full, so don't ask again.
-        let can_write = c.dirty || !c.write_armed;
+        // Armed and no EPOLLOUT since: the kernel said it is full, so don't ask again. A writer
+        // thread (blocking model) owns the socket's sends while it lives.
+        let can_write = (c.dirty || !c.write_armed) && !c.writer;
         c.dirty = false;
         let mut written = 0usize;
         // Armed and no EPOLLOUT: nothing is tried (and nothing told: one `send` event per call).
@@ -65,7 +66,7 @@ impl ChatServer {
                         // Would block, interrupted or failed: nothing went; what is owed stays owed.
                         Err(_) => c.out.push(self.turn.shared(), from),
                     }
-                    match tell_send(&mut self.sel.tel, c, fd, res) {
+                    match tell_send(&mut self.sel.tel, &mut self.counters, c, fd, res) {
                         Sent::Bytes(n) => {
                             written = n;
                             would_block = c.out.bytes() > 0;
@@ -90,7 +91,7 @@ impl ChatServer {
                 if let Ok(n) = res {
                     c.out.consume(n);
                 }
-                match tell_send(&mut self.sel.tel, c, fd, res) {
+                match tell_send(&mut self.sel.tel, &mut self.counters, c, fd, res) {
                     Sent::Bytes(n) => {
                         written += n;
                         if c.out.is_empty() {
@@ -144,9 +145,42 @@ impl ChatServer {
         let Some(c) = self.client(fd) else { return };
         let want = c.interest();
         c.write_armed = want.is_writable();
+        if want.is_writable() && !c.writer && self.sel.kind() == Model::Blocking {
+            self.threads.need_writer.push(fd);
+        }
         if let Err(e) = self.sel.modify(fd, want) {
             tracing::debug!("modify fd {fd}: {e}");
         }
+    }
+}
+
+impl ChatServer {
+    /// Blocking model: what a writer thread's blocking send did, told and acted on. False when
+    /// the writer is done: its queue is empty, the client is gone or going, or the send failed.
+    pub(super) fn writer_sent(&mut self, fd: RawFd, id: u64, res: io::Result<usize>) -> bool {
+        let Some(Slot::Client(c)) = self.slots.get_mut(fd as usize) else { return false };
+        if c.id != id || c.doomed.is_some() {
+            return false;
+        }
+        if let Ok(n) = res {
+            c.out.consume(n);
+            self.counters.sent_bytes += n as u64;
+        }
+        if let Sent::Failed(e) = tell_send(&mut self.sel.tel, &mut self.counters, c, fd, res) {
+            self.close_client(fd, CloseReason::Error, Some(e));
+            return false;
+        }
+        let Some(c) = self.client(fd) else { return false };
+        if !c.out.is_empty() {
+            return true;
+        }
+        if c.closing {
+            let reason = c.closing_reason;
+            self.close_client(fd, reason, None);
+        } else {
+            self.update_interest(fd);
+        }
+        false
     }
 }
 
@@ -161,12 +195,15 @@ enum Sent {
 /// Tells one send/writev call as one `send` event (the queue as it is after the call), so the
 /// stream counts exactly the calls strace does. Bytes left queued are part of the fd table (a
 /// snapshot's `pending_out`), and so is the call that empties a queue shown as owed.
-fn tell_send(tel: &mut Telemetry, c: &mut Client, fd: RawFd, res: io::Result<usize>) -> Sent {
+fn tell_send(tel: &mut Telemetry, counters: &mut Counters, c: &mut Client, fd: RawFd, res: io::Result<usize>) -> Sent {
     let queued = c.out.bytes() as u64;
     let shown = std::mem::replace(&mut c.queued_shown, queued > 0);
     let (bytes, would_block, sent) = match res {
         Ok(n) => (n as u64, false, Sent::Bytes(n)),
-        Err(e) if sys::is_would_block(&e) => (0, true, Sent::WouldBlock),
+        Err(e) if sys::is_would_block(&e) => {
+            counters.eagain += 1;
+            (0, true, Sent::WouldBlock)
+        }
         Err(e) if e.kind() == io::ErrorKind::Interrupted => (0, false, Sent::Interrupted),
         Err(e) => (0, false, Sent::Failed(e.to_string())),
     };
