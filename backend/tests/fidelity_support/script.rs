@@ -2,7 +2,7 @@
 
 use super::watcher::{Accepted, Watcher};
 use crate::common::{Client, Server};
-use muxscope_shared::{CloseReason, CtlOp, EventBody, Interest};
+use muxscope_shared::{CloseReason, CtlOp, EventBody, Interest, Model};
 use socket2::{Domain, SockRef, Socket, Type};
 use std::io::Read;
 use std::net::Shutdown;
@@ -15,17 +15,19 @@ pub const MAX_CLIENTS: usize = 4;
 /// Lines talked once the slow clients' sockets are full (~36 KB then owed to each).
 const EXTRA_LINES: usize = 12;
 
-/// What the script must produce besides syscalls: broadcasts and nicks.
+/// What the script must produce besides syscalls: broadcasts and nicks; and how many clients
+/// joined (each is added to the table once and deleted once).
 #[derive(Default)]
 pub struct Script {
     pub broadcasts: u64,
     pub nicks: u64,
+    pub joins: u64,
 }
 
 /// The scripted session. Every step waits for its effect (lines read back, or the loop's close
 /// event), then pauses a little, so each tick of the hub holds a handful of events.
-pub fn script(s: &Server, w: &Watcher) -> Script {
-    let mut out = Script::default();
+pub fn script(s: &Server, w: &Watcher, model: Model) -> Script {
+    let mut out = Script { joins: 4, ..Script::default() };
     let pace = || std::thread::sleep(PACE);
     let mut a = s.joined();
     pace();
@@ -98,7 +100,7 @@ pub fn script(s: &Server, w: &Watcher) -> Script {
     w.wait_close(fd_d, CloseReason::Eof);
     pace();
 
-    pressure(s, w, &mut out);
+    pressure(s, w, &mut out, model);
     out
 }
 
@@ -137,7 +139,13 @@ fn is_mod(e: &EventBody, a: Accepted, interest: Interest) -> bool {
 /// that do not read: `slow` (reads it all at the end), `f` (resets) and `g` (half-closes, then
 /// resets). Their sockets fill: a partial send, the rest queued, write interest armed; later
 /// lines are only queued (no call, so no event).
-fn pressure(s: &Server, w: &Watcher, out: &mut Script) {
+///
+/// The blocking model differs in one step: a client that owes output has a writer thread,
+/// blocked in `sendmsg` until the kernel takes the front of its queue, and it alone sends to
+/// that client. So when `g` half-closes, nobody tries a flush (no `send` EAGAIN to wait for); its
+/// writer's blocked send fails once `g` resets, and `slow` is written by its writer's blocking
+/// sends as it reads. Every other step is the same.
+fn pressure(s: &Server, w: &Watcher, out: &mut Script, model: Model) {
     let pace = || std::thread::sleep(PACE);
     let mut t = s.joined();
     let ft = w.fd_of(&t);
@@ -152,6 +160,7 @@ fn pressure(s: &Server, w: &Watcher, out: &mut Script) {
     let g = slow_client(s);
     pace();
     let (fs, ff, fg) = (w.fd_of(&slow), w.fd_of(&f), w.fd_of(&g));
+    out.joins += 4;
 
     // MAX_CLIENTS are in: one more is accepted, sent why, and closed (accept, send, close).
     let mut r = s.client();
@@ -193,7 +202,9 @@ fn pressure(s: &Server, w: &Watcher, out: &mut Script) {
     // can only say "writable", so a send is tried, and fails.
     g.stream.shutdown(Shutdown::Write).unwrap();
     w.wait_for("g closing", fg.at, |e| is_mod(e, fg, Interest::Write));
-    w.wait_for("g's flush meeting EAGAIN", fg.at, |e| matches!(e, EventBody::Send { fd, would_block: true, .. } if *fd == fg.fd));
+    if model != Model::Blocking {
+        w.wait_for("g's flush meeting EAGAIN", fg.at, |e| matches!(e, EventBody::Send { fd, would_block: true, .. } if *fd == fg.fd));
+    }
     pace();
     SockRef::from(&g.stream).set_linger(Some(Duration::ZERO)).unwrap();
     drop(g);

@@ -1,4 +1,5 @@
-//! strace on the loop's thread, and the parser of what it writes.
+//! strace on the loop's thread (or, for the blocking model, on the threads serving the chat),
+//! and the parser of what it writes.
 
 use crate::common::TIMEOUT;
 use std::collections::BTreeMap;
@@ -6,10 +7,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// What strace records: every wait call any poller may use, and the IO calls the loop makes.
-/// A regex, so names this architecture lacks are no error.
-const TRACE: &str = "trace=/^(epoll_wait|epoll_pwait|epoll_pwait2|poll|ppoll|select|pselect6|restart_syscall|epoll_ctl|accept|accept4|recvfrom|recvmsg|read|sendto|sendmsg|writev|close)$";
-const WAITS: [&str; 8] = ["epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6", "restart_syscall"];
+/// What strace records: every call some model's events stand for, the waker's `read`, the
+/// `fcntl`s (sigio arms and disarms sockets with them), `open`/`openat` (to tell a file's `read`
+/// and `close` from a socket's), and `shutdown` (no event, but it explains what a blocking-model
+/// thread's call returns next). A regex, so names this architecture lacks are no error.
+const TRACE: &str = "trace=/^(epoll_wait|epoll_pwait|epoll_pwait2|poll|ppoll|select|pselect6|rt_sigtimedwait|clock_nanosleep|\
+                     restart_syscall|epoll_ctl|fcntl|accept|accept4|recvfrom|recvmsg|read|sendto|sendmsg|writev|close|clone|clone3|exit|\
+                     open|openat|shutdown)$";
 
 pub fn strace_binary() -> Option<PathBuf> {
     let ok = |p: &str| Command::new(p).arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
@@ -35,6 +39,18 @@ fn tracer_of(pid: u32, tid: u32) -> Option<u32> {
     status.lines().find_map(|l| l.strip_prefix("TracerPid:")).and_then(|v| v.trim().parse().ok())
 }
 
+/// How to trace.
+pub struct Options<'a> {
+    /// The thread to attach to.
+    pub tid: u32,
+    /// `-f`: attach every thread of the process (strace does that for `-f -p TID`) and every
+    /// thread started later, each line then starting with its thread id. Only these threads
+    /// must have been attached before tracing counts as started.
+    pub follow: Option<&'a [u32]>,
+    /// `-e inject=...`, e.g. a delay after a call (slows the traced thread, changes no result).
+    pub inject: Option<&'a str>,
+}
+
 /// strace on one thread; stopped (SIGINT, so it detaches cleanly) by [`Tracer::finish`] or drop.
 pub struct Tracer {
     child: Child,
@@ -44,16 +60,24 @@ pub struct Tracer {
 
 impl Tracer {
     /// None: strace could not attach (no permission to ptrace).
-    pub fn attach(strace: &PathBuf, pid: u32, tid: u32, tag: &str) -> Option<Tracer> {
+    pub fn attach(strace: &PathBuf, pid: u32, o: &Options, tag: &str) -> Option<Tracer> {
         let dir = std::env::temp_dir();
         let stem = format!("muxscope-fidelity-{}-{tag}", std::process::id());
         let (out, err) = (dir.join(format!("{stem}.strace")), dir.join(format!("{stem}.stderr")));
+        let mut cmd = Command::new(strace);
         // -qq: no attach/detach/exit lines; -s 0: no buffer contents, so a " = " in chat text can
         // never be taken for a result; signal=none: no signal lines.
-        let child = Command::new(strace)
-            .args(["-qq", "-s", "0", "-e", "signal=none", "-e", TRACE, "-o"])
+        cmd.args(["-qq", "-s", "0", "-e", "signal=none", "-e", TRACE]);
+        if o.follow.is_some() {
+            cmd.arg("-f");
+        }
+        if let Some(inject) = o.inject {
+            cmd.args(["-e", &format!("inject={inject}")]);
+        }
+        let child = cmd
+            .arg("-o")
             .arg(&out)
-            .args(["-p", &tid.to_string()])
+            .args(["-p", &o.tid.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&err).expect("strace stderr file"))
@@ -61,10 +85,11 @@ impl Tracer {
             .expect("spawn strace");
         let mut t = Tracer { child, out, err };
         let deadline = Instant::now() + TIMEOUT;
-        while tracer_of(pid, tid) != Some(t.child.id()) {
+        let must = o.follow.unwrap_or(std::slice::from_ref(&o.tid));
+        while !must.iter().all(|&tid| tracer_of(pid, tid) == Some(t.child.id())) {
             if Instant::now() > deadline || t.child.try_wait().ok().flatten().is_some() {
                 let why = std::fs::read_to_string(&t.err).unwrap_or_default();
-                eprintln!("strace did not attach to thread {tid}: {}", why.trim());
+                eprintln!("strace did not attach to thread(s) {must:?}: {}", why.trim());
                 return None;
             }
             std::thread::sleep(Duration::from_millis(5));
@@ -102,13 +127,29 @@ impl Drop for Tracer {
 /// One parsed strace line.
 #[derive(Clone, Debug)]
 pub struct Call {
+    /// The thread that made it, when strace says (`-f`).
+    pub tid: Option<u32>,
     pub name: String,
     /// The first argument, when it is a number (an fd for every call compared).
     pub fd: Option<i32>,
-    /// None: no result (still blocked when strace detached, or `?` for a call the kernel
-    /// restarts, which then shows as `restart_syscall`).
+    /// None: no result (still blocked when strace detached, `?` for a call the kernel
+    /// restarts, which then shows as `restart_syscall` or as the same call again, or `exit`).
     pub ret: Option<i64>,
     pub line: String,
+}
+
+impl Call {
+    /// The error name after a `-1` result (`EAGAIN`, `EPIPE`, ...).
+    pub fn errno(&self) -> Option<&str> {
+        self.line.rfind(" = ").and_then(|i| self.line[i + 3..].split_whitespace().nth(1)).filter(|_| self.ret == Some(-1))
+    }
+
+    /// The `n`th argument (0-based) as strace wrote it, for calls whose arguments before it
+    /// hold no comma (fcntl, epoll_ctl).
+    pub fn arg(&self, n: usize) -> Option<&str> {
+        let args = &self.line[self.line.find('(')? + 1..];
+        args.split([',', ')']).nth(n).map(str::trim)
+    }
 }
 
 /// Parses `strace -o` output: `NAME(ARGS) = RET ...`, optionally after a pid (`-f`), with
@@ -134,12 +175,12 @@ pub fn parse_strace(text: &str) -> Vec<Call> {
         } else {
             line.to_string()
         };
-        if let Some(c) = parse_call(&full) {
+        if let Some(c) = parse_call(pid, &full) {
             calls.push(c);
         }
     }
     // Still unfinished at the end: blocked when strace detached. No result, so no event either.
-    calls.extend(pending.into_values().filter_map(|h| parse_call(&h)));
+    calls.extend(pending.into_iter().filter_map(|(pid, h)| parse_call(&pid, &h)));
     calls
 }
 
@@ -156,7 +197,7 @@ fn split_pid(line: &str) -> (&str, &str) {
     }
 }
 
-fn parse_call(line: &str) -> Option<Call> {
+fn parse_call(pid: &str, line: &str) -> Option<Call> {
     let open = line.find('(')?;
     let name = &line[..open];
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -168,49 +209,7 @@ fn parse_call(line: &str) -> Option<Call> {
     // With `-s 0` no argument holds text, so the last " = " starts the result (strace pads the
     // space before it).
     let ret = line.rfind(" = ").and_then(|i| line[i + 3..].split_whitespace().next()).and_then(|r| r.parse().ok());
-    Some(Call { name: name.to_string(), fd, ret, line: line.to_string() })
-}
-
-/// The compared kind of a completed syscall (None: not compared).
-pub fn syscall_kind(c: &Call) -> Option<&'static str> {
-    let ret = c.ret?;
-    match c.name.as_str() {
-        n if WAITS.contains(&n) => Some("wait"),
-        "epoll_ctl" => Some("ctl"),
-        "accept" | "accept4" if ret >= 0 => Some("accept"),
-        "recvfrom" | "recvmsg" => Some("recv"),
-        "sendto" | "sendmsg" | "writev" => Some("send"),
-        "close" => Some("close"),
-        _ => None,
-    }
-}
-
-/// (kind, fd) of a syscall, as its event would say it. A wait names no client fd.
-pub fn syscall_step(c: &Call) -> Option<(&'static str, Option<i32>)> {
-    let kind = syscall_kind(c)?;
-    let fd = match kind {
-        "wait" => None,
-        // epoll_ctl(epfd, op, fd, ...): the third argument.
-        "ctl" => c.line.split(['(', ',']).nth(3).and_then(|a| a.trim().parse().ok()),
-        "accept" => c.ret.map(|r| r as i32),
-        _ => c.fd,
-    };
-    Some((kind, fd))
-}
-
-/// What a recv or send call did: (kind, outcome, bytes). The outcome is `bytes` (it moved some),
-/// `eof` (a recv returned 0), `eagain`, or `error` (any other errno, EINTR included).
-pub fn syscall_outcome(c: &Call) -> Option<(&'static str, &'static str, u64)> {
-    let kind = syscall_kind(c).filter(|k| matches!(*k, "recv" | "send"))?;
-    let ret = c.ret?;
-    let errno = c.line.rfind(" = ").and_then(|i| c.line[i + 3..].split_whitespace().nth(1));
-    let outcome = match ret {
-        1.. => "bytes",
-        0 => "eof",
-        _ if errno == Some("EAGAIN") => "eagain",
-        _ => "error",
-    };
-    Some((kind, outcome, ret.max(0) as u64))
+    Some(Call { tid: pid.parse().ok(), name: name.to_string(), fd, ret, line: line.to_string() })
 }
 
 /// The parser on what strace writes with and without `-f`, split calls included.
@@ -222,51 +221,31 @@ read(5, \"\"..., 8)                       = 8
 4242  epoll_wait(3,  <unfinished ...>
 [pid  4243] close(9)                    = 0
 4242  <... epoll_wait resumed>[...], 4096, -1) = 2
-accept4(4, {sa_family=AF_INET, sin_port=htons(1), sin_addr=inet_addr(\"127.0.0.1\")}, [128 => 16], SOCK_CLOEXEC|SOCK_NONBLOCK) = 16
 accept4(4, 0x7f, [128], SOCK_CLOEXEC|SOCK_NONBLOCK) = -1 EAGAIN (Resource temporarily unavailable)
-epoll_ctl(3, EPOLL_CTL_DEL, 17, 0x7f)  = 0
-recvfrom(18, 0x56, 65536, 0, NULL, NULL) = -1 ECONNRESET (Connection reset by peer)
-pselect6(5, [3 4], [], NULL, NULL, NULL) = 1 (in [3])
+fcntl(6, F_SETFL, O_RDONLY|O_NONBLOCK|FASYNC) = 0
 poll([...], 2, -1)                      = ? ERESTART_RESTARTBLOCK (Interrupted by signal)
 +++ exited with 0 +++
+4244  exit(0)                           = ?
+4245  accept4(3,  <unfinished ...>
 epoll_wait(3,  <detached ...>
 ";
     let calls = parse_strace(text);
-    let steps: Vec<_> = calls.iter().map(|c| (c.name.as_str(), syscall_step(c))).collect();
+    let got: Vec<_> = calls.iter().map(|c| (c.tid, c.name.as_str(), c.fd, c.ret, c.errno())).collect();
     assert_eq!(
-        steps,
+        got,
         [
-            ("restart_syscall", Some(("wait", None))),
-            ("read", None),
-            ("close", Some(("close", Some(9)))),
-            ("epoll_wait", Some(("wait", None))),
-            ("accept4", Some(("accept", Some(16)))),
-            ("accept4", None),
-            ("epoll_ctl", Some(("ctl", Some(17)))),
-            ("recvfrom", Some(("recv", Some(18)))),
-            ("pselect6", Some(("wait", None))),
-            ("poll", None),
-            ("epoll_wait", None),
+            (None, "restart_syscall", None, Some(1), None),
+            (None, "read", Some(5), Some(8), None),
+            (Some(4243), "close", Some(9), Some(0), None),
+            (Some(4242), "epoll_wait", Some(3), Some(2), None),
+            (None, "accept4", Some(4), Some(-1), Some("EAGAIN")),
+            (None, "fcntl", Some(6), Some(0), None),
+            (None, "poll", None, None, None),
+            (Some(4244), "exit", Some(0), None, None),
+            (None, "epoll_wait", Some(3), None, None),
+            (Some(4245), "accept4", Some(3), None, None),
         ]
     );
-    assert_eq!((calls[1].fd, calls[1].ret), (Some(5), Some(8)));
-    let more = "\
-sendto(7, \"\"..., 3020, MSG_NOSIGNAL, NULL, 0) = 1676
-sendmsg(7, {msg_name=NULL, msg_namelen=0, msg_iov=[...], msg_iovlen=2}, MSG_NOSIGNAL) = -1 EAGAIN (Resource temporarily unavailable)
-sendmsg(8, {msg_name=NULL, msg_namelen=0, msg_iov=[...], msg_iovlen=1}, MSG_NOSIGNAL) = -1 EPIPE (Broken pipe)
-recvfrom(9, 0x56, 65536, 0, NULL, NULL) = 0
-recvfrom(9, 0x56, 65536, 0, NULL, NULL) = -1 EAGAIN (Resource temporarily unavailable)
-";
-    let outcomes: Vec<_> = parse_strace(&format!("{text}{more}")).iter().filter_map(syscall_outcome).collect();
-    assert_eq!(
-        outcomes,
-        [
-            ("recv", "error", 0),
-            ("send", "bytes", 1676),
-            ("send", "eagain", 0),
-            ("send", "error", 0),
-            ("recv", "eof", 0),
-            ("recv", "eagain", 0),
-        ]
-    );
+    assert_eq!(calls[5].arg(1), Some("F_SETFL"));
+    assert_eq!(calls[5].arg(2), Some("O_RDONLY|O_NONBLOCK|FASYNC"));
 }

@@ -59,10 +59,6 @@ impl Watcher {
         Watcher { snapshot, events, resyncs, stop, thread }
     }
 
-    pub fn len(&self) -> usize {
-        self.events.lock().unwrap().len()
-    }
-
     /// The index of the first event `pred` accepts, at index `from` or later, if it came yet.
     pub fn find(&self, from: usize, pred: impl Fn(&EventBody) -> bool) -> Option<usize> {
         let events = self.events.lock().unwrap();
@@ -100,15 +96,17 @@ impl Watcher {
         );
     }
 
-    /// Returns once no event has come for [`QUIET`].
-    pub fn quiesce(&self) {
+    /// Returns once no event has come for [`QUIET`], but those `ignore` accepts (the
+    /// non-blocking model's idle sweeps, which never stop).
+    pub fn quiesce(&self, ignore: impl Fn(&EventBody) -> bool) {
         let deadline = Instant::now() + TIMEOUT;
-        let (mut n, mut since) = (self.len(), Instant::now());
+        let busy = || self.events.lock().unwrap().iter().filter(|e| !ignore(&e.body)).count();
+        let (mut n, mut since) = (busy(), Instant::now());
         while since.elapsed() < QUIET {
             assert!(Instant::now() < deadline, "the loop never went quiet");
             std::thread::sleep(Duration::from_millis(20));
-            if self.len() != n {
-                (n, since) = (self.len(), Instant::now());
+            if busy() != n {
+                (n, since) = (busy(), Instant::now());
             }
         }
     }
