@@ -23,6 +23,14 @@
 //! | `thread` spawn  | —                 | —                   | —                   | —                 | `clone3` (or `clone`) |
 //! | `thread` exit   | —                 | —                   | —                   | —                 | the thread's `exit`  |
 //!
+//! io_uring: `uring_enter` ↔ `io_uring_enter` (each one, also the one that hands over a full
+//! submission queue); `accept`, `recv` and `send` are completions, done by the kernel inside
+//! those enters, so strace must see no `accept4`, `recvfrom` or `sendmsg` — except the one plain
+//! `send` of a refused client's error line (its connection never joins the ring); `ctl` is a
+//! table edit; `close` ↔ `close`. Its sockets are in blocking mode (the ring waits on them), so
+//! the half-closing client's flush meets no EAGAIN, as in the blocking model. The window starts
+//! after the first `io_uring_enter` that returned (the ring reads the waker; no `read` call).
+//!
 //! A recv is compared by outcome: bytes, 0 (EOF), EAGAIN, or an error such as the ECONNRESET of
 //! the client that resets (its `close` is an event of its own); a send by bytes (all or part),
 //! EAGAIN, or an error (EPIPE, ECONNRESET), the `* error:` line to a refused client included.
@@ -51,7 +59,8 @@
 //! sigaltstack, set_robust_list, rseq, prctl, sched_getaffinity; and the `open`, `read` and
 //! `close` of a file a traced thread opened itself (glibc's malloc reads
 //! /sys/devices/system/cpu/online when a new thread first allocates: a `close` that is no
-//! connection's). strace traces only the calls in the table, `read`, `fcntl`, `open`/`openat` and `shutdown`.
+//! connection's); under io_uring `getpeername` after each accept. strace traces only the calls in the
+//! table, `read`, `fcntl`, `open`/`openat`, `shutdown` and `io_uring_enter`.
 //! Events that are no syscall in any model: `broadcast` and `nick`, counted against the script
 //! instead.
 //!

@@ -18,7 +18,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use server::ChatServer;
+pub use server::{probe_uring, ChatServer};
 
 /// Everything the core can be told at start-up.
 #[derive(Clone, Debug)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub const POLLERS: [&str; 4] = ["epoll", "epoll-et", "poll", "select"];
 /// Every IO model (`--model`), for the tests that must hold in all of them.
-pub const MODELS: [&str; 7] = ["epoll", "epoll-et", "poll", "select", "nonblocking", "sigio", "blocking"];
+pub const MODELS: [&str; 8] = ["epoll", "epoll-et", "poll", "select", "nonblocking", "sigio", "blocking", "io_uring"];
 
 /// A `muxscope` process; killed on drop.
 pub struct Server {

@@ -5,7 +5,7 @@ use super::strace::{parse_strace, Call};
 use muxscope_shared::{CtlOp, EventBody, Model, ThreadOp};
 
 /// The kinds compared, in table order.
-pub const KINDS: [&str; 9] = ["wait", "ctl", "accept", "accept_eagain", "recv", "send", "close", "sleep", "thread"];
+pub const KINDS: [&str; 10] = ["wait", "ctl", "accept", "accept_eagain", "recv", "send", "close", "sleep", "thread", "uring_enter"];
 /// The outcomes compared, in table order: (kind, [`Step::sub`]).
 pub const OUTCOMES: [(&str, &str); 7] =
     [("recv", "bytes"), ("recv", "eof"), ("recv", "eagain"), ("recv", "error"), ("send", "bytes"), ("send", "eagain"), ("send", "error")];
@@ -73,9 +73,11 @@ pub fn syscall_step(model: Model, c: &Call) -> Option<Step> {
         "restart_syscall" => match model {
             Model::Nonblocking => step("sleep", "", None),
             Model::Blocking => None,
+            Model::IoUring => step("uring_enter", "", None),
             _ => step("wait", "", None),
         },
         "clock_nanosleep" if model == Model::Nonblocking => step("sleep", "", None),
+        "io_uring_enter" if model == Model::IoUring => step("uring_enter", "", None),
         "epoll_ctl" => {
             let op = match c.arg(1) {
                 Some("EPOLL_CTL_ADD") => "add",
@@ -137,16 +139,20 @@ pub fn event_step(e: &EventBody) -> Option<Step> {
         }
         EventBody::Close { fd, .. } => step("close", "", Some(fd)),
         EventBody::Sleep { .. } => step("sleep", "", None),
+        EventBody::UringEnter { .. } => step("uring_enter", "", None),
         EventBody::Thread { op, tid, .. } => step("thread", if op == ThreadOp::Spawn { "spawn" } else { "exit" }, Some(tid)),
         _ => None,
     }
 }
 
-/// Whether an event of this kind and outcome stands for a syscall under `model`. The only ones
-/// that do not are table edits: `ctl` under poll, select, nonblocking and blocking (the table
-/// lives in user space), and sigio's `ctl mod` (signals come for reads and writes alike).
+/// Whether an event of this kind and outcome stands for a syscall under `model`. The ones that
+/// do not: table edits, `ctl` under poll, select, nonblocking, blocking and io_uring (the table
+/// lives in user space), and sigio's `ctl mod` (signals come for reads and writes alike); and
+/// under io_uring the completions, `accept`, `recv` and `send`: the kernel did those operations
+/// inside the `io_uring_enter` calls (which are `uring_enter` events).
 pub fn backed(model: Model, kind: &str, sub: &str) -> bool {
     match (kind, model) {
+        ("accept" | "recv" | "send", Model::IoUring) => false,
         ("ctl", Model::Epoll | Model::EpollEt) => true,
         ("ctl", Model::Sigio) => sub != "mod",
         ("ctl", _) => false,

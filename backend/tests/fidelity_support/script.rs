@@ -202,7 +202,7 @@ fn pressure(s: &Server, w: &Watcher, out: &mut Script, model: Model) {
     // can only say "writable", so a send is tried, and fails.
     g.stream.shutdown(Shutdown::Write).unwrap();
     w.wait_for("g closing", fg.at, |e| is_mod(e, fg, Interest::Write));
-    if model != Model::Blocking {
+    if !matches!(model, Model::Blocking | Model::IoUring) {
         w.wait_for("g's flush meeting EAGAIN", fg.at, |e| matches!(e, EventBody::Send { fd, would_block: true, .. } if *fd == fg.fd));
     }
     pace();

@@ -73,6 +73,15 @@ pub fn session(strace: &PathBuf, name: &str) -> Result<Option<Report>, String> {
         // the acceptor blocked, the chat-loop thread keeping house (no event).
         Model::Blocking => (&calls[..], "window: every call of the chat's threads since strace attached".to_string()),
         Model::Nonblocking => aligned(model, &calls, &events)?,
+        // The doorbell is read by the ring, not by a syscall: the watcher's ring ends the
+        // enter the loop was blocked in (unwatched, so no event), and the window starts after it.
+        Model::IoUring => {
+            let start = calls
+                .iter()
+                .position(|c| (c.name == "io_uring_enter" || c.name == "restart_syscall") && c.ret.is_some())
+                .ok_or_else(|| format!("strace never saw an io_uring_enter return: attached too late?\n{text}"))?;
+            (&calls[start + 1..], format!("window: after the first io_uring_enter that returned (call {start} of {})", calls.len()))
+        }
         _ => {
             let start = calls
                 .iter()

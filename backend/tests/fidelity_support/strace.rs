@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// thread's call returns next). A regex, so names this architecture lacks are no error.
 const TRACE: &str = "trace=/^(epoll_wait|epoll_pwait|epoll_pwait2|poll|ppoll|select|pselect6|rt_sigtimedwait|clock_nanosleep|\
                      restart_syscall|epoll_ctl|fcntl|accept|accept4|recvfrom|recvmsg|read|sendto|sendmsg|writev|close|clone|clone3|exit|\
-                     open|openat|shutdown)$";
+                     open|openat|shutdown|io_uring_enter)$";
 
 pub fn strace_binary() -> Option<PathBuf> {
     let ok = |p: &str| Command::new(p).arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());

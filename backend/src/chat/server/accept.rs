@@ -53,12 +53,17 @@ impl ChatServer {
         }
         if self.spare_fd.is_none() {
             // Could not get the spare back: stop watching the listener for a moment.
-            if self.sel.unregister(self.listen_fd).is_ok() {
-                self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
-                self.next_sweep = self.next_sweep.min(Instant::now() + ACCEPT_PAUSE);
-            }
+            self.pause_accepting();
         }
         refused
+    }
+
+    /// Stops watching the listener for [`ACCEPT_PAUSE`] (the sweep takes it back).
+    pub(super) fn pause_accepting(&mut self) {
+        if self.sel.unregister(self.listen_fd).is_ok() {
+            self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+            self.next_sweep = self.next_sweep.min(Instant::now() + ACCEPT_PAUSE);
+        }
     }
 
     /// Accepted only to be refused: one error line, then close.

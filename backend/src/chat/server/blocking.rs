@@ -352,11 +352,14 @@ fn reader(shared: &Shared, fd: RawFd, id: u64, stop: &AtomicBool) {
         }
         let res = sys::recv(fd, &mut buf);
         let mut s = lock(shared);
-        let go_on = s.step(|s| {
-            if !matches!(s.client(fd), Some(c) if c.id == id && c.doomed.is_none()) {
-                return false;
+        let go_on = s.step(|s| match s.client(fd) {
+            Some(c) if c.id == id && c.doomed.is_none() => s.took_recv(fd, res, &buf),
+            // Being closed by another thread (which woke this call): told, not acted on.
+            Some(c) if c.id == id => {
+                s.tell_recv(fd, &res, &buf);
+                false
             }
-            s.took_recv(fd, res, &buf)
+            _ => false,
         });
         if !go_on || matches!(s.client(fd), Some(c) if c.closing) {
             return;

@@ -32,7 +32,10 @@ mod blocking;
 mod read;
 mod switch;
 mod timers;
+mod uring;
 mod write;
+
+pub use uring::probe as probe_uring;
 
 /// The one read buffer all clients share: idle clients own no read memory.
 const READ_BUF: usize = 64 << 10;
@@ -170,6 +173,9 @@ pub struct ChatServer {
     next_client_id: u64,
     /// The blocking model's threads.
     threads: blocking::Threads,
+    /// The io_uring model's ring (taken by its loop while it runs), and the switch that ends it.
+    uring: Option<Box<uring::Uring>>,
+    uring_leaving: Option<(Model, std::sync::mpsc::Sender<Result<Model, String>>)>,
 }
 
 // SAFETY: the iovec pointers are scratch space only filled and used within one call; ChatServer
@@ -202,6 +208,7 @@ impl ChatServer {
         sel.register(listen_fd, Interest::Read, Role::Listener)?;
         sel.register(control.waker_fd(), Interest::Read, Role::Waker)?;
         let now = Instant::now();
+        let cfg_model = cfg.model;
         Ok(ChatServer {
             per_ip: PerIp::new(cfg.max_clients_per_ip),
             cfg,
@@ -229,6 +236,11 @@ impl ChatServer {
             idle_sweep: false,
             next_client_id: 1,
             threads: blocking::Threads::default(),
+            uring: match cfg_model {
+                Model::IoUring => Some(Box::new(uring::Uring::new().map_err(|why| io::Error::new(io::ErrorKind::Unsupported, why))?)),
+                _ => None,
+            },
+            uring_leaving: None,
         })
     }
 
@@ -261,12 +273,14 @@ impl ChatServer {
             if s.control.stopping() {
                 break Ok(());
             }
-            let res = if s.sel.kind() == Model::Blocking {
-                drop(s);
-                blocking::serve(&shared)
-            } else {
-                // Returns on a stop, or once switched to the blocking model.
-                s.run_loop()
+            let res = match s.sel.kind() {
+                Model::Blocking => {
+                    drop(s);
+                    blocking::serve(&shared)
+                }
+                Model::IoUring => s.run_uring(),
+                // Returns on a stop, or once switched to the blocking or io_uring model.
+                _ => s.run_loop(),
             };
             if let Err(e) = res {
                 break Err(e);
@@ -284,7 +298,7 @@ impl ChatServer {
                 let _ = req.reply.send(answer);
                 // Told at once, not after the next wakeup (which may be long in coming).
                 self.sel.tel.end_turn(|| self.counters.clone());
-                if self.sel.kind() == Model::Blocking {
+                if matches!(self.sel.kind(), Model::Blocking | Model::IoUring) {
                     return Ok(());
                 }
                 self.sel.tel.begin_turn(|| self.counters.clone());
@@ -354,6 +368,10 @@ impl ChatServer {
     pub(super) fn close_client(&mut self, fd: RawFd, reason: CloseReason, mut detail: Option<String>) {
         if self.close_deferred(fd, reason, &mut detail) {
             return;
+        }
+        if self.sel.kind() == Model::IoUring && self.client(fd).is_some() {
+            // Its recv (and any send) in the ring complete now, and are ignored.
+            sys::shutdown(fd);
         }
         let Some(slot) = self.slots.get_mut(fd as usize) else { return };
         let Slot::Client(c) = std::mem::replace(slot, Slot::Empty) else { return };

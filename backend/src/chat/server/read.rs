@@ -87,6 +87,19 @@ impl ChatServer {
         }
     }
 
+    /// Tells what one recv call returned without acting on it: the blocking model's reader of a
+    /// connection already being closed (its call happened, so it is an event all the same).
+    pub(super) fn tell_recv(&mut self, fd: RawFd, res: &io::Result<usize>, buf: &[u8]) {
+        let (bytes, eof, would_block, lines) = match res {
+            Ok(0) => (0, true, false, 0),
+            Ok(n) => (*n as u32, false, false, memchr::memchr_iter(b'\n', &buf[..*n]).count() as u32),
+            Err(e) => (0, false, sys::is_would_block(e), 0),
+        };
+        self.counters.recv_bytes += bytes as u64;
+        self.counters.eagain += would_block as u64;
+        self.sel.tel.emit(|| EventBody::Recv { fd, bytes, eof, would_block, lines });
+    }
+
     /// Frames and handles `data` from `fd`. False when the client is gone or going.
     pub(super) fn take_bytes(&mut self, fd: RawFd, data: &[u8]) -> bool {
         let max = self.cfg.max_line;

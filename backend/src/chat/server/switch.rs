@@ -23,6 +23,9 @@ impl ChatServer {
                 ));
             }
         }
+        if model == Model::IoUring {
+            uring::probe().map_err(|why| format!("{why}; still on {from}"))?;
+        }
         if model == Model::Blocking && self.live.len() + 1 > self.cfg.max_threads {
             return Err(format!(
                 "the blocking model needs a thread per connection: {} clients and an acceptor exceed --max-threads {}; still on {from}",
@@ -41,6 +44,16 @@ impl ChatServer {
         self.can_switch(model)?;
         // Built before anything is torn down: if the new model cannot start, nothing changed.
         let fresh = Selector::new(model, Telemetry::disabled()).map_err(|e| format!("cannot start {model}: {e}; still on {from}"))?;
+        if model == Model::IoUring {
+            self.uring = Some(Box::new(uring::Uring::new().map_err(|why| format!("{why}; still on {from}"))?));
+        }
+        // The ring waits on sockets in blocking mode (see uring.rs); everyone else wants them
+        // non-blocking (the blocking model sets its own when its threads start).
+        if model == Model::IoUring || from == Model::IoUring {
+            for &fd in &self.live {
+                let _ = sys::set_nonblocking(fd, model != Model::IoUring);
+            }
+        }
         self.sel.tel.emit_table(|| EventBody::Handover { from, to: model });
         let keys: Vec<_> = self.sel.keys().copied().collect();
         for k in &keys {

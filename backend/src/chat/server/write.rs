@@ -46,10 +46,12 @@ impl ChatServer {
     pub(super) fn flush_client(&mut self, fd: RawFd, with_turn: bool, to_close: &mut Vec<(RawFd, CloseReason, Option<String>)>) -> bool {
         let turn_len = self.turn.buf.len();
         let turn_id = self.turn.id;
+        // io_uring: sends are queued in the ring after the turn, all in one enter.
+        let completion = self.sel.kind() == Model::IoUring;
         let Some(Slot::Client(c)) = self.slots.get_mut(fd as usize) else { return false };
         // Armed and no EPOLLOUT since: the kernel said it is full, so don't ask again. A writer
         // thread (blocking model) owns the socket's sends while it lives.
-        let can_write = (c.dirty || !c.write_armed) && !c.writer;
+        let can_write = (c.dirty || !c.write_armed) && !c.writer && !completion;
         c.dirty = false;
         let mut written = 0usize;
         // Armed and no EPOLLOUT: nothing is tried (and nothing told: one `send` event per call).
@@ -159,7 +161,12 @@ impl ChatServer {
     /// the writer is done: its queue is empty, the client is gone or going, or the send failed.
     pub(super) fn writer_sent(&mut self, fd: RawFd, id: u64, res: io::Result<usize>) -> bool {
         let Some(Slot::Client(c)) = self.slots.get_mut(fd as usize) else { return false };
-        if c.id != id || c.doomed.is_some() {
+        if c.id != id {
+            return false;
+        }
+        if c.doomed.is_some() {
+            // Being closed by another thread (which woke this call): told, not acted on.
+            tell_send(&mut self.sel.tel, &mut self.counters, c, fd, res);
             return false;
         }
         if let Ok(n) = res {
