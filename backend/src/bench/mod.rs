@@ -1,0 +1,222 @@
+//! `muxscope bench`: load generators that measure any chat-like server at an address, so one run
+//! can compare muxscope, the seed's Python server, Redis pub/sub and the kernel floor.
+//!
+//! Protocols: `line` (muxscope, the seed: a line in, a line out to everyone) and `redis`
+//! (SUBSCRIBE / PUBLISH). Every load loop is bounded in count and time and targets loopback only.
+//!
+//! One file per scenario: [`fanout`] (and the kernel [`floor`]), [`blast`], [`connect`] (connects
+//! and RSS per idle client), [`load`] (a busy room and the soak's churn); the receivers and the
+//! protocol they share are here.
+
+mod blast;
+mod connect;
+mod fanout;
+mod load;
+
+pub use blast::{blast, BlastResult};
+pub use connect::{connect, rss_of, ConnectResult};
+pub use fanout::{fanout, floor, FanoutResult};
+pub use load::{chat_load, churn, ChatLoadResult, ChurnResult};
+
+use crate::selector::Selector;
+use crate::telemetry::Telemetry;
+use muxscope_shared::{Interest, Model, Role};
+use serde::Serialize;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proto {
+    /// A line in, `[name] line` out to every client (muxscope, the seed's chat_server.py).
+    Line,
+    /// Redis pub/sub: receivers SUBSCRIBE, senders PUBLISH.
+    Redis,
+}
+
+const CHANNEL: &str = "bench";
+/// The 64-byte message: what every scenario sends.
+pub const PAYLOAD_LEN: usize = 64;
+/// Nothing a scenario waits for may take longer than this.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn payload(tag: u64) -> String {
+    let head = format!("m{tag}-");
+    format!("{head}{}", "x".repeat(PAYLOAD_LEN - head.len()))
+}
+
+impl Proto {
+    /// One message as a sender writes it.
+    fn message(self, tag: u64) -> String {
+        match self {
+            Proto::Line => format!("{}\n", payload(tag)),
+            Proto::Redis => format!("PUBLISH {CHANNEL} {}\r\n", payload(tag)),
+        }
+    }
+    /// LFs a receiver sees per delivered message.
+    fn lf_per_message(self) -> u64 {
+        match self {
+            Proto::Line => 1,
+            // *3 / $7 / message / $5 / bench / $64 / payload
+            Proto::Redis => 7,
+        }
+    }
+    /// What a receiver sends right after connecting, and how many LFs prove the server took it.
+    fn hello(self) -> (&'static [u8], u64) {
+        match self {
+            Proto::Line => (b"", 0),
+            // *3 / $9 / subscribe / $5 / bench / :1
+            Proto::Redis => (b"SUBSCRIBE bench\r\n", 6),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub min_ms: f64,
+    pub rounds: usize,
+}
+
+pub fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let at = |q: f64| ms(samples[((samples.len() as f64 - 1.0) * q).round() as usize]);
+    Stats { p50_ms: at(0.5), p95_ms: at(0.95), min_ms: ms(samples[0]), rounds: samples.len() }
+}
+
+/// Receivers, all in one epoll, counting LFs per socket.
+struct Receivers {
+    socks: Vec<TcpStream>,
+    lfs: Vec<u64>,
+    sel: Selector,
+    buf: Vec<u8>,
+}
+
+impl Receivers {
+    fn connect(target: SocketAddr, n: usize, proto: Proto) -> io::Result<Receivers> {
+        let mut socks = Vec::with_capacity(n);
+        let (hello, _) = proto.hello();
+        for _ in 0..n {
+            let s = TcpStream::connect(target)?;
+            s.set_nodelay(true)?;
+            if !hello.is_empty() {
+                (&s).write_all(hello)?;
+            }
+            s.set_nonblocking(true)?;
+            socks.push(s);
+        }
+        let mut sel = Selector::new(Model::Epoll, Telemetry::disabled())?;
+        for s in &socks {
+            sel.register(s.as_raw_fd(), Interest::Read, Role::Tcp).map_err(io::Error::from)?;
+        }
+        Ok(Receivers { lfs: vec![0; socks.len()], socks, sel, buf: vec![0; 256 << 10] })
+    }
+
+    fn index(&self) -> Vec<usize> {
+        // fd → receiver index
+        let max = self.socks.iter().map(|s| s.as_raw_fd()).max().unwrap_or(0) as usize;
+        let mut idx = vec![usize::MAX; max + 1];
+        for (i, s) in self.socks.iter().enumerate() {
+            idx[s.as_raw_fd() as usize] = i;
+        }
+        idx
+    }
+
+    /// Reads until every receiver has seen at least `want` LFs in total.
+    fn wait_all(&mut self, want: u64, idx: &[usize]) -> io::Result<()> {
+        let mut behind = self.lfs.iter().filter(|&&n| n < want).count();
+        let deadline = Instant::now() + DEADLINE;
+        while behind > 0 {
+            if Instant::now() > deadline {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, format!("{behind} receivers never got the message")));
+            }
+            let info = self.sel.select(Some(Duration::from_millis(500)))?;
+            for i in 0..info.ready {
+                let Some((key, _)) = self.sel.ready_at(i) else { continue };
+                let r = idx[key.fd as usize];
+                let n = read_lfs(key.fd, &mut self.buf)?;
+                let before = self.lfs[r];
+                self.lfs[r] += n;
+                if before < want && self.lfs[r] >= want {
+                    behind -= 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Drains what is readable on `fd` now; returns the LFs seen. EOF is an error: a receiver was cut.
+fn read_lfs(fd: RawFd, buf: &mut [u8]) -> io::Result<u64> {
+    let mut lfs = 0;
+    loop {
+        match crate::sys::recv(fd, buf) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed a receiver")),
+            Ok(n) => {
+                lfs += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+                if n < buf.len() {
+                    return Ok(lfs);
+                }
+            }
+            Err(e) if crate::sys::is_would_block(&e) => return Ok(lfs),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn set_reset_on_close(s: &TcpStream) {
+    // Close with RST: ten thousand TIME_WAIT sockets per run would eat the ephemeral ports.
+    let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
+}
+
+/// Makes sure every receiver is registered: the server answered its hello, and (line protocol)
+/// one broadcast from `sender` reached all of them. Returns the LFs each receiver has seen.
+fn barrier(rx: &mut Receivers, sender: &mut TcpStream, proto: Proto, idx: &[usize]) -> io::Result<u64> {
+    let (_, hello_lfs) = proto.hello();
+    match proto {
+        Proto::Redis => {
+            rx.wait_all(hello_lfs, idx)?;
+            Ok(hello_lfs)
+        }
+        Proto::Line => {
+            sender.write_all(proto.message(0).as_bytes())?;
+            rx.wait_all(1, idx)?;
+            Ok(1)
+        }
+    }
+}
+
+/// Keeps reading a sender's socket in the background so broadcasts back to it never pile up.
+fn drain_in_background(s: &TcpStream, stop: Arc<AtomicBool>) -> io::Result<std::thread::JoinHandle<()>> {
+    let mut r = s.try_clone()?;
+    r.set_read_timeout(Some(Duration::from_millis(100)))?;
+    Ok(std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 << 10];
+        while !stop.load(Ordering::Relaxed) {
+            match r.read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {}
+                Err(_) => return,
+            }
+        }
+    }))
+}
+
+/// Ends a scenario: stops the sender's drain thread and closes every socket with a reset.
+fn hang_up(rx: Receivers, sender: TcpStream, stop: &AtomicBool, drain: std::thread::JoinHandle<()>) {
+    stop.store(true, Ordering::Relaxed);
+    for s in rx.socks.iter().chain(std::iter::once(&sender)) {
+        set_reset_on_close(s);
+    }
+    drop(rx);
+    drop(sender);
+    let _ = drain.join();
+}
