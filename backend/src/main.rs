@@ -7,6 +7,7 @@ use muxscope_shared::{App, Model};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// muxscope: watch IO multiplexing work. A chat server on a hand-written epoll/poll/select loop,
@@ -250,7 +251,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         let web_addr = listener.local_addr()?;
         let allow = Allow::new(web_addr, &cli.allow_hosts, &cli.allow_origins);
         let web = gateway::WebBudget::new(cli.max_web_connections.unwrap_or_else(|| gateway::web_share(limit)));
-        let state = AppState { hub, chat_addr, control: running_control, max_watchers: cli.max_watchers, web: web.clone() };
+        let state = AppState {
+            hub,
+            chat_addr,
+            control: running_control.clone(),
+            ledger: Arc::new(gateway::ledger::Ledger::new(running_control)),
+            max_watchers: cli.max_watchers,
+            web: web.clone(),
+        };
         let app = gateway::router(state, allow, cli.ws_echo);
         if !gateway::assets::page_is_embedded() {
             tracing::warn!("this binary has no page embedded: `cargo xtask run` builds and serves the real one");

@@ -90,6 +90,9 @@ struct ControlInner {
     signal_tid: AtomicI32,
     /// The newest snapshot generation asked for (see [`Control::request_snapshot`]).
     snapshot: AtomicU64,
+    /// The loop's totals as of its last turn: events (its seq), messages, deliveries, wakeups,
+    /// EAGAINs (read by `GET /api/models`, never waited on).
+    totals: [AtomicU64; 5],
     waker: OwnedFd,
 }
 
@@ -102,6 +105,7 @@ impl Control {
                 switch: Mutex::new(None),
                 signal_tid: AtomicI32::new(0),
                 snapshot: AtomicU64::new(0),
+                totals: Default::default(),
                 waker: sys::eventfd()?,
             }),
         })
@@ -117,6 +121,18 @@ impl Control {
         let tid = self.inner.signal_tid.load(Ordering::SeqCst);
         if tid != 0 {
             let _ = sys::tgkill(tid, sys::sig_wake());
+        }
+    }
+
+    /// The loop's totals as of its last turn.
+    pub fn totals(&self) -> Totals {
+        let t = |i: usize| self.inner.totals[i].load(Ordering::Relaxed);
+        Totals { events: t(0), messages: t(1), deliveries: t(2), wakeups: t(3), eagain: t(4) }
+    }
+
+    fn publish(&self, events: u64, c: &muxscope_shared::Counters) {
+        for (i, v) in [events, c.messages, c.deliveries, c.wakeups, c.eagain].into_iter().enumerate() {
+            self.inner.totals[i].store(v, Ordering::Relaxed);
         }
     }
 
@@ -188,6 +204,17 @@ impl Control {
 
 /// How long `POST /api/model` waits for the loop's answer.
 pub const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the loop has done so far (see [`Control::totals`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Every event the loop numbered, watched or not: its syscalls, completions and the rest.
+    pub events: u64,
+    pub messages: u64,
+    pub deliveries: u64,
+    pub wakeups: u64,
+    pub eagain: u64,
+}
 
 struct SwitchRequest {
     model: Model,

@@ -9,6 +9,7 @@ mod events;
 pub mod frame;
 pub mod guard;
 pub mod hub;
+pub mod ledger;
 mod model_api;
 pub mod serve;
 pub mod stream;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub chat_addr: SocketAddr,
     /// The loop's control: the model serving now, and live switches.
     pub control: crate::chat::Control,
+    /// What each model cost while it served (`GET /api/models`).
+    pub ledger: Arc<ledger::Ledger>,
     pub max_watchers: usize,
     pub web: WebBudget,
 }
@@ -68,6 +71,7 @@ pub fn router(state: AppState, allow: guard::Allow, echo: bool) -> Router {
         .route("/ws/chat", get(chat_ws))
         .route("/api/stats", get(stats))
         .route("/api/model", axum::routing::post(model_api::switch))
+        .route("/api/models", get(model_api::report))
         .fallback(get(assets::serve))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(Arc::new(allow), guard::check))
@@ -148,12 +152,12 @@ async fn chat_ws(ws: WebSocketUpgrade, Query(q): Query<ChatQuery>, State(st): St
     }
     ws.max_message_size(CHAT_MAX_MESSAGE)
         .max_frame_size(CHAT_MAX_MESSAGE)
-        .on_upgrade(move |socket| chat_session(socket, nick, st.chat_addr))
+        .on_upgrade(move |socket| chat_session(socket, nick, st.chat_addr, st.ledger))
 }
 
 /// One browser user = one real TCP client of the chat core. Lines go both ways unchanged; the
 /// core does all the chat logic (and all the sanitizing).
-async fn chat_session(mut ws: WebSocket, nick: String, chat_addr: SocketAddr) {
+async fn chat_session(mut ws: WebSocket, nick: String, chat_addr: SocketAddr, ledger: Arc<ledger::Ledger>) {
     let tcp = match TcpStream::connect(chat_addr).await {
         Ok(t) => t,
         Err(e) => {
@@ -168,6 +172,8 @@ async fn chat_session(mut ws: WebSocket, nick: String, chat_addr: SocketAddr) {
         return;
     }
     let mut limit = TokenBucket::full(CHAT_RATE, CHAT_BURST, Instant::now());
+    // Lines written and not yet back, with when: each one's round trip is measured.
+    let mut in_flight: std::collections::VecDeque<(String, Instant)> = std::collections::VecDeque::new();
     let mut buf = Vec::with_capacity(256);
     loop {
         if buf.len() as u64 > CHAT_LINE_LIMIT {
@@ -195,6 +201,10 @@ async fn chat_session(mut ws: WebSocket, nick: String, chat_addr: SocketAddr) {
                         if w.write_all(&out).await.is_err() {
                             return;
                         }
+                        if in_flight.len() == 32 {
+                            in_flight.pop_front();
+                        }
+                        in_flight.push_back((format!("[{nick}] {line}"), Instant::now()));
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -216,6 +226,10 @@ async fn chat_session(mut ws: WebSocket, nick: String, chat_addr: SocketAddr) {
                         }
                         let text = String::from_utf8_lossy(&buf).into_owned();
                         buf.clear();
+                        if let Some(i) = in_flight.iter().position(|(l, _)| *l == text) {
+                            ledger.round_trip(in_flight[i].1.elapsed());
+                            in_flight.drain(..=i);
+                        }
                         if !send_text(&mut ws, &text).await {
                             return;
                         }

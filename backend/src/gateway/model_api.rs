@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use muxscope_shared::ModelRequest;
+use muxscope_shared::{ModelRequest, ModelsReport};
 
 /// A model request is a few bytes; anything bigger is not one.
 const MAX_BODY: usize = 256;
@@ -25,10 +25,20 @@ pub async fn switch(State(st): State<AppState>, body: Bytes) -> Response {
     // The loop answers between two of its turns; that wait must not hold a runtime thread.
     let answer = tokio::task::spawn_blocking(move || control.switch(req.model, crate::chat::SWITCH_TIMEOUT)).await;
     match answer {
-        Ok(Ok(model)) => (StatusCode::OK, Json(ModelRequest { model })).into_response(),
+        Ok(Ok(model)) => {
+            st.ledger.switched(model);
+            (StatusCode::OK, Json(ModelRequest { model })).into_response()
+        }
         Ok(Err(why)) => error(StatusCode::CONFLICT, why),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("switch task failed: {e}")),
     }
+}
+
+/// `GET /api/models`: availability, and one measured row per model that has served.
+pub async fn report(State(st): State<AppState>) -> Json<ModelsReport> {
+    let ledger = st.ledger.clone();
+    // Reads /proc for every chat thread: off the runtime's threads.
+    Json(tokio::task::spawn_blocking(move || ledger.report()).await.expect("the report task"))
 }
 
 fn error(status: StatusCode, why: String) -> Response {

@@ -130,7 +130,7 @@ impl ChatServer {
         self.sel.tel.begin_turn(|| self.counters.clone());
         self.threads.info.insert(tid, ThreadInfo { tid, fd, role });
         self.sel.tel.emit_table(|| EventBody::Thread { op: ThreadOp::Spawn, tid, fd, role });
-        self.sel.tel.end_turn(|| self.counters.clone());
+        self.end_turn();
     }
 
     fn thread_ended(&mut self, tid: i32, fd: RawFd, id: u64, role: ThreadRole) {
@@ -158,7 +158,7 @@ impl ChatServer {
                 None => {}
             }
         }
-        self.sel.tel.end_turn(|| self.counters.clone());
+        self.end_turn();
     }
 
     /// Gives every client that owes output and has no writer one (while threads are allowed).
@@ -177,7 +177,7 @@ impl ChatServer {
         let r = f(self);
         self.flush_turn();
         self.spawn_writers();
-        self.sel.tel.end_turn(|| self.counters.clone());
+        self.end_turn();
         r
     }
 
@@ -216,6 +216,7 @@ pub(super) fn serve(shared: &Shared) -> io::Result<()> {
         s.threads.me = Arc::downgrade(shared);
         s.control.set_signal_tid(sys::gettid());
         s.step(|s| s.enter_blocking());
+        s.serving();
     }
     let leaving = loop {
         sys::wait_signal(HOUSEKEEPING);
@@ -253,7 +254,7 @@ pub(super) fn serve(shared: &Shared) -> io::Result<()> {
     s.control.set_signal_tid(0);
     if let Some(req) = leaving {
         let answer = s.step(|s| s.switch_to(req.model));
-        let _ = req.reply.send(answer);
+        s.answer_switch(req.reply, answer);
     }
     Ok(())
 }

@@ -176,6 +176,9 @@ pub struct ChatServer {
     /// The io_uring model's ring (taken by its loop while it runs), and the switch that ends it.
     uring: Option<Box<uring::Uring>>,
     uring_leaving: Option<(Model, std::sync::mpsc::Sender<Result<Model, String>>)>,
+    /// A switch into the blocking or io_uring model is answered once their threads or ring
+    /// serve, not when the tables are handed over.
+    reply_when_serving: Option<std::sync::mpsc::Sender<Result<Model, String>>>,
 }
 
 // SAFETY: the iovec pointers are scratch space only filled and used within one call; ChatServer
@@ -241,6 +244,7 @@ impl ChatServer {
                 _ => None,
             },
             uring_leaving: None,
+            reply_when_serving: None,
         })
     }
 
@@ -295,9 +299,9 @@ impl ChatServer {
             self.sel.tel.begin_turn(|| self.counters.clone());
             if let Some(req) = self.control.take_switch() {
                 let answer = self.switch_to(req.model);
-                let _ = req.reply.send(answer);
+                self.answer_switch(req.reply, answer);
                 // Told at once, not after the next wakeup (which may be long in coming).
-                self.sel.tel.end_turn(|| self.counters.clone());
+                self.end_turn();
                 if matches!(self.sel.kind(), Model::Blocking | Model::IoUring) {
                     return Ok(());
                 }
@@ -338,9 +342,32 @@ impl ChatServer {
                 self.idle_sweep = activity == self.last_activity;
                 self.last_activity = activity;
             }
-            self.sel.tel.end_turn(|| self.counters.clone());
+            self.end_turn();
         }
         Ok(())
+    }
+
+    /// Answers a switch request: at once, unless the new model still has to start serving.
+    fn answer_switch(&mut self, reply: std::sync::mpsc::Sender<Result<Model, String>>, answer: Result<Model, String>) {
+        match answer {
+            Ok(Model::Blocking | Model::IoUring) => self.reply_when_serving = Some(reply),
+            other => {
+                let _ = reply.send(other);
+            }
+        }
+    }
+
+    /// The blocking or io_uring model serves now: a switch into it is answered.
+    fn serving(&mut self) {
+        if let Some(reply) = self.reply_when_serving.take() {
+            let _ = reply.send(Ok(self.sel.kind()));
+        }
+    }
+
+    /// Ends a telemetry turn, and publishes the totals for `GET /api/models`.
+    fn end_turn(&mut self) {
+        self.sel.tel.end_turn(|| self.counters.clone());
+        self.control.publish(self.sel.tel.seq(), &self.counters);
     }
 
     /// A number that moves whenever a turn did any work: connections, bytes either way.

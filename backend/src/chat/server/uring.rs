@@ -183,12 +183,12 @@ impl ChatServer {
             rounds += 1;
         }
         self.flush_turn();
-        self.sel.tel.end_turn(|| self.counters.clone());
+        self.end_turn();
         if let Some((model, reply)) = self.uring_leaving.take() {
             self.sel.tel.begin_turn(|| self.counters.clone());
             let answer = self.switch_to(model);
-            let _ = reply.send(answer);
-            self.sel.tel.end_turn(|| self.counters.clone());
+            self.answer_switch(reply, answer);
+            self.end_turn();
         }
         result
     }
@@ -203,7 +203,7 @@ impl ChatServer {
                     let _ = req.reply.send(Err(why));
                 } else {
                     self.uring_leaving = Some((req.model, req.reply));
-                    self.sel.tel.end_turn(|| self.counters.clone());
+                    self.end_turn();
                     return Ok(());
                 }
             }
@@ -213,6 +213,7 @@ impl ChatServer {
                 }
             }
             self.arm(u)?;
+            self.serving();
             let timeout = self.next_timeout();
             u.enter(1, timeout, Some(&mut self.sel.tel))?;
             self.reap(u);
@@ -220,7 +221,7 @@ impl ChatServer {
             if Instant::now() >= self.next_sweep {
                 self.sweep();
             }
-            self.sel.tel.end_turn(|| self.counters.clone());
+            self.end_turn();
         }
         Ok(())
     }
