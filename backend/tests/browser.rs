@@ -313,3 +313,61 @@ fn reqwest_like_get(addr: std::net::SocketAddr, path: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     out
 }
+
+/// The model picker switches the live server: a thread per connection appears under the
+/// blocking model (a reader on each client's node, the acceptor on the listener), goes away
+/// under epoll, and a refused switch says why while the picker goes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_picker_switches_models_and_the_picture_follows() {
+    if !browser_available() {
+        return;
+    }
+    let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0", "--max-threads", "40"]);
+    let web = server.web.unwrap();
+    let clients: Vec<std::net::TcpStream> = (0..20).map(|_| std::net::TcpStream::connect(server.chat).unwrap()).collect();
+    let b = Browser::start().await;
+    b.client.goto(&format!("http://{web}/")).await.unwrap();
+    let tcp_nodes = "return document.querySelectorAll('[data-testid=fd-node][data-role=tcp]').length";
+    b.until("the crowd", &format!("{tcp_nodes} === 20")).await;
+    let pick = |m: &str| {
+        format!(
+            "const s = document.querySelector('[data-testid=model]'); s.value = '{m}'; s.dispatchEvent(new Event('change', {{bubbles: true}})); return s.value"
+        )
+    };
+    let threads = "return document.querySelectorAll('[data-testid=thread]').length";
+    b.js(&pick("blocking")).await;
+    b.until("a reader per client and the acceptor", &format!("{threads} === 21")).await;
+    assert!(reqwest_like_get(web, "/api/stats").contains("\"model\":\"blocking\""));
+    let readers =
+        b.js("return [...document.querySelectorAll('[data-testid=thread][data-role=reader]')].map(t => Number(t.dataset.fd))").await;
+    let nodes = b.js("return [...document.querySelectorAll('[data-testid=fd-node][data-role=tcp]')].map(n => Number(n.dataset.fd))").await;
+    let (mut r, mut n): (Vec<i64>, Vec<i64>) = (
+        readers.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect(),
+        nodes.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect(),
+    );
+    r.sort();
+    n.sort();
+    assert_eq!(r, n, "each client's node has its reader thread");
+    b.js(&pick("epoll")).await;
+    b.until(
+        "threads gone under epoll",
+        &format!("{threads} === 0 && {}", "document.querySelector('[data-testid=model]').value === 'epoll'"),
+    )
+    .await;
+    assert_eq!(b.js(tcp_nodes).await, json!(20), "every client stayed through both switches");
+    // 20 more clients: 40 readers and an acceptor are past --max-threads 40.
+    let more: Vec<std::net::TcpStream> = (0..20).map(|_| std::net::TcpStream::connect(server.chat).unwrap()).collect();
+    b.until("the bigger crowd", &format!("{tcp_nodes} === 40")).await;
+    b.js(&pick("blocking")).await;
+    let status = b
+        .until(
+            "the refusal, said",
+            "const t = document.querySelector('[data-testid=model-status]').textContent; return t.includes('--max-threads') ? t : false",
+        )
+        .await;
+    assert!(status.as_str().unwrap().contains("still on epoll"), "{status}");
+    b.until("the picker back on epoll", "return document.querySelector('[data-testid=model]').value === 'epoll'").await;
+    assert!(reqwest_like_get(web, "/api/stats").contains("\"model\":\"epoll\""));
+    drop((clients, more));
+    b.client.clone().close().await.unwrap();
+}
