@@ -162,6 +162,25 @@ enum BenchCmd {
         #[arg(long)]
         pid: Option<u32>,
     },
+    /// Every IO model on one server per size, switched live over the same N idle clients:
+    /// fan-out p50/p95, blast deliveries/s, server CPU, context switches, RSS, threads; and
+    /// the kernel floor at each N. JSON lines, then a Markdown table, on stdout.
+    Models {
+        /// The muxscope binary to start as the server (default: this one).
+        #[arg(long, value_name = "PATH")]
+        target_bin: Option<std::path::PathBuf>,
+        #[arg(long, value_delimiter = ',', default_value = "10,100,1000,10000")]
+        sizes: Vec<usize>,
+        /// The models in the order measured (a repeated one is measured again).
+        #[arg(long, value_delimiter = ',', value_parser = parse_model, default_value = "epoll,epoll-et,poll,select,sigio,io_uring,nonblocking,blocking,epoll")]
+        models: Vec<Model>,
+        /// Fan-out rounds per model (and for the floor).
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// Blast seconds per model (after a one-second warm-up).
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -328,6 +347,22 @@ fn run_bench(what: BenchCmd) -> anyhow::Result<()> {
         }
         BenchCmd::Churn { target, clients, seconds } => serde_json::to_string(&bench::churn(target, clients, seconds)?)?,
         BenchCmd::Connect { target, proto, clients, pid } => serde_json::to_string(&bench::connect(target, proto, clients, pid)?)?,
+        BenchCmd::Models { target_bin, sizes, models, rounds, seconds } => {
+            if sizes.is_empty() || sizes.contains(&0) || models.is_empty() || rounds == 0 || !(seconds > 0.0 && seconds <= 600.0) {
+                anyhow::bail!("--sizes and --models must be non-empty, sizes and --rounds at least 1, --seconds in (0, 600]");
+            }
+            let bin = match target_bin {
+                Some(p) => p,
+                None => std::env::current_exe()?,
+            };
+            let opts = bench::models::Options { bin, sizes, models, rounds, seconds };
+            let rows = bench::models::run(&opts, &mut |row| {
+                if let Ok(line) = serde_json::to_string(row) {
+                    println!("{line}");
+                }
+            })?;
+            format!("\n{}", bench::models::markdown(&rows).trim_end())
+        }
     };
     println!("{json}");
     Ok(())

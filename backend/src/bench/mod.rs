@@ -5,13 +5,15 @@
 //! (SUBSCRIBE / PUBLISH). Every load loop is bounded in count and time and targets loopback only.
 //!
 //! One file per scenario: [`fanout`] (and the kernel [`floor`]), [`blast`], [`connect`] (connects
-//! and RSS per idle client), [`load`] (a busy room and the soak's churn); the receivers and the
-//! protocol they share are here.
+//! and RSS per idle client), [`load`] (a busy room and the soak's churn), [`models`] (every IO
+//! model on the same connections, switched live); the receivers and the protocol they share are
+//! here.
 
 mod blast;
 mod connect;
 mod fanout;
 mod load;
+pub mod models;
 
 pub use blast::{blast, BlastResult};
 pub use connect::{connect, rss_of, ConnectResult};

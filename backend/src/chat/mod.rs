@@ -84,8 +84,10 @@ struct ControlInner {
     stop: AtomicBool,
     /// The model serving now, as `Model::ALL` index (for `/api/stats`, without asking the loop).
     model: AtomicU8,
-    /// A switch asked for and not yet taken by the loop, with where to send the answer.
+    /// A switch asked for and not yet taken by the loop, with where to send the answer; and a
+    /// flag the loop checks each turn without taking the lock.
     switch: Mutex<Option<SwitchRequest>>,
+    switch_pending: AtomicBool,
     /// The loop thread's id while it waits for signals (sigio): ringing must signal it too.
     signal_tid: AtomicI32,
     /// The newest snapshot generation asked for (see [`Control::request_snapshot`]).
@@ -103,6 +105,7 @@ impl Control {
                 stop: AtomicBool::new(false),
                 model: AtomicU8::new(model_index(model)),
                 switch: Mutex::new(None),
+                switch_pending: AtomicBool::new(false),
                 signal_tid: AtomicI32::new(0),
                 snapshot: AtomicU64::new(0),
                 totals: Default::default(),
@@ -153,6 +156,7 @@ impl Control {
                 return Err("another model switch is under way; try again in a moment".into());
             }
             *pending = Some(SwitchRequest { model, reply: tx });
+            self.inner.switch_pending.store(true, Ordering::SeqCst);
         }
         self.ring();
         match rx.recv_timeout(timeout) {
@@ -166,7 +170,12 @@ impl Control {
     }
 
     fn take_switch(&self) -> Option<SwitchRequest> {
-        self.inner.switch.lock().unwrap_or_else(|p| p.into_inner()).take()
+        if !self.inner.switch_pending.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut pending = self.inner.switch.lock().unwrap_or_else(|p| p.into_inner());
+        self.inner.switch_pending.store(false, Ordering::SeqCst);
+        pending.take()
     }
 
     fn set_model(&self, model: Model) {

@@ -70,7 +70,7 @@ impl ChatServer {
             return false;
         }
         if c.doomed.is_none() {
-            c.doomed = Some((reason, detail.take()));
+            c.doomed = Some(Box::new((reason, detail.take())));
             sys::shutdown(fd);
         }
         true
@@ -145,7 +145,10 @@ impl ChatServer {
             }
             let (left, doomed) = (c.threads, c.doomed.take());
             match doomed {
-                Some((reason, detail)) if left == 0 => self.close_client(fd, reason, detail),
+                Some(d) if left == 0 => {
+                    let (reason, detail) = *d;
+                    self.close_client(fd, reason, detail)
+                }
                 Some(d) => self.client(fd).expect("still here").doomed = Some(d),
                 // A writer left while more was queued for it: another takes over.
                 None if role == ThreadRole::Writer

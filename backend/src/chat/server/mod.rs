@@ -62,7 +62,7 @@ struct Client {
     /// writer; and, once someone asked for it closed while threads were still on it, why.
     threads: u8,
     writer: bool,
-    doomed: Option<(CloseReason, Option<String>)>,
+    doomed: Option<Box<(CloseReason, Option<String>)>>,
     peer: SocketAddr,
     nick: Option<Box<str>>,
     role: Role,
