@@ -217,3 +217,106 @@ fn echo_sends_each_line_back_to_its_sender_only_in_every_model() {
         assert_eq!(b.line(), format!("[{bname}] pong"), "{m}");
     }
 }
+
+/// A seccomp filter that makes `io_uring_setup` fail with EPERM, as a sandbox (or
+/// `kernel.io_uring_disabled`) does, installed in the child before it runs muxscope.
+fn forbid_io_uring(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; the filter and its program outlive the calls.
+    unsafe {
+        cmd.pre_exec(|| {
+            const LD_NR: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS: the syscall number
+            const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+            const RET: u16 = 0x06; // BPF_RET | BPF_K
+            let filter = [
+                libc::sock_filter { code: LD_NR, jt: 0, jf: 0, k: 0 },
+                libc::sock_filter { code: JEQ, jt: 0, jf: 1, k: libc::SYS_io_uring_setup as u32 },
+                libc::sock_filter { code: RET, jt: 0, jf: 0, k: 0x0005_0000 | libc::EPERM as u32 },
+                libc::sock_filter { code: RET, jt: 0, jf: 0, k: 0x7fff_0000 },
+            ];
+            let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut libc::sock_filter };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(libc::PR_SET_SECCOMP, 2, &prog as *const libc::sock_fprog) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn where_io_uring_is_forbidden_it_says_why_and_nothing_else_changes() {
+    let bin = std::env::var("MUXSCOPE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_muxscope").to_string());
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(["--model", "io_uring", "--chat-addr", "127.0.0.1:0", "--no-web"]);
+    forbid_io_uring(&mut cmd);
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("io_uring is not allowed here"), "{err}");
+    // Started on another model, the page is told io_uring is unavailable, and why; a switch to
+    // it is refused and the server carries on.
+    let s = Server::start_with("epoll", &["--web-addr", "127.0.0.1:0"], forbid_io_uring);
+    let web = s.web.unwrap();
+    let (_, body) = http(web, "GET", "/api/models", &[], "");
+    let report: ModelsReport = serde_json::from_str(&body).unwrap();
+    let why = report.available.iter().find(|a| a.model == Model::IoUring).and_then(|a| a.unavailable.clone());
+    assert!(why.as_deref().is_some_and(|w| w.contains("not allowed here")), "{body}");
+    assert!(report.available.iter().filter(|a| a.model != Model::IoUring).all(|a| a.unavailable.is_none()), "{body}");
+    let (code, body) = switch(web, "io_uring");
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("not allowed here") && body.contains("still on epoll"), "{body}");
+    let mut a = s.joined();
+    a.send("fine\n");
+    let name = a.name();
+    a.line_until(&format!("[{name}] fine"));
+}
+
+/// sigio with a realtime-signal queue of 2 (RLIMIT_SIGPENDING): a burst of talkers overflows it,
+/// the kernel falls back to plain SIGIO, the loop rescans every fd (told: a wait with
+/// `overflow`), and no line is lost.
+#[test]
+fn sigio_survives_a_signal_queue_overflow() {
+    use futures_util::StreamExt;
+    let s = Server::start_with("sigio", &["--web-addr", "127.0.0.1:0"], |cmd| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit { rlim_cur: 2, rlim_max: 2 };
+                if libc::setrlimit(libc::RLIMIT_SIGPENDING, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
+    let web = s.web.unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (mut ws, _) = rt.block_on(tokio_tungstenite::connect_async(format!("ws://{web}/ws/events"))).unwrap();
+    const TALKERS: usize = 40;
+    const LINES: usize = 20;
+    let mut socks: Vec<TcpStream> = (0..TALKERS).map(|_| TcpStream::connect(s.chat).unwrap()).collect();
+    let mut probe = Client::connect(s.chat);
+    assert_eq!(probe.who_count(), TALKERS + 1);
+    for round in 0..LINES {
+        for (k, t) in socks.iter_mut().enumerate() {
+            t.write_all(format!("talker {k} round {round}\n").as_bytes()).unwrap();
+        }
+    }
+    let want = TALKERS * LINES;
+    let (lines, eof) = read_all(&mut socks, want, Instant::now() + Duration::from_secs(30));
+    assert!(lines.iter().all(|&n| n == want), "lines per client {lines:?}, want {want}");
+    assert!(!eof.iter().any(|&e| e));
+    let overflows = rt.block_on(async {
+        let mut seen = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+            if let Ok(text) = msg.to_text() {
+                seen += text.matches("\"overflow\":true").count();
+            }
+        }
+        seen
+    });
+    assert!(overflows > 0, "the signal queue never overflowed (RLIMIT_SIGPENDING 2, {TALKERS} talkers)");
+}
