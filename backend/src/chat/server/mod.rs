@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 
 mod accept;
 mod blocking;
+mod close;
 mod read;
+mod snapshot;
 mod switch;
 mod timers;
 mod uring;
@@ -390,70 +392,5 @@ impl ChatServer {
         let owed = self.sel.tel.owes_gap() || self.control.snapshot_wanted(self.snapshot_served).is_some();
         let gap = owed.then_some(GAP_RETRY);
         sweep.into_iter().chain(gap).min()
-    }
-
-    pub(super) fn close_client(&mut self, fd: RawFd, reason: CloseReason, mut detail: Option<String>) {
-        if self.close_deferred(fd, reason, &mut detail) {
-            return;
-        }
-        if self.sel.kind() == Model::IoUring && self.client(fd).is_some() {
-            // Its recv (and any send) in the ring complete now, and are ignored.
-            sys::shutdown(fd);
-        }
-        let Some(slot) = self.slots.get_mut(fd as usize) else { return };
-        let Slot::Client(c) = std::mem::replace(slot, Slot::Empty) else { return };
-        // Unregister before close: the kernel drops closed fds from epoll by itself, but poll and
-        // select would be handed a dead (or reused) number.
-        let _ = self.sel.unregister(fd);
-        self.per_ip.release(c.peer.ip());
-        let idx = c.live_idx as usize;
-        self.live.swap_remove(idx);
-        if let Some(&moved) = self.live.get(idx) {
-            if let Slot::Client(m) = &mut self.slots[moved as usize] {
-                m.live_idx = idx as u32;
-            }
-        }
-        self.counters.closed += 1;
-        self.sel.tel.emit_table(|| EventBody::Close { fd, reason, detail });
-        drop(c);
-    }
-
-    pub(super) fn shutdown(&mut self) {
-        for fd in self.live.clone() {
-            self.close_client(fd, CloseReason::Shutdown, None);
-        }
-        let _ = self.sel.unregister(self.listen_fd);
-        self.listener = None;
-        self.sel.tel.flush();
-    }
-
-    pub fn snapshot(&self) -> Snapshot {
-        let fds = self
-            .sel
-            .keys()
-            .map(|k| {
-                let (name, pending_out, role) = match (&self.slots.get(k.fd as usize), k.data) {
-                    (Some(Slot::Client(c)), _) => (c.name(), c.out.bytes() as u64, c.role),
-                    (_, Role::Listener) => (self.local_addr.to_string(), 0, Role::Listener),
-                    (_, role) => ("eventfd".to_string(), 0, role),
-                };
-                FdInfo { fd: k.fd, role, interest: k.interest, name, pending_out }
-            })
-            .collect();
-        let threads = self.threads.info.values().cloned().collect();
-        let mut counters = self.counters.clone();
-        counters.dropped_events = self.sel.tel.dropped_total();
-        Snapshot {
-            version: PROTOCOL_VERSION,
-            poller: self.sel.kind().name().to_string(),
-            model: Some(self.sel.kind()),
-            chat_addr: self.local_addr.to_string(),
-            fds,
-            handover: false,
-            threads,
-            counters,
-            seq: self.sel.tel.seq(),
-            ts_ns: self.sel.tel.now_ns(),
-        }
     }
 }
