@@ -348,6 +348,11 @@ async fn the_picker_switches_models_and_the_picture_follows() {
     r.sort();
     n.sort();
     assert_eq!(r, n, "each client's node has its reader thread");
+    // For the README: the blocking model's threads, the picker and the compare panel.
+    let png = b.client.screenshot().await.unwrap();
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/muxscope-models.png");
+    std::fs::write(&out, png).unwrap();
+    eprintln!("screenshot: {}", out.display());
     b.js(&pick("epoll")).await;
     b.until(
         "threads gone under epoll",

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 /// Round trips kept per model (the median is over these).
 const RTT_KEEP: usize = 256;
 
+/// The counters a stint is measured between.
 #[derive(Clone, Copy, Default)]
-struct Sample {
+pub struct Sample {
     totals: Totals,
     /// CPU of the chat's threads, in clock ticks; their context switches.
     utime: u64,
@@ -70,14 +71,20 @@ impl Ledger {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The loop now serves `model` (after a switch answered 200): the stint before it ends.
-    pub fn switched(&self, model: Model) {
+    /// Taken just before a switch is asked for: the end of the stint it may close (so the new
+    /// model's threads are not counted in the old one's row).
+    pub fn before_switch(&self) -> Sample {
+        sample(&self.control)
+    }
+
+    /// The loop now serves `model` (a switch answered 200): the stint before it ended at `ended`.
+    pub fn switched(&self, model: Model, ended: Sample) {
         let now = sample(&self.control);
         let mut st = self.lock();
         if st.current == model {
             return;
         }
-        close_stint(&mut st, now);
+        close_stint(&mut st, ended);
         st.current = model;
         st.since = Instant::now();
         st.start = now;

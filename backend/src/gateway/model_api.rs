@@ -21,14 +21,20 @@ pub async fn switch(State(st): State<AppState>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("expected {{\"model\":\"NAME\"}}: {e}")),
     };
-    let control = st.control.clone();
-    // The loop answers between two of its turns; that wait must not hold a runtime thread.
-    let answer = tokio::task::spawn_blocking(move || control.switch(req.model, crate::chat::SWITCH_TIMEOUT)).await;
-    match answer {
-        Ok(Ok(model)) => {
-            st.ledger.switched(model);
-            (StatusCode::OK, Json(ModelRequest { model })).into_response()
+    let (control, ledger) = (st.control.clone(), st.ledger.clone());
+    // The loop answers between two of its turns, and the ledger reads /proc for every chat
+    // thread: neither may hold a runtime thread.
+    let answer = tokio::task::spawn_blocking(move || {
+        let ended = ledger.before_switch();
+        let answer = control.switch(req.model, crate::chat::SWITCH_TIMEOUT);
+        if let Ok(model) = &answer {
+            ledger.switched(*model, ended);
         }
+        answer
+    })
+    .await;
+    match answer {
+        Ok(Ok(model)) => (StatusCode::OK, Json(ModelRequest { model })).into_response(),
         Ok(Err(why)) => error(StatusCode::CONFLICT, why),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("switch task failed: {e}")),
     }
