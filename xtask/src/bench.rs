@@ -3,7 +3,11 @@
 //!
 //! Targets: muxscope (core only; core with a draining telemetry consumer; core + gateway with a
 //! headless Chromium watching the page), the seed's Python chat server (if `../shared/seed` is
-//! there), Redis pub/sub, and the kernel floor. Loopback only; every run bounded.
+//! there), Redis pub/sub, and the kernel floor; and (h) every IO model of muxscope on the same
+//! connections ([`models`], plotted by [`svg`]). Loopback only; every run bounded.
+
+mod models;
+mod svg;
 
 use crate::{cmd, root, setup, status, step, Result};
 use serde_json::Value;
@@ -173,11 +177,13 @@ impl Report {
 
 pub fn main(args: &[String]) -> Result {
     let quick = args.iter().any(|a| a == "--quick");
-    // --only a,b,c,e: a subset of the sections ((c) includes (d)).
+    // --only a,b,c,e,models: a subset of the sections ((c) includes (d); `models` or `h` is (h)).
     let only: Option<Vec<String>> =
         args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|v| v.split(',').map(str::to_string).collect());
-    let run = |sec: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == sec));
-    setup(true, true)?;
+    let run = |sec: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == sec || (sec == "models" && x == "h")));
+    // The seed, Redis and the shared muxscope only serve (a), (b) and (c); the browser (b) and (e).
+    let servers = run("a") || run("b") || run("c");
+    setup(run("b") || run("e"), servers)?;
     step("building muxscope (release)");
     status(cmd("cargo").args(["build", "--release", "-p", "muxscope"]))?;
     let mut r = Report { lines: vec![] };
@@ -186,11 +192,11 @@ pub fn main(args: &[String]) -> Result {
     r.line(format!("machine: {} cores, {}", num_cpus(), first_line("/proc/cpuinfo", "model name")));
     r.line(String::new());
 
-    let mux = muxscope(5001, &[])?;
+    let mut mux = if servers { Some(muxscope(5001, &[])?) } else { None };
     // The seed's loop thread dies on the first send to a reset socket (and closes its listener
     // on the way out), so every seed measurement gets a fresh one.
-    let mut seed = start_seed()?;
-    let rd = redis(5003)?;
+    let mut seed = if servers { start_seed()? } else { None };
+    let mut rd = if servers { Some(redis(5003)?) } else { None };
     let targets: Vec<(&str, String, &str)> = {
         let mut t = vec![("muxscope", "127.0.0.1:5001".to_string(), "line")];
         if seed.is_some() {
@@ -337,8 +343,8 @@ pub fn main(args: &[String]) -> Result {
         r.line("## (c) 10,000 clients connecting one after another, then served once; (d) server RSS per idle client".into());
         r.line("| target | seconds | connects/s | RSS before → after | RSS per idle client |".into());
         r.line("|---|---|---|---|---|".into());
-        drop(mux);
-        drop(rd);
+        drop(mux.take());
+        drop(rd.take());
         let n = if quick { "2000" } else { "10000" };
         let have_seed = seed.is_some();
         // A fresh seed too: the old one still holds what the earlier runs left behind.
@@ -418,6 +424,13 @@ pub fn main(args: &[String]) -> Result {
                 v["frames"]
             ));
         }
+    }
+    drop(mux);
+    drop(rd);
+
+    // (h) every IO model on the same connections: its own servers, one per size
+    if run("models") {
+        models::section(quick, &mut r)?;
     }
     let dir = root().join("bench-results");
     let _ = std::fs::create_dir_all(&dir);

@@ -107,7 +107,8 @@ pub struct ModelRow {
     pub threads_blast: Option<usize>,
     pub chat_threads_idle: Option<usize>,
     pub chat_threads_blast: Option<usize>,
-    /// Receivers the server had cut so far (slow-consumer limits), of `clients`.
+    /// Receivers the server cut during this model's measurement (slow-consumer limits), or that
+    /// were left out because a line never reached them; replaced before the next model.
     pub receivers_cut: usize,
     /// Anything worth a footnote: a late switch, a fan-out cut short, a room that did not settle.
     pub note: Option<String>,
@@ -142,6 +143,7 @@ fn one_size(opts: &Options, n: usize) -> io::Result<Vec<ModelRow>> {
     say(&format!("N={n}: server pid {} on {start_model}; connecting {n} clients and {} senders", server.pid, SENDERS + 1));
     let mut room = Room::connect(server.chat, n, SENDERS)?;
     let missing = room.sync(SYNC_LIMIT)?;
+    room.take_notes();
     if missing > 0 {
         return Err(io::Error::other(format!("{missing} of {n} clients never had the first line")));
     }
@@ -162,7 +164,6 @@ fn one_size(opts: &Options, n: usize) -> io::Result<Vec<ModelRow>> {
                 say(&format!("N={n}: {model} refused ({status}): {reason}"));
                 row.status = if status == 409 { "refused" } else { "failed" }.into();
                 row.reason = Some(reason);
-                row.receivers_cut = room.cut();
                 rows.push(row);
                 continue;
             }
@@ -178,14 +179,17 @@ fn one_size(opts: &Options, n: usize) -> io::Result<Vec<ModelRow>> {
             rows.push(row);
             continue;
         }
-        if let Err(why) = measure(&server, &mut room, opts, &mut row) {
+        let measured = measure(&server, &mut room, opts, &mut row);
+        for note in room.take_notes() {
+            add_note(&mut row, note);
+        }
+        if let Err(why) = measured {
             broken = Some(why.clone());
             row.status = "failed".into();
             row.reason = Some(why);
         } else {
             row.status = "ok".into();
         }
-        row.receivers_cut = room.cut();
         say(&format!(
             "N={n}: {model}: fan-out p50 {:.2} ms, {:.0} deliveries/s, {:.2} cores",
             row.fanout_p50_ms.unwrap_or(f64::NAN),
@@ -228,19 +232,25 @@ fn measure(server: &Server, room: &mut Room, opts: &Options, row: &mut ModelRow)
     row.chat_ctx_per_sec = Some(b.usage.chat_voluntary_per_sec + b.usage.chat_involuntary_per_sec);
     (row.rss_blast_bytes, row.threads_blast, row.chat_threads_blast) =
         (Some(b.end.rss_bytes), Some(b.end.threads), Some(b.end.chat_threads));
+    if b.deliveries == 0 {
+        add_note(row, format!("no line reached a receiver in the blast window (server at {:.2} cores): stalled", b.usage.cpu_cores));
+    }
     resync(room, row)
 }
 
 /// After a blast (or a fan-out cut short): wait until the server has sent everything it owed,
-/// then count from zero again.
+/// then count from zero again (receivers still out of step are left out, and said so).
 fn resync(room: &mut Room, row: &mut ModelRow) -> Result<(), String> {
     if !room.settle(SETTLE_QUIET, SETTLE_LIMIT).map_err(|e| e.to_string())? {
         add_note(row, format!("output still arriving {SETTLE_LIMIT:?} after the load stopped"));
     }
-    match room.sync(SYNC_LIMIT).map_err(|e| e.to_string())? {
-        0 => Ok(()),
-        k => Err(format!("{k} receivers did not have a line within {SYNC_LIMIT:?} after the blast; the room is out of step")),
+    let io = |e: io::Error| e.to_string();
+    room.sync(SYNC_LIMIT).map_err(io)?;
+    row.receivers_cut = room.cut();
+    if room.replace_cut().map_err(io)? > 0 {
+        room.sync(SYNC_LIMIT).map_err(io)?;
     }
+    Ok(())
 }
 
 fn add_note(row: &mut ModelRow, note: String) {

@@ -9,8 +9,10 @@
 
 use super::super::{drain_in_background, payload, read_lfs, set_reset_on_close, Proto, Receivers};
 use super::procstat::{self, Sample, Usage};
+use muxscope_shared::{Interest, Role};
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -54,6 +56,8 @@ pub(super) struct Room {
     /// LFs every live receiver has seen since the last [`Room::sync`].
     seen: u64,
     buf: Vec<u8>,
+    /// What happened to the room since [`Room::take_notes`] was last called.
+    notes: Vec<String>,
 }
 
 /// A fan-out run: its samples, and why it stopped early if it did.
@@ -76,11 +80,27 @@ impl Room {
         let idx = rx.index();
         let sender = Drained::connect(target)?;
         let blasters = (0..senders).map(|_| Drained::connect(target)).collect::<io::Result<Vec<_>>>()?;
-        Ok(Room { target, idx, dead: vec![false; clients], rx, sender, blasters, seen: 0, buf: vec![0; 256 << 10] })
+        Ok(Room { target, idx, dead: vec![false; clients], rx, sender, blasters, seen: 0, buf: vec![0; 256 << 10], notes: vec![] })
     }
 
+    /// Receivers left out so far: cut by the server, or reset here after they fell out of step.
     pub fn cut(&self) -> usize {
         self.dead.iter().filter(|&&d| d).count()
+    }
+
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// One line from the fan-out sender. If the server has cut the sender (it reads every
+    /// broadcast too, and may fall behind in a blast), a fresh one takes its place, once.
+    fn say(&mut self, line: &[u8]) -> io::Result<()> {
+        if (&self.sender.sock).write_all(line).is_ok() {
+            return Ok(());
+        }
+        self.sender = Drained::connect(self.target)?;
+        self.notes.push("the server had cut the fan-out sender: a fresh one took its place".into());
+        (&self.sender.sock).write_all(line)
     }
 
     /// Reads whatever is ready within `wait`; per receiver, the LFs are added to its count.
@@ -145,13 +165,59 @@ impl Room {
         Ok(true)
     }
 
+    /// Connects a fresh receiver in place of each one left out, so every model is measured
+    /// with N receivers; returns how many.
+    pub fn replace_cut(&mut self) -> io::Result<usize> {
+        let mut replaced = 0;
+        for r in 0..self.dead.len() {
+            if !self.dead[r] {
+                continue;
+            }
+            let s = TcpStream::connect_timeout(&self.target, Duration::from_secs(10))?;
+            s.set_nodelay(true)?;
+            s.set_nonblocking(true)?;
+            let fd = s.as_raw_fd();
+            // The old one goes first (with a reset), then the new one is registered in its place.
+            set_reset_on_close(&self.rx.socks[r]);
+            self.rx.socks[r] = s;
+            if fd as usize >= self.idx.len() {
+                self.idx.resize(fd as usize + 1, usize::MAX);
+            }
+            self.idx[fd as usize] = r;
+            self.rx.sel.register(fd, Interest::Read, Role::Tcp).map_err(io::Error::from)?;
+            self.dead[r] = false;
+            self.rx.lfs[r] = 0;
+            replaced += 1;
+        }
+        if replaced > 0 {
+            self.notes.push(format!("{replaced} receivers left out so far were replaced by fresh connections for the next model"));
+        }
+        Ok(replaced)
+    }
+
     /// Counts from zero again: one line from the fan-out sender must reach every live receiver.
-    /// Returns how many it did not reach within `within`.
+    /// Returns how many it did not reach within `within`; those are reset (the server drops
+    /// what it owed them) and left out from then on, so the room stays in step.
     pub fn sync(&mut self, within: Duration) -> io::Result<usize> {
         self.rx.lfs.iter_mut().for_each(|n| *n = 0);
         self.seen = 1;
-        (&self.sender.sock).write_all(Proto::Line.message(0).as_bytes())?;
-        self.wait(1, within)
+        self.say(Proto::Line.message(0).as_bytes())?;
+        let behind = self.wait(1, within)?;
+        if behind > 0 {
+            for r in 0..self.dead.len() {
+                if !self.dead[r] && self.rx.lfs[r] < 1 {
+                    self.dead[r] = true;
+                    let s = &self.rx.socks[r];
+                    let _ = self.rx.sel.unregister(s.as_raw_fd());
+                    set_reset_on_close(s);
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                }
+            }
+            self.notes.push(format!(
+                "{behind} receivers never had a line within {within:?} (output owed to them was not sent): reset and left out"
+            ));
+        }
+        Ok(behind)
     }
 
     /// One 64 B line to everyone, `rounds` times: how long until the last live receiver had it.
@@ -165,7 +231,7 @@ impl Room {
             std::thread::sleep(Duration::from_millis(20));
             let msg = Proto::Line.message(r as u64 + 1);
             let start = Instant::now();
-            (&self.sender.sock).write_all(msg.as_bytes())?;
+            self.say(msg.as_bytes())?;
             self.seen += 1;
             let behind = self.wait(self.seen, round_limit)?;
             if behind > 0 {

@@ -83,7 +83,7 @@ pub fn markdown(rows: &[Row]) -> String {
                     note = if note.is_empty() { format!("{what}: {reason}") } else { format!("{what}: {reason}; {note}") };
                 }
                 if m.receivers_cut > 0 {
-                    note = format!("{note}{}{} receivers cut so far", if note.is_empty() { "" } else { "; " }, m.receivers_cut);
+                    note = format!("{note}{}{} receivers cut", if note.is_empty() { "" } else { "; " }, m.receivers_cut);
                 }
                 let ep = |f: fn(&ModelRow) -> Option<f64>| epoll.and_then(f);
                 let _ = writeln!(
@@ -153,7 +153,7 @@ mod tests {
         ];
         let t = markdown(&rows);
         assert!(t.contains("*kernel floor* (9,000 pairs)"), "{t}");
-        assert!(t.contains("| poll | — | 8.00 / 16.00 | 4.00× | 2.00× | 1.00 M | 0.50× |"), "{t}");
+        assert!(t.contains("| poll | — | 8.00 / 16.0 | 4.00× | 2.00× | 1.00 M | 0.50× |"), "{t}");
         assert!(t.contains("**refused** (409): exceed --max-threads 2000"), "{t}");
     }
 }
