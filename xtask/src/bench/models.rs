@@ -115,7 +115,10 @@ pub fn section(quick: bool, r: &mut Report) -> Result {
 
 fn commit() -> String {
     let head = output(cmd("git").args(["rev-parse", "--short", "HEAD"])).unwrap_or_default().trim().to_string();
-    let dirty = output(cmd("git").args(["status", "--porcelain", "--untracked-files=no"])).is_some_and(|s| !s.trim().is_empty());
+    // What this section writes does not count.
+    let dirty =
+        output(cmd("git").args(["status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md", ":!docs/models.svg"]))
+            .is_some_and(|s| !s.trim().is_empty());
     if dirty {
         format!("{head} (with uncommitted changes in the working tree)")
     } else {

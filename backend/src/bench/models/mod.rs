@@ -147,6 +147,12 @@ fn one_size(opts: &Options, n: usize) -> io::Result<Vec<ModelRow>> {
     if missing > 0 {
         return Err(io::Error::other(format!("{missing} of {n} clients never had the first line")));
     }
+    // First touches (the server's queues for N clients, both sides' socket memory) would
+    // otherwise land on whichever model goes first: one blast, not measured, before any is.
+    say(&format!("N={n}: warm-up blast on {start_model} (not measured)"));
+    room.blast(WARMUP, opts.seconds.min(2.0), server.pid)?;
+    resync(&mut room, &mut ModelRow::default()).map_err(io::Error::other)?;
+    room.take_notes();
     let mut rows = vec![];
     let mut broken: Option<String> = None;
     for (i, &model) in opts.models.iter().enumerate() {
@@ -233,7 +239,9 @@ fn measure(server: &Server, room: &mut Room, opts: &Options, row: &mut ModelRow)
     (row.rss_blast_bytes, row.threads_blast, row.chat_threads_blast) =
         (Some(b.end.rss_bytes), Some(b.end.threads), Some(b.end.chat_threads));
     if b.deliveries == 0 {
-        add_note(row, format!("no line reached a receiver in the blast window (server at {:.2} cores): stalled", b.usage.cpu_cores));
+        add_note(row, format!("no line reached a receiver in the blast window (server at {:.2} cores): a stall", b.usage.cpu_cores));
+    } else if b.usage.cpu_cores < 0.5 {
+        add_note(row, format!("the server sat idle for much of the blast window ({:.2} cores): a stall", b.usage.cpu_cores));
     }
     resync(room, row)
 }

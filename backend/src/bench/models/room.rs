@@ -190,7 +190,7 @@ impl Room {
             replaced += 1;
         }
         if replaced > 0 {
-            self.notes.push(format!("{replaced} receivers left out so far were replaced by fresh connections for the next model"));
+            self.notes.push(format!("the {replaced} left out were replaced by fresh connections before the next model"));
         }
         Ok(replaced)
     }

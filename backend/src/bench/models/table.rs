@@ -83,7 +83,8 @@ pub fn markdown(rows: &[Row]) -> String {
                     note = if note.is_empty() { format!("{what}: {reason}") } else { format!("{what}: {reason}; {note}") };
                 }
                 if m.receivers_cut > 0 {
-                    note = format!("{note}{}{} receivers cut", if note.is_empty() { "" } else { "; " }, m.receivers_cut);
+                    let cut = format!("**{} of {} receivers cut or left out**", m.receivers_cut, thousands(m.clients));
+                    note = if note.is_empty() { cut } else { format!("{cut}; {note}") };
                 }
                 let ep = |f: fn(&ModelRow) -> Option<f64>| epoll.and_then(f);
                 let _ = writeln!(
