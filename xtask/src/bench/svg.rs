@@ -1,7 +1,7 @@
 //! `docs/models.svg`, written by hand: three panels against connections (log x), one line per
 //! IO model: fan-out p50 (with the kernel floor), blast deliveries/s, and the chat threads'
 //! context switches/s. A model the server refused, or one with nothing to plot, is a cross on
-//! the panel's bottom edge at that N.
+//! the panel's bottom edge at that N; a point where the server cut receivers or stalled is hollow.
 
 use serde_json::Value;
 use std::fmt::Write;
@@ -126,17 +126,17 @@ pub fn plot(rows: &[Value], subtitle: &str) -> String {
         if i == 0 {
             let pts: Vec<(f64, f64)> =
                 floors.iter().filter_map(|r| Some((r["clients"].as_f64()?, r["p50_ms"].as_f64().filter(|v| *v > 0.0)?))).collect();
-            polyline(&mut s, &pts.iter().map(|&(n, v)| (px(n), py(v))).collect::<Vec<_>>(), "#000", 1.5, Some("5,4"));
+            polyline(&mut s, &pts.iter().map(|&(n, v)| (px(n), py(v), false)).collect::<Vec<_>>(), "#000", 1.5, Some("5,4"));
         }
         // Crosses at the same N stack upwards.
         let mut crosses: Vec<u64> = vec![];
         for (name, colour) in MODELS {
             let mine: Vec<&&Value> = models.iter().filter(|r| r["model"] == name).collect();
-            let mut run: Vec<(f64, f64)> = vec![];
+            let mut run: Vec<(f64, f64, bool)> = vec![];
             for r in &mine {
                 let Some(n) = r["clients"].as_f64() else { continue };
                 match value(r) {
-                    Some(v) => run.push((px(n), py(v))),
+                    Some(v) => run.push((px(n), py(v), troubled(r))),
                     None => {
                         polyline(&mut s, &run, colour, if name == "blocking" { 3.0 } else { 1.8 }, None);
                         run.clear();
@@ -174,7 +174,7 @@ pub fn plot(rows: &[Value], subtitle: &str) -> String {
     let _ = writeln!(
         s,
         r##"<text x="{LEFT}" y="{}" fill="#555">× at a panel's bottom: refused by the server (409: blocking past --max-threads, select past FD_SETSIZE), or nothing to plot there</text>
-<text x="{LEFT}" y="{}" fill="#555">(a stalled blast, no context switches); BENCHMARKS.md (h) has every row, epoll's second pass and the notes.</text>"##,
+<text x="{LEFT}" y="{}" fill="#555">(no context switches). Hollow dot: the server cut receivers or stalled in that blast. BENCHMARKS.md (h) has every row, epoll's second pass and the notes.</text>"##,
         y + 28.0,
         y + 44.0
     );
@@ -182,16 +182,26 @@ pub fn plot(rows: &[Value], subtitle: &str) -> String {
     s
 }
 
-fn polyline(s: &mut String, pts: &[(f64, f64)], colour: &str, width: f64, dash: Option<&str>) {
+/// The server cut receivers or stalled during this row's blast: its point is drawn hollow.
+fn troubled(r: &Value) -> bool {
+    r["receivers_cut"].as_u64().unwrap_or(0) > 0 || r["note"].as_str().is_some_and(|n| n.contains("stall"))
+}
+
+/// A line through `pts` (x, y, hollow), with a dot on each unless dashed.
+fn polyline(s: &mut String, pts: &[(f64, f64, bool)], colour: &str, width: f64, dash: Option<&str>) {
     if pts.is_empty() {
         return;
     }
-    let path: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+    let path: Vec<String> = pts.iter().map(|(x, y, _)| format!("{x:.1},{y:.1}")).collect();
     let dash = dash.map(|d| format!(r#" stroke-dasharray="{d}""#)).unwrap_or_default();
     let _ = writeln!(s, r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="{width}"{dash}/>"#, path.join(" "));
     if dash.is_empty() {
-        for (x, y) in pts {
-            let _ = writeln!(s, r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{colour}"/>"#);
+        for (x, y, hollow) in pts {
+            if *hollow {
+                let _ = writeln!(s, r#"<circle cx="{x:.1}" cy="{y:.1}" r="4.5" fill="white" stroke="{colour}" stroke-width="2"/>"#);
+            } else {
+                let _ = writeln!(s, r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{colour}"/>"#);
+            }
         }
     }
 }
