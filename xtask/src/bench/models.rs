@@ -47,7 +47,12 @@ pub fn section(quick: bool, r: &mut Report) -> Result {
     if !status.success() {
         return Err(format!("muxscope bench models failed ({status})"));
     }
-    let rows: Vec<Value> = lines.iter().filter(|l| l.starts_with('{')).filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let json: Vec<&str> = lines.iter().filter(|l| l.starts_with('{')).map(String::as_str).collect();
+    // The raw rows, for looking at more than the table shows (not committed).
+    let raw = root().join("bench-results/models.jsonl");
+    let _ = std::fs::create_dir_all(root().join("bench-results"));
+    let _ = std::fs::write(&raw, json.join("\n") + "\n");
+    let rows: Vec<Value> = json.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let table: Vec<&str> = lines.iter().filter(|l| l.starts_with('|')).map(String::as_str).collect();
     if rows.is_empty() || table.is_empty() {
         return Err(format!("muxscope bench models printed no rows:\n{}", lines.join("\n")));
