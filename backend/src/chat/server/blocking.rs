@@ -262,25 +262,34 @@ pub(super) fn serve(shared: &Shared) -> io::Result<()> {
     Ok(())
 }
 
-/// Tells every thread to stop and interrupts its blocked call until it has ended.
+/// Tells every thread to stop and interrupts its blocked call until it has ended: every thread
+/// still running is signalled each round, so a thousand threads take a few rounds, not a
+/// thousand.
 fn stop_threads(shared: &Shared) {
     use std::os::unix::thread::JoinHandleExt;
-    let handles = {
-        let mut s = lock(shared);
-        s.threads.stop.store(true, Ordering::SeqCst);
-        std::mem::take(&mut s.threads.handles)
-    };
-    for h in handles {
-        while !h.is_finished() {
-            // SAFETY: the thread has not been joined, so its pthread_t is valid.
-            unsafe { libc::pthread_kill(h.as_pthread_t(), sys::sig_interrupt()) };
-            std::thread::sleep(INTERRUPT_EVERY);
+    loop {
+        let mut handles = {
+            let mut s = lock(shared);
+            s.threads.stop.store(true, Ordering::SeqCst);
+            std::mem::take(&mut s.threads.handles)
+        };
+        // Threads started by others meanwhile (a reader the acceptor had just started) come
+        // back in `handles` on the next round.
+        if handles.is_empty() {
+            return;
         }
-        let _ = h.join();
-    }
-    // Threads started by others while this ran (a reader the acceptor had just started).
-    if !lock(shared).threads.handles.is_empty() {
-        stop_threads(shared);
+        while !handles.is_empty() {
+            for h in &handles {
+                // SAFETY: the thread has not been joined, so its pthread_t is valid.
+                unsafe { libc::pthread_kill(h.as_pthread_t(), sys::sig_interrupt()) };
+            }
+            std::thread::sleep(INTERRUPT_EVERY);
+            let (done, running): (Vec<_>, Vec<_>) = handles.into_iter().partition(|h| h.is_finished());
+            for h in done {
+                let _ = h.join();
+            }
+            handles = running;
+        }
     }
 }
 
