@@ -286,3 +286,59 @@ fn long_and_unfinished(p: &str) {
     let mut ok = s.joined();
     assert_eq!(ok.who_count(), 1, "{p}");
 }
+
+/// Receivers that read as fast as they can are never cut by the output limit, in any model,
+/// while senders blast as fast as the server reads them. (Edge-triggered reads once put a
+/// budget-limited client on the carry list again every turn, so it was read more times each turn
+/// until everyone's output outgrew the limit: epoll-et and sigio cut every receiver.)
+#[test]
+fn fast_readers_are_never_cut_by_a_blast() {
+    for p in MODELS {
+        let s = Server::start(p, &["--out-hard-limit", "4194304", "--out-soft-limit", "4194304"]);
+        let stop = Arc::new(AtomicBool::new(false));
+        let receivers: Vec<Client> = (0..5).map(|_| s.joined()).collect();
+        let readers: Vec<_> = receivers.iter().map(drain).collect();
+        let senders: Vec<_> = (0..2)
+            .map(|k| {
+                let c = s.joined();
+                let own = drain(&c);
+                let stop = stop.clone();
+                let chunk = format!("sender {k} {}\n", "b".repeat(50)).repeat(256);
+                let w = std::thread::spawn(move || {
+                    let mut st = &c.stream;
+                    while !stop.load(Ordering::Relaxed) {
+                        if st.write_all(chunk.as_bytes()).is_err() {
+                            return false;
+                        }
+                    }
+                    true
+                });
+                (w, own)
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        stop.store(true, Ordering::Relaxed);
+        for (w, _) in senders {
+            assert!(w.join().unwrap(), "{p}: a sender was cut");
+        }
+        // What the server still owes drains; then every receiver is still connected: its reader
+        // has not met EOF or a reset.
+        let total = || readers.iter().map(|(l, _)| l.load(Ordering::Relaxed)).sum::<u64>();
+        let t0 = Instant::now();
+        let mut last = total();
+        loop {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = total();
+            if now == last || t0.elapsed() > Duration::from_secs(20) {
+                break;
+            }
+            last = now;
+        }
+        for (lines, reader) in &readers {
+            assert!(lines.load(Ordering::Relaxed) > 0, "{p}: a receiver got nothing");
+            assert!(!reader.is_finished(), "{p}: a receiver was cut");
+        }
+        s.assert_idle(&format!("{p} after the blast"));
+        drop(receivers);
+    }
+}

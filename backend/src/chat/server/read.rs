@@ -11,7 +11,7 @@ impl ChatServer {
         }
         let c = self.client(fd).expect("checked above");
         if flags.readable() && !c.closing {
-            c.carry = false;
+            // A carried read still pending stays pending (once): see `read_client`.
             self.read_client(fd);
         } else if c.closing && flags.contains(ReadyFlags::ERR | ReadyFlags::HUP) {
             // Nobody left to take the last line.
@@ -42,8 +42,11 @@ impl ChatServer {
                 break;
             }
             if total >= self.cfg.read_budget {
+                // `carry` ⇔ in the carry list, once. (Pushing it again for every budget-limited
+                // read let the list grow by one a turn, and the carried fd be read that many
+                // times a turn: input outran the output queues, which the limits then cut.)
                 if edge {
-                    if let Some(c) = self.client(fd) {
+                    if let Some(c) = self.client(fd).filter(|c| !c.carry) {
                         c.carry = true;
                         self.carry.push(fd);
                     }
