@@ -19,13 +19,6 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-/// Whether the selector can run `model`: the readiness models, and for the blocking and
-/// io_uring models the table (their threads block in their own calls, or the ring holds the
-/// operations; the table only says what each fd is).
-pub fn supports(_model: Model) -> bool {
-    true
-}
-
 /// The selector models, in the order tests walk them.
 pub const MODELS: [Model; 6] = [Model::Epoll, Model::EpollEt, Model::Poll, Model::Select, Model::Nonblocking, Model::Sigio];
 

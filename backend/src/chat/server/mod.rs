@@ -190,9 +190,6 @@ unsafe impl Send for ChatServer {}
 impl ChatServer {
     /// Binds the listener (backlog 4096, SO_REUSEADDR) and registers it with the selector.
     pub fn bind(cfg: Config, tel: Telemetry) -> io::Result<ChatServer> {
-        if !crate::selector::supports(cfg.model) {
-            return Err(io::Error::new(io::ErrorKind::Unsupported, format!("--model {} is not available in this build yet", cfg.model)));
-        }
         let mut sel = Selector::new(cfg.model, tel)?;
         let socket = Socket::new(Domain::for_address(cfg.chat_addr), Type::STREAM.nonblocking().cloexec(), None)?;
         socket.set_reuse_address(true)?;

@@ -10,9 +10,6 @@ impl ChatServer {
     /// Whether `model` can take over every connection now; the reason if not.
     pub(super) fn can_switch(&self, model: Model) -> Result<(), String> {
         let from = self.sel.kind();
-        if !crate::selector::supports(model) {
-            return Err(format!("the {model} model is not available in this build yet; still on {from}"));
-        }
         if model == Model::Select {
             if let Some(k) = self.sel.keys().find(|k| k.fd >= libc::FD_SETSIZE as RawFd) {
                 return Err(format!(
@@ -75,8 +72,14 @@ impl ChatServer {
             tracing::warn!("fd {fd} could not join {model}: {why}");
             self.close_client(fd, CloseReason::Error, Some(format!("could not join {model}: {why}")));
         }
-        // Edge-triggered epoll reports what is ready when an fd is added, and sigio hands every
-        // new fd back once: nothing waiting is missed, so nothing is carried.
+        // Edge-triggered epoll reports what is ready when an fd is added, sigio hands every new
+        // fd back once, the threads and the ring read on their own: nothing waiting is missed,
+        // so nothing is carried (and io_uring's turns would never take the list down).
+        for fd in std::mem::take(&mut self.carry) {
+            if let Some(c) = self.client(fd) {
+                c.carry = false;
+            }
+        }
         self.listener_carry = false;
         self.idle_sweep = false;
         self.control.set_model(model);
