@@ -227,14 +227,8 @@ pub(super) fn serve(shared: &Shared) -> io::Result<()> {
         if s.control.stopping() {
             break None;
         }
-        if let Some(req) = s.control.take_switch() {
-            if req.model == Model::Blocking {
-                let _ = req.reply.send(Ok(req.model));
-            } else if let Err(why) = s.can_switch(req.model) {
-                let _ = req.reply.send(Err(why));
-            } else {
-                break Some(req);
-            }
+        if let Some(req) = s.take_leaving_request() {
+            break Some(req);
         }
         s.step(|s| {
             if let Some(generation) = s.control.snapshot_wanted(s.snapshot_served) {

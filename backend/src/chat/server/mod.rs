@@ -13,7 +13,7 @@ use super::framer::{sanitize, split_lines};
 use super::outq::OutQueue;
 use super::per_ip::PerIp;
 use super::protocol::{self, Command};
-use super::{Config, Control};
+use super::{Config, Control, SwitchRequest};
 use crate::selector::{RegisterError, Selector};
 use crate::sys;
 use crate::telemetry::Telemetry;

@@ -33,6 +33,22 @@ impl ChatServer {
         Ok(())
     }
 
+    /// For the models with a loop of their own (blocking, io_uring): a pending switch request
+    /// that ends it. A request for the model already serving, or one it cannot take, is
+    /// answered here and the model carries on.
+    pub(super) fn take_leaving_request(&mut self) -> Option<SwitchRequest> {
+        let req = self.control.take_switch()?;
+        if req.model == self.sel.kind() {
+            let _ = req.reply.send(Ok(req.model));
+            return None;
+        }
+        if let Err(why) = self.can_switch(req.model) {
+            let _ = req.reply.send(Err(why));
+            return None;
+        }
+        Some(req)
+    }
+
     pub(super) fn switch_to(&mut self, model: Model) -> Result<Model, String> {
         let from = self.sel.kind();
         if model == from {

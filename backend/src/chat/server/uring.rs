@@ -196,16 +196,10 @@ impl ChatServer {
     fn uring_turns(&mut self, u: &mut Uring) -> io::Result<()> {
         while !self.control.stopping() {
             self.sel.tel.begin_turn(|| self.counters.clone());
-            if let Some(req) = self.control.take_switch() {
-                if req.model == Model::IoUring {
-                    let _ = req.reply.send(Ok(req.model));
-                } else if let Err(why) = self.can_switch(req.model) {
-                    let _ = req.reply.send(Err(why));
-                } else {
-                    self.uring_leaving = Some((req.model, req.reply));
-                    self.end_turn();
-                    return Ok(());
-                }
+            if let Some(req) = self.take_leaving_request() {
+                self.uring_leaving = Some((req.model, req.reply));
+                self.end_turn();
+                return Ok(());
             }
             if let Some(generation) = self.control.snapshot_wanted(self.snapshot_served) {
                 if self.sel.tel.send_snapshot(self.snapshot(), generation) {
