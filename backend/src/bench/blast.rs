@@ -37,17 +37,7 @@ pub fn blast(target: SocketAddr, proto: Proto, clients: usize, senders: usize, s
             for i in 0..256 {
                 chunk.push_str(&proto.message(i));
             }
-            let mut w = &sock;
-            let _ = sock.set_write_timeout(Some(Duration::from_millis(200)));
-            while !stop.load(Ordering::Relaxed) {
-                match w.write_all(chunk.as_bytes()) {
-                    Ok(()) => {
-                        sent.fetch_add(256, Ordering::Relaxed);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {}
-                    Err(_) => break,
-                }
-            }
+            blast_writes(&sock, chunk.as_bytes(), &stop, &sent);
             set_reset_on_close(&sock);
             if let Some(d) = drain {
                 let _ = d.join();

@@ -173,6 +173,23 @@ fn read_lfs(fd: RawFd, buf: &mut [u8]) -> io::Result<u64> {
     }
 }
 
+/// A blast sender: writes `chunk` (256 messages) again and again until `stop`, counting the
+/// messages the kernel took in `sent`. A write the server is too slow to take within 200 ms is
+/// retried (the stop flag is checked between tries); any other failure ends it.
+fn blast_writes(sock: &TcpStream, chunk: &[u8], stop: &AtomicBool, sent: &AtomicU64) {
+    let _ = sock.set_write_timeout(Some(Duration::from_millis(200)));
+    let mut w = sock;
+    while !stop.load(Ordering::Relaxed) {
+        match w.write_all(chunk) {
+            Ok(()) => {
+                sent.fetch_add(256, Ordering::Relaxed);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
+}
+
 fn set_reset_on_close(s: &TcpStream) {
     // Close with RST: ten thousand TIME_WAIT sockets per run would eat the ephemeral ports.
     let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));

@@ -7,8 +7,8 @@
 //! blast ends by resetting them (the server drops what it had not read) and connecting fresh
 //! ones, which take the same fd numbers back.
 
-use super::super::{drain_in_background, payload, read_lfs, set_reset_on_close, Proto, Receivers};
-use super::procstat::{self, Sample, Usage};
+use super::super::{blast_writes, drain_in_background, payload, read_lfs, set_reset_on_close, Proto, Receivers};
+use crate::procstat::{self, Sample, Usage};
 use muxscope_shared::{Interest, Role};
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -260,17 +260,7 @@ impl Room {
             threads.push(std::thread::spawn(move || {
                 // Many messages per write: the server sees a stream, as from a real fast client.
                 let chunk: String = (0..256).map(|i| format!("{}\n", payload(i))).collect();
-                let _ = sock.set_write_timeout(Some(Duration::from_millis(200)));
-                let mut w = &sock;
-                while !stop.load(Ordering::Relaxed) {
-                    match w.write_all(chunk.as_bytes()) {
-                        Ok(()) => {
-                            sent.fetch_add(256, Ordering::Relaxed);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {}
-                        Err(_) => break,
-                    }
-                }
+                blast_writes(&sock, chunk.as_bytes(), &stop, &sent);
             }));
         }
         let window = Duration::from_secs_f64(seconds);
