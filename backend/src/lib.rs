@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod chat;
 pub mod gateway;
+pub(crate) mod procstat;
 pub mod selector;
 pub mod sys;
 pub mod telemetry;

@@ -1,4 +1,4 @@
-//! What the server process costs, read from `/proc`: CPU (user + system) of the whole process
+//! What a process costs, read from `/proc` (for `bench models` and `GET /api/models`): CPU (user + system) of the whole process
 //! and of its chat threads, their context switches, RSS, and how many threads there are.
 //!
 //! The chat threads are the ones named `chat-…` (the loop, and the blocking model's acceptor,
@@ -20,7 +20,7 @@ struct Task {
 }
 
 /// The process at one moment.
-pub(super) struct Sample {
+pub(crate) struct Sample {
     at: Instant,
     /// utime + stime of the whole process (every thread, the ended ones included), in ticks.
     ticks: u64,
@@ -32,7 +32,7 @@ pub(super) struct Sample {
 
 /// What the process did between two samples.
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Usage {
+pub(crate) struct Usage {
     /// CPU seconds per wall second of the whole process.
     pub cpu_cores: f64,
     /// Of the chat threads: the process's CPU less that of the other threads, so a chat thread
@@ -54,26 +54,32 @@ fn clock_ticks() -> f64 {
 }
 
 /// The fields of a `stat` line after `(comm)` (field 3 first), and the comm.
-fn stat_fields(stat: &str) -> Option<(&str, Vec<&str>)> {
+pub(crate) fn stat_fields(stat: &str) -> Option<(&str, Vec<&str>)> {
     let open = stat.find('(')?;
     let (comm, rest) = stat[open + 1..].rsplit_once(')')?;
     Some((comm, rest.split_whitespace().collect()))
 }
 
-/// utime (field 14) + stime (field 15).
-fn ticks_of(fields: &[&str]) -> Option<u64> {
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+/// utime (field 14) and stime (field 15), in clock ticks.
+pub(crate) fn user_system(fields: &[&str]) -> Option<(u64, u64)> {
+    Some((fields.get(11)?.parse::<u64>().ok()?, fields.get(12)?.parse::<u64>().ok()?))
 }
 
-fn status_value(status: &str, key: &str) -> Option<u64> {
+/// utime + stime.
+fn ticks_of(fields: &[&str]) -> Option<u64> {
+    user_system(fields).map(|(u, s)| u + s)
+}
+
+/// A `Key:   value` line of a `status` file, as a number.
+pub(crate) fn status_value(status: &str, key: &str) -> Option<u64> {
     status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok())
 }
 
-pub(super) fn is_chat_thread(comm: &str) -> bool {
+pub(crate) fn is_chat_thread(comm: &str) -> bool {
     comm.starts_with("chat-") || comm.starts_with("iou-")
 }
 
-pub(super) fn sample(pid: u32) -> io::Result<Sample> {
+pub(crate) fn sample(pid: u32) -> io::Result<Sample> {
     let at = Instant::now();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     let ticks = stat_fields(&stat).and_then(|(_, f)| ticks_of(&f)).ok_or_else(|| io::Error::other("unreadable /proc/PID/stat"))?;
@@ -100,7 +106,7 @@ pub(super) fn sample(pid: u32) -> io::Result<Sample> {
 }
 
 /// What happened between `a` and `b` (a thread born in between counts from zero).
-pub(super) fn usage(a: &Sample, b: &Sample) -> Usage {
+pub(crate) fn usage(a: &Sample, b: &Sample) -> Usage {
     let secs = b.at.duration_since(a.at).as_secs_f64().max(1e-9);
     let tick = clock_ticks();
     let (mut other_ticks, mut vol, mut invol) = (0u64, 0u64, 0u64);

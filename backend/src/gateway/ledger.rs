@@ -6,6 +6,7 @@
 //! time from writing a user's line to the chat port until it comes back in the broadcast.
 
 use crate::chat::{Control, Totals};
+use crate::procstat;
 use muxscope_shared::{Model, ModelAvailability, ModelStats, ModelsReport};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -180,22 +181,19 @@ fn sample(control: &Control) -> Sample {
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return s };
     for task in dir.flatten() {
         let path = task.path();
+        // A thread may end while it is read: skip it.
         let Ok(stat) = std::fs::read_to_string(path.join("stat")) else { continue };
-        // comm is in parentheses and may hold spaces: fields count from the last ')'.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
-        if !stat[open + 1..close].starts_with("chat-") {
+        let Some((comm, fields)) = procstat::stat_fields(&stat) else { continue };
+        if !comm.starts_with("chat-") {
             continue;
         }
-        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        s.utime += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        s.stime += f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let (utime, stime) = procstat::user_system(&fields).unwrap_or((0, 0));
+        s.utime += utime;
+        s.stime += stime;
         s.threads += 1;
         if let Ok(status) = std::fs::read_to_string(path.join("status")) {
-            for line in status.lines() {
-                if let Some(v) = line.strip_prefix("voluntary_ctxt_switches:").or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
-                {
-                    s.switches += v.trim().parse::<u64>().unwrap_or(0);
-                }
+            for key in ["voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"] {
+                s.switches += procstat::status_value(&status, key).unwrap_or(0);
             }
         }
     }

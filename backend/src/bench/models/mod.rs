@@ -8,7 +8,6 @@
 //! Prints one JSON object per row as it is measured, then the rows as a Markdown table (ratios
 //! to the kernel floor and to epoll at the same N). Every wait is bounded; loopback only.
 
-mod procstat;
 mod room;
 mod server;
 mod table;
@@ -214,7 +213,7 @@ fn one_size(opts: &Options, n: usize) -> io::Result<Vec<ModelRow>> {
 fn measure(server: &Server, room: &mut Room, opts: &Options, row: &mut ModelRow) -> Result<(), String> {
     let io = |e: io::Error| e.to_string();
     std::thread::sleep(Duration::from_millis(300));
-    let idle = procstat::sample(server.pid).map_err(io)?;
+    let idle = crate::procstat::sample(server.pid).map_err(io)?;
     (row.rss_idle_bytes, row.threads_idle, row.chat_threads_idle) = (Some(idle.rss_bytes), Some(idle.threads), Some(idle.chat_threads));
 
     let fan = room.fanout(opts.rounds, ROUND_LIMIT, FANOUT_BUDGET).map_err(io)?;
