@@ -45,9 +45,12 @@ mod event;
 mod interest;
 mod model;
 mod msg;
+pub mod pack;
+pub mod record;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+pub mod trace;
 
 pub use event::*;
 pub use interest::*;
