@@ -1,0 +1,161 @@
+use super::*;
+
+fn body(fd: i32) -> EventBody {
+    EventBody::Nick { fd, name: "x".into(), role: muxscope_shared::Role::Tcp }
+}
+
+#[test]
+fn nothing_is_built_without_a_subscriber() {
+    let (mut tel, rx) = channel();
+    tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
+    let mut built = false;
+    tel.emit(|| {
+        built = true;
+        body(1)
+    });
+    tel.flush();
+    assert!(!built);
+    assert!(rx.rx.try_recv().is_err());
+    assert_eq!(tel.seq(), 1, "numbered all the same: the loop's clock runs while nobody watches");
+}
+
+#[test]
+fn a_full_queue_becomes_a_counted_gap() {
+    let (mut tel, rx) = channel();
+    rx.tap.subscribed.store(true, Ordering::Relaxed);
+    for turn in 0..QUEUE_BATCHES + 3 {
+        tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
+        tel.emit_table(|| body(turn as i32));
+        tel.flush();
+    }
+    // Turn 32 lost its event; turns 33 and 34, backing off, only counted theirs.
+    assert_eq!(tel.dropped_total(), 3);
+    assert_eq!(rx.tap.dropped.load(Ordering::Relaxed), 3);
+    let mut seqs = vec![];
+    while let Ok(Batch::Events(b)) = rx.rx.try_recv() {
+        seqs.extend(b.iter().map(|e| e.seq));
+    }
+    assert_eq!(seqs, (1..=QUEUE_BATCHES as u64).collect::<Vec<_>>());
+    // While backing off nothing is built; then the gap comes first.
+    let mut built = false;
+    // Turns 33 and 34 used two of the back-off turns, and each begin_turn counts one down.
+    for _ in 0..BACKOFF_TURNS - 3 {
+        tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
+        tel.emit_table(|| {
+            built = true;
+            body(0)
+        });
+        tel.flush();
+    }
+    assert!(!built, "events were built while the consumer was known to be full");
+    tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
+    tel.flush();
+    let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no gap batch") };
+    let dropped = 3 + (BACKOFF_TURNS as u64 - 3);
+    let EventBody::Gap { dropped: d, folded: false, resync: true, counters: Some(c) } = &b[0].body else {
+        panic!("not a resync gap with counters: {:?}", b[0].body)
+    };
+    assert_eq!((*d, c.wakeups, c.dropped_events), (dropped, 7, dropped), "lost nicks ask for a resync; totals ride along");
+    // The stream has no unexplained hole: last seen + dropped + 1.
+    assert_eq!(b[0].seq, QUEUE_BATCHES as u64 + dropped + 1);
+}
+
+#[test]
+fn one_turn_is_capped() {
+    let (mut tel, rx) = channel();
+    rx.tap.subscribed.store(true, Ordering::Relaxed);
+    tel.begin_turn(|| Counters { wakeups: 7, ..Counters::default() });
+    for i in 0..MAX_BATCH + 10 {
+        tel.emit_table(|| body(i as i32));
+    }
+    tel.flush();
+    let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!() };
+    assert_eq!(b.len(), MAX_BATCH);
+    assert_eq!(tel.dropped_total(), 10);
+}
+
+/// The gap after a capped turn: `resync` only when what was lost changed the fd table.
+#[test]
+fn a_gap_asks_for_a_resync_only_when_the_table_changed() {
+    for table in [false, true] {
+        let (mut tel, rx) = channel();
+        rx.tap.subscribed.store(true, Ordering::Relaxed);
+        tel.begin_turn(Counters::default);
+        // A batch full of table changes (those are never folded)...
+        for i in 0..MAX_BATCH {
+            tel.emit_table(|| body(i as i32));
+        }
+        tel.emit(|| EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 0 });
+        if table {
+            tel.emit_table(|| body(5));
+        }
+        tel.flush();
+        tel.begin_turn(|| Counters { messages: 3, ..Counters::default() });
+        tel.flush();
+        let _ = rx.rx.try_recv();
+        let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no gap") };
+        let lost = 1 + table as u64;
+        assert_eq!(
+            b[0].body,
+            EventBody::Gap {
+                dropped: lost,
+                folded: false,
+                resync: table,
+                counters: Some(Counters { messages: 3, dropped_events: lost, ..Counters::default() })
+            }
+        );
+        // Reported: the next gap starts from nothing.
+        tel.emit(|| EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 0 });
+        assert_eq!((tel.unreported, tel.unreported_table), (0, 0));
+    }
+}
+
+/// A flooded turn builds its first `TURN_DETAIL` events that leave the table alone, and
+/// every one that changes it; the rest are told as one folded gap, not as drops.
+#[test]
+fn a_flooded_turn_describes_its_first_events_and_folds_the_rest() {
+    let (mut tel, rx) = channel();
+    let recv = || EventBody::Recv { fd: 5, bytes: 1, eof: false, would_block: false, lines: 1 };
+    // Nobody watching: nothing is built or folded, only numbered.
+    tel.begin_turn(Counters::default);
+    for _ in 0..TURN_DETAIL + 5 {
+        tel.emit(recv);
+    }
+    tel.flush();
+    let base = tel.seq();
+    assert_eq!(base, (TURN_DETAIL + 5) as u64);
+    assert!(!tel.owes_gap(), "unwatched events are no gap: a snapshot will cover them");
+    rx.tap.subscribed.store(true, Ordering::Relaxed);
+    tel.begin_turn(Counters::default);
+    let mut built = 0;
+    for i in 0..TURN_DETAIL + 100 {
+        tel.emit(|| {
+            built += 1;
+            recv()
+        });
+        if i % 200 == 199 {
+            tel.emit_table(|| body(i as i32));
+        }
+    }
+    tel.end_turn(|| Counters { messages: 612, ..Counters::default() });
+    assert_eq!(built, TURN_DETAIL, "only the turn's detail is built");
+    let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no batch") };
+    assert_eq!(b.len(), TURN_DETAIL + 3 + 1, "every table change is built, then the gap: {}", b.len());
+    // The third table change came after 600 reads, 88 of them folded: seqs count them all.
+    assert_eq!(b[b.len() - 2].seq, base + 600 + 3, "seqs go on through folded events");
+    // The turn's own batch ends with its folded gap and the totals after it.
+    assert_eq!(
+        b.last().unwrap().body,
+        EventBody::folded(100, false, Counters { messages: 612, ..Counters::default() }),
+        "the 100 reads not built are folded"
+    );
+    assert_eq!(b.last().unwrap().seq, base + (TURN_DETAIL + 100 + 3 + 1) as u64);
+    assert!(!tel.owes_gap(), "told at once: the loop need not wake again for it");
+    assert_eq!(tel.dropped_total(), 0, "folding is not dropping");
+    // Told once; a new turn starts a new detail.
+    tel.begin_turn(Counters::default);
+    tel.emit(recv);
+    tel.flush();
+    let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no batch") };
+    assert!(matches!(b[..], [Event { body: EventBody::Recv { .. }, .. }]), "{b:?}");
+}
