@@ -1,0 +1,3 @@
+//! The binary's subcommands, one file each.
+
+pub mod bench;
