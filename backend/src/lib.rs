@@ -9,6 +9,7 @@ pub mod bench;
 pub mod chat;
 pub mod gateway;
 pub(crate) mod procstat;
+pub mod recording;
 pub mod selector;
 pub mod sys;
 pub mod telemetry;

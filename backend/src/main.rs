@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use cli::bench::{run_bench, BenchCmd};
 use muxscope::chat::{self, Config};
 use muxscope::gateway::{self, guard::Allow, hub::Hub, AppState};
+use muxscope::recording;
 use muxscope::telemetry::{self, Batch, Telemetry};
 use muxscope_shared::{App, Model};
 use std::net::SocketAddr;
@@ -81,6 +82,11 @@ struct Cli {
     /// Frames a watching browser may fall behind before it gets a gap and a fresh snapshot.
     #[arg(long, hide = true, default_value_t = muxscope::gateway::hub::SUBSCRIBER_BACKLOG)]
     ws_backlog_frames: usize,
+    /// Record every event the loop emits, unfolded, to FILE (read it with `muxscope replay FILE`
+    /// or `muxscope export FILE`, or open it in the page). The loop never waits on the disk: what
+    /// the recorder cannot keep is counted and written as a gap.
+    #[arg(long, value_name = "FILE")]
+    record: Option<std::path::PathBuf>,
     /// Conformance testing only: serve /ws/echo with the gateway's WebSocket limits.
     #[arg(long, hide = true)]
     ws_echo: bool,
@@ -98,6 +104,13 @@ enum Cmd {
         #[command(subcommand)]
         what: BenchCmd,
     },
+    /// Serve the page over a recording (`--record FILE`): play it, pause, step back and forth,
+    /// seek, export. Nothing can be sent.
+    Replay {
+        file: std::path::PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        web_addr: SocketAddr,
+    },
 }
 
 fn main() -> ExitCode {
@@ -108,6 +121,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
         Some(Cmd::Bench { what }) => run_bench(what),
+        Some(Cmd::Replay { ref file, web_addr }) => {
+            cli::replay::run(file, web_addr, &cli.allow_hosts, &cli.allow_origins, cli.max_watchers)
+        }
         None => run(cli),
     };
     match res {
@@ -166,10 +182,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         out_soft_time: secs("out-soft-seconds", cli.out_soft_seconds)?,
         ..Config::default()
     };
-    if cli.no_web {
-        return run_core_only(cfg, cli.drain_events);
+    let recorder = match &cli.record {
+        Some(path) => Some(recording::start(path, cli.chat_addr, model)?),
+        None => None,
+    };
+    let (rec_tx, recorder) = recorder.map_or((None, None), |(tx, r)| (Some(tx), Some(r)));
+    if let Some(r) = &recorder {
+        println!("muxscope: recording every event to {}", r.path.display());
     }
-    let (tel, rx) = telemetry::channel();
+    if cli.no_web {
+        let res = run_core_only(cfg, cli.drain_events, rec_tx);
+        return finish_recording(recorder).and(res);
+    }
+    let (mut tel, rx) = telemetry::channel();
+    if let Some(tx) = rec_tx {
+        tel.record_to(tx);
+    }
     let running = chat::spawn(cfg, tel)?;
     let chat_addr = running.addr;
     let hub = Hub::start(rx, running.control.clone(), cli.ws_backlog_frames)?;
@@ -180,7 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         let _ = core_done_tx.send(running.join());
     });
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("gateway").enable_all().build()?;
-    rt.block_on(async move {
+    let res = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cli.web_addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot bind web address {}: {e}", cli.web_addr))?;
@@ -191,7 +219,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             hub,
             chat_addr,
             control: running_control.clone(),
-            ledger: Arc::new(gateway::ledger::Ledger::new(running_control)),
+            ledger: Arc::new(gateway::ledger::Ledger::new(running_control.clone())),
             max_watchers: cli.max_watchers,
             web: web.clone(),
         };
@@ -199,17 +227,45 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         if !gateway::assets::page_is_embedded() {
             tracing::warn!("this binary has no page embedded: `cargo xtask run` builds and serves the real one");
         }
+        let stop = stop_signal()?;
         println!("muxscope: web on http://{web_addr}/");
-        tokio::select! {
+        let mut core_done = core_done;
+        let res = tokio::select! {
             r = gateway::serve(listener, app, web) => r.map_err(anyhow::Error::from),
-            r = core_done => match r {
+            r = &mut core_done => return match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(anyhow::anyhow!("chat core failed: {e}")),
                 Err(_) => Err(anyhow::anyhow!("chat core thread vanished")),
             },
-            _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = stop => Ok(()),
+        };
+        // Stopped: the loop ends its turn and lets go of the recorder, which writes the rest.
+        running_control.stop();
+        let _ = tokio::time::timeout(Duration::from_secs(5), core_done).await;
+        res
+    });
+    finish_recording(recorder).and(res)
+}
+
+/// Ctrl-C or SIGTERM, caught from the moment this returns (call it inside a runtime, before
+/// saying where the server listens: a script may signal as soon as it reads that).
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
     })
+}
+
+fn finish_recording(recorder: Option<recording::Recorder>) -> anyhow::Result<()> {
+    if let Some(r) = recorder {
+        println!("muxscope: {}", r.finish()?);
+    }
+    Ok(())
 }
 
 fn print_chat_banner(addr: SocketAddr, model: Model) {
@@ -218,13 +274,26 @@ fn print_chat_banner(addr: SocketAddr, model: Model) {
     println!("muxscope: join with  nc {} {}", addr.ip(), addr.port());
 }
 
-fn run_core_only(cfg: Config, drain_events: bool) -> anyhow::Result<()> {
+fn run_core_only(cfg: Config, drain_events: bool, rec: Option<telemetry::RecTx>) -> anyhow::Result<()> {
     let model = cfg.model;
-    let (tel, rx) = if drain_events {
+    let (mut tel, rx) = if drain_events {
         let (tel, rx) = telemetry::channel();
         (tel, Some(rx))
     } else {
         (Telemetry::disabled(), None)
+    };
+    // Recording, a signal stops the loop cleanly so the file is whole.
+    let stopper = match rec {
+        Some(tx) => {
+            tel.record_to(tx);
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let stop = {
+                let _in = rt.enter();
+                stop_signal()?
+            };
+            Some((rt, stop))
+        }
+        None => None,
     };
     let running = chat::spawn(cfg, tel)?;
     print_chat_banner(running.addr, model);
@@ -242,6 +311,13 @@ fn run_core_only(cfg: Config, drain_events: bool) -> anyhow::Result<()> {
                     }
                 }
             }
+        })?;
+    }
+    if let Some((rt, stop)) = stopper {
+        let control = running.control.clone();
+        std::thread::Builder::new().name("stop-signal".into()).spawn(move || {
+            rt.block_on(stop);
+            control.stop();
         })?;
     }
     running.join()?;

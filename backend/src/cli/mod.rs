@@ -1,3 +1,4 @@
 //! The binary's subcommands, one file each.
 
 pub mod bench;
+pub mod replay;

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod hub;
 pub mod ledger;
 mod model_api;
+pub mod replay;
 pub mod serve;
 pub mod stream;
 mod wsframe;

@@ -12,9 +12,15 @@
 //! told by a folded `gap` at the end of the turn, with the totals after them. Every event
 //! that changes the table is still built, so the consumer's picture stays exact. A watcher draws
 //! a few hundred events a second; building ten thousand a turn for it only cost the loop.
+//!
+//! A recording (`--record`, [`rec`]) is a second consumer with its own accounting: it takes
+//! every event, unfolded, whether or not anyone watches, and its losses are its own gaps.
+
+mod rec;
 
 use crate::sys::monotonic_ns;
 use muxscope_shared::{Counters, Event, EventBody, Snapshot};
+pub use rec::{rec_channel, RecChunk, RecStats, RecTx, REC_QUEUE_CHUNKS};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -51,7 +57,11 @@ pub struct Tap {
 
 pub struct Telemetry {
     link: Option<(SyncSender<Batch>, Arc<Tap>)>,
+    /// Events are built this turn: someone watches, or a recording runs.
     enabled: bool,
+    /// Someone watches this turn (the live stream's accounting below is about them).
+    watched: bool,
+    rec: Option<rec::RecLink>,
     seq: u64,
     epoch_ns: u64,
     batch: Vec<Event>,
@@ -96,6 +106,8 @@ impl Telemetry {
         Telemetry {
             link: None,
             enabled: false,
+            watched: false,
+            rec: None,
             backoff: 0,
             seq: 0,
             epoch_ns: monotonic_ns(),
@@ -116,12 +128,23 @@ impl Telemetry {
     /// due) are the loop's totals now, which the gap carries so a consumer's counters stay exact.
     pub fn begin_turn(&mut self, counters: impl FnOnce() -> Counters) {
         self.backoff = self.backoff.saturating_sub(1);
-        self.enabled = match &self.link {
+        self.watched = match &self.link {
             Some((_, tap)) => tap.subscribed.load(Ordering::Relaxed),
             None => false,
         };
+        self.enabled = self.watched || self.rec.is_some();
         self.detail = 0;
-        if !self.enabled {
+        let mut counters = Some(counters);
+        let mut totals = move || counters.take().map(|f| f()).unwrap_or_default();
+        let mut cached: Option<Counters> = None;
+        if let Some(rec) = &mut self.rec {
+            if rec.owes_gap() {
+                let now = monotonic_ns().saturating_sub(self.epoch_ns);
+                let c = cached.get_or_insert_with(&mut totals).clone();
+                rec.begin_turn(now, || c);
+            }
+        }
+        if !self.watched {
             // Folded while someone watched, and nobody does now: there is no one to tell.
             self.folded_unreported = 0;
             return;
@@ -131,10 +154,35 @@ impl Telemetry {
             let dropped = self.unreported;
             self.gap_in_batch = dropped;
             self.gap_table = self.unreported_table;
-            let counters = Counters { dropped_events: self.dropped_total, ..counters() };
+            let counters = Counters { dropped_events: self.dropped_total, ..cached.unwrap_or_else(totals) };
             let resync = self.gap_table > 0;
             self.push(resync, EventBody::Gap { dropped, folded: false, resync, counters: Some(counters) });
         }
+    }
+
+    /// Starts recording every event, unfolded, to `rec` (see [`rec`]).
+    pub fn record_to(&mut self, rec: RecTx) {
+        self.rec = Some(rec::RecLink::new(rec));
+    }
+
+    /// The recording needs a snapshot (its first, or one after a loss that changed the table).
+    pub fn record_wants_snapshot(&self) -> bool {
+        self.rec.as_ref().is_some_and(|r| r.wants_snapshot())
+    }
+
+    /// Writes `snap` into the recording after every event emitted so far.
+    pub fn record_snapshot(&mut self, snap: Snapshot) {
+        if let Some(rec) = &mut self.rec {
+            if !rec.snapshot(snap) {
+                self.stop_recording();
+            }
+        }
+    }
+
+    fn stop_recording(&mut self) {
+        tracing::error!("the recorder stopped (see its error above); the loop goes on without recording");
+        self.rec = None;
+        self.enabled = self.watched;
     }
 
     #[inline]
@@ -144,7 +192,7 @@ impl Telemetry {
 
     /// Drops are waiting to be reported by a `gap` (the loop should not sleep on them).
     pub fn owes_gap(&self) -> bool {
-        self.enabled && (self.unreported > 0 || self.folded_unreported > 0)
+        (self.watched && (self.unreported > 0 || self.folded_unreported > 0)) || self.rec.as_ref().is_some_and(|r| r.owes_gap())
     }
 
     /// Records one event. The closure runs only while someone listens and the event can be
@@ -168,20 +216,39 @@ impl Telemetry {
             self.seq += 1;
             return;
         }
-        if self.backoff > 0 || self.batch.len() >= MAX_BATCH {
-            self.seq += 1;
+        // The watchers' share: built, or only counted (dropped after a full queue, or folded).
+        let watchers = if !self.watched {
+            false
+        } else if self.backoff > 0 || self.batch.len() >= MAX_BATCH {
             self.unreported_table += table as u64;
             self.drop_events(1);
+            false
         } else if !table && self.detail >= TURN_DETAIL {
-            self.seq += 1;
             self.folded_unreported += 1;
+            false
         } else {
             self.detail += !table as usize;
-            self.push(table, body());
+            true
+        };
+        self.seq += 1;
+        if !watchers && self.rec.is_none() {
+            return;
+        }
+        let e = Event { seq: self.seq, ts_ns: self.now_ns(), body: body() };
+        if let Some(rec) = &mut self.rec {
+            rec.push(&e, table);
+        }
+        if watchers {
+            self.batch_table += table as u64;
+            if self.batch.capacity() == 0 {
+                self.batch.reserve(256);
+            }
+            self.batch.push(e);
         }
     }
 
-    /// `table`: the event changes the fd table (the caller knows; the body alone may not).
+    /// The watchers' own events (their gaps): numbered, but not recorded. `table`: the event
+    /// changes the fd table (the caller knows; the body alone may not).
     fn push(&mut self, table: bool, body: EventBody) {
         self.seq += 1;
         if self.batch.len() >= MAX_BATCH {
@@ -221,7 +288,7 @@ impl Telemetry {
     /// with the totals after it (`counters`, called only then), so the loop need not wake again
     /// just to say so. Then [`flush`](Self::flush).
     pub fn end_turn(&mut self, counters: impl FnOnce() -> Counters) {
-        if self.enabled && self.backoff == 0 && self.folded_unreported > 0 && self.folded_in_batch == 0 {
+        if self.watched && self.backoff == 0 && self.folded_unreported > 0 && self.folded_in_batch == 0 {
             // Only events that left the table as it was are folded: no resync.
             let folded = self.folded_unreported;
             self.folded_in_batch = folded;
@@ -233,6 +300,11 @@ impl Telemetry {
 
     /// Hands this turn's events to the consumer, or counts them as dropped. Never blocks.
     pub fn flush(&mut self) {
+        if let Some(rec) = &mut self.rec {
+            if !rec.flush() {
+                self.stop_recording();
+            }
+        }
         if self.batch.is_empty() {
             return;
         }
@@ -264,7 +336,8 @@ impl Telemetry {
             Err(TrySendError::Full(_)) => unreachable!("sent an events batch"),
             Err(TrySendError::Disconnected(_)) => {
                 self.link = None;
-                self.enabled = false;
+                self.watched = false;
+                self.enabled = self.rec.is_some();
             }
         }
     }

@@ -159,3 +159,56 @@ fn a_flooded_turn_describes_its_first_events_and_folds_the_rest() {
     let Ok(Batch::Events(b)) = rx.rx.try_recv() else { panic!("no batch") };
     assert!(matches!(b[..], [Event { body: EventBody::Recv { .. }, .. }]), "{b:?}");
 }
+
+#[test]
+fn a_recording_takes_every_event_unwatched_and_a_full_queue_is_a_gap_then_a_snapshot() {
+    use muxscope_shared::pack::unpack;
+    let (mut tel, hub) = channel();
+    let (rec, chunks, stats) = rec_channel();
+    tel.record_to(rec);
+    tel.begin_turn(Counters::default);
+    // Before the first snapshot: already in it, left out of the file.
+    tel.emit_table(|| body(1));
+    assert!(tel.record_wants_snapshot());
+    tel.record_snapshot(Snapshot::empty());
+    assert!(!tel.record_wants_snapshot());
+    tel.flush();
+    // The snapshot took one place; the queue fills, and three turns are lost.
+    for turn in 0..REC_QUEUE_CHUNKS + 2 {
+        tel.begin_turn(Counters::default);
+        tel.emit_table(|| body(turn as i32));
+        tel.emit(|| body(-1));
+        tel.end_turn(Counters::default);
+    }
+    assert!(hub.rx.try_recv().is_err(), "nobody watches: the watchers' queue gets nothing");
+    assert_eq!(stats.lost.load(Ordering::Relaxed), 6);
+    assert!(tel.record_wants_snapshot(), "lost events changed the table");
+    assert!(tel.owes_gap());
+    let mut seqs = vec![];
+    for c in chunks.try_iter() {
+        match c {
+            RecChunk::Snapshot(_) => assert!(seqs.is_empty(), "the snapshot comes first"),
+            RecChunk::Events { bytes, events } => {
+                let ev = unpack(&bytes).unwrap();
+                assert_eq!(ev.len() as u64, events);
+                seqs.extend(ev.iter().map(|e| e.seq));
+            }
+        }
+    }
+    // Every event numbered, in order, none folded: 2 a turn for the turns that fit.
+    assert_eq!(seqs, (2..2 + 2 * (REC_QUEUE_CHUNKS as u64 - 1)).collect::<Vec<_>>());
+    tel.begin_turn(|| Counters { wakeups: 9, ..Counters::default() });
+    tel.emit(|| body(999));
+    tel.end_turn(Counters::default);
+    tel.record_snapshot(Snapshot::empty());
+    let Ok(RecChunk::Events { bytes, .. }) = chunks.try_recv() else { panic!("events first") };
+    let ev = unpack(&bytes).unwrap();
+    match &ev[0].body {
+        EventBody::Gap { dropped: 6, resync: true, counters: Some(c), folded: false } => assert_eq!(c.wakeups, 9),
+        other => panic!("expected the recorder's gap, got {other:?}"),
+    }
+    assert_eq!(ev[0].seq, 0, "a gap of the recording is not one of the loop's events");
+    assert_eq!(ev[1].body, body(999));
+    assert!(matches!(chunks.try_recv(), Ok(RecChunk::Snapshot(_))), "then the fresh snapshot");
+    assert!(!tel.owes_gap());
+}

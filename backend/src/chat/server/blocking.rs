@@ -231,11 +231,7 @@ pub(super) fn serve(shared: &Shared) -> io::Result<()> {
             break Some(req);
         }
         s.step(|s| {
-            if let Some(generation) = s.control.snapshot_wanted(s.snapshot_served) {
-                if s.sel.tel.send_snapshot(s.snapshot(), generation) {
-                    s.snapshot_served = generation;
-                }
-            }
+            s.serve_snapshots();
             if s.timers_running {
                 s.sweep();
             }

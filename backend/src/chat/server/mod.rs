@@ -306,12 +306,7 @@ impl ChatServer {
                 }
                 self.sel.tel.begin_turn(|| self.counters.clone());
             }
-            if let Some(generation) = self.control.snapshot_wanted(self.snapshot_served) {
-                // Queue full: it stays wanted, and is tried again next turn.
-                if self.sel.tel.send_snapshot(self.snapshot(), generation) {
-                    self.snapshot_served = generation;
-                }
-            }
+            self.serve_snapshots();
             let nonblocking = self.sel.kind() == Model::Nonblocking;
             if nonblocking && self.idle_sweep && !self.cfg.spin {
                 sys::nanosleep(NAP);
@@ -363,6 +358,21 @@ impl ChatServer {
         }
     }
 
+    /// Snapshots owed: one the watchers asked for (a full queue leaves it wanted, tried again
+    /// next turn), and one the recording needs (its first, or after a loss that changed the
+    /// table).
+    pub(super) fn serve_snapshots(&mut self) {
+        if let Some(generation) = self.control.snapshot_wanted(self.snapshot_served) {
+            if self.sel.tel.send_snapshot(self.snapshot(), generation) {
+                self.snapshot_served = generation;
+            }
+        }
+        if self.sel.tel.record_wants_snapshot() {
+            let snap = self.snapshot();
+            self.sel.tel.record_snapshot(snap);
+        }
+    }
+
     /// Ends a telemetry turn, and publishes the totals for `GET /api/models`.
     fn end_turn(&mut self) {
         self.sel.tel.end_turn(|| self.counters.clone());
@@ -386,7 +396,8 @@ impl ChatServer {
         let timers_due = self.accept_paused_until.is_some() || self.timers_running;
         let sweep = timers_due.then(|| self.next_sweep.saturating_duration_since(Instant::now()));
         // A snapshot the queue had no room for is retried soon, like a gap.
-        let owed = self.sel.tel.owes_gap() || self.control.snapshot_wanted(self.snapshot_served).is_some();
+        let owed =
+            self.sel.tel.owes_gap() || self.control.snapshot_wanted(self.snapshot_served).is_some() || self.sel.tel.record_wants_snapshot();
         let gap = owed.then_some(GAP_RETRY);
         sweep.into_iter().chain(gap).min()
     }

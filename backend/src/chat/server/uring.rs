@@ -201,11 +201,7 @@ impl ChatServer {
                 self.end_turn();
                 return Ok(());
             }
-            if let Some(generation) = self.control.snapshot_wanted(self.snapshot_served) {
-                if self.sel.tel.send_snapshot(self.snapshot(), generation) {
-                    self.snapshot_served = generation;
-                }
-            }
+            self.serve_snapshots();
             self.arm(u)?;
             self.serving();
             let timeout = self.next_timeout();

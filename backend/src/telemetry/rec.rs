@@ -1,0 +1,172 @@
+//! The loop's end of a recording (`--record FILE`): every event, unfolded, packed on the loop
+//! thread (a few bytes and tens of nanoseconds each) and handed over once per turn to the
+//! recorder's thread, which writes them. The loop never waits on the disk: when the recorder's
+//! queue is full the turn's events are counted as lost, and the next chunk starts with a `gap`
+//! that says how many (with the totals, and `resync` when a lost event changed the fd table,
+//! after which a fresh snapshot is written). Nothing is lost silently.
+
+use muxscope_shared::pack::Packer;
+use muxscope_shared::record::CHUNK_TARGET;
+use muxscope_shared::{Counters, Event, EventBody, Snapshot};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+
+/// Chunks the recorder's queue holds (each one turn's events, at most about a MiB).
+pub const REC_QUEUE_CHUNKS: usize = 256;
+
+/// What crosses from the loop to the recorder's thread.
+#[derive(Debug)]
+pub enum RecChunk {
+    /// Packed events (see `muxscope_shared::pack`), decodable on their own.
+    Events {
+        bytes: Vec<u8>,
+        events: u64,
+    },
+    Snapshot(Box<Snapshot>),
+}
+
+/// Shared between the loop's end and the recorder's: what was recorded and lost.
+#[derive(Debug, Default)]
+pub struct RecStats {
+    /// Events handed to the recorder, and events lost (its queue was full).
+    pub events: AtomicU64,
+    pub lost: AtomicU64,
+    /// Bytes the recorder wrote to the file.
+    pub written: AtomicU64,
+    /// The recorder stopped (a write failed); the loop stops recording.
+    pub failed: AtomicBool,
+}
+
+pub struct RecTx {
+    tx: SyncSender<RecChunk>,
+    stats: Arc<RecStats>,
+}
+
+pub fn rec_channel() -> (RecTx, Receiver<RecChunk>, Arc<RecStats>) {
+    let (tx, rx) = sync_channel(REC_QUEUE_CHUNKS);
+    let stats = Arc::new(RecStats::default());
+    (RecTx { tx, stats: stats.clone() }, rx, stats)
+}
+
+/// Kept by [`super::Telemetry`] while it records.
+pub(super) struct RecLink {
+    tx: SyncSender<RecChunk>,
+    stats: Arc<RecStats>,
+    packer: Packer,
+    /// Of the events in `packer`, how many changed the fd table.
+    table: u64,
+    /// Lost and not yet told by a gap in the file; whether any of them changed the table.
+    lost: u64,
+    lost_table: bool,
+    /// No snapshot written yet, or one is owed after a loss that changed the table.
+    wants_snapshot: bool,
+    first_snapshot: bool,
+    /// The gap at the head of `packer`, if any: what it tells (lost again if its chunk is).
+    gap_in_packer: Option<(u64, bool)>,
+}
+
+impl RecLink {
+    pub(super) fn new(rec: RecTx) -> RecLink {
+        RecLink {
+            tx: rec.tx,
+            stats: rec.stats,
+            packer: Packer::new(),
+            table: 0,
+            lost: 0,
+            lost_table: false,
+            wants_snapshot: true,
+            first_snapshot: true,
+            gap_in_packer: None,
+        }
+    }
+
+    /// Tells the losses since the last chunk, first thing in the next one.
+    pub(super) fn begin_turn(&mut self, now_ns: u64, counters: impl FnOnce() -> Counters) {
+        if self.lost > 0 && self.packer.is_empty() {
+            let dropped = std::mem::take(&mut self.lost);
+            let resync = std::mem::take(&mut self.lost_table);
+            self.gap_in_packer = Some((dropped, resync));
+            self.packer.push(&Event {
+                seq: 0,
+                ts_ns: now_ns,
+                body: EventBody::Gap { dropped, folded: false, resync, counters: Some(counters()) },
+            });
+        }
+    }
+
+    pub(super) fn owes_gap(&self) -> bool {
+        self.lost > 0
+    }
+
+    pub(super) fn push(&mut self, e: &Event, table: bool) {
+        self.packer.push(e);
+        self.table += table as u64;
+        if self.packer.byte_len() >= CHUNK_TARGET {
+            self.flush();
+        }
+    }
+
+    /// Hands the packed events over, or counts them lost. Never blocks. False once the
+    /// recorder is gone (its thread failed): the caller stops recording.
+    pub(super) fn flush(&mut self) -> bool {
+        if self.packer.is_empty() {
+            return true;
+        }
+        let events = self.packer.len() as u64;
+        let table = std::mem::take(&mut self.table);
+        let bytes = self.packer.take();
+        let gap = self.gap_in_packer.take();
+        match self.tx.try_send(RecChunk::Events { bytes, events }) {
+            Ok(()) => {
+                self.stats.events.fetch_add(events, Ordering::Relaxed);
+                true
+            }
+            Err(TrySendError::Full(_)) => {
+                // The gap lost with the chunk is not an event of the loop; what it told is.
+                let (told, told_table) = gap.unwrap_or((0, false));
+                self.lose(events - gap.is_some() as u64, table > 0);
+                self.lost += told;
+                self.lost_table |= told_table;
+                self.wants_snapshot |= told_table;
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.stats.lost.fetch_add(events, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    fn lose(&mut self, events: u64, table: bool) {
+        self.lost += events;
+        self.lost_table |= table;
+        self.wants_snapshot |= table;
+        self.stats.lost.fetch_add(events, Ordering::Relaxed);
+    }
+
+    pub(super) fn wants_snapshot(&self) -> bool {
+        self.wants_snapshot
+    }
+
+    /// Writes `snap` after everything packed so far. The first one starts the file: events
+    /// packed before it are already in it and are left out.
+    pub(super) fn snapshot(&mut self, snap: Snapshot) -> bool {
+        if self.first_snapshot {
+            self.packer.take();
+            self.table = 0;
+            self.gap_in_packer = None;
+        } else if !self.flush() {
+            return false;
+        }
+        match self.tx.try_send(RecChunk::Snapshot(Box::new(snap))) {
+            Ok(()) => {
+                self.wants_snapshot = false;
+                self.first_snapshot = false;
+                true
+            }
+            Err(TrySendError::Full(_)) => true,
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
