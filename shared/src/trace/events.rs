@@ -4,7 +4,7 @@
 use super::json::{Ph, Sink};
 use super::tracks::{Claim, Track, Tracks};
 use super::ChromeTrace;
-use crate::{CtlOp, Event, EventBody, Role, Snapshot, ThreadOp};
+use crate::{CtlOp, Event, EventBody, Model, Role, Snapshot, ThreadOp};
 use std::io::{self, Write};
 
 /// How long a mark that carries flow events lasts: a slice, so that every viewer binds the
@@ -17,13 +17,9 @@ impl<W: Write> ChromeTrace<W> {
     pub fn snapshot(&mut self, s: &Snapshot) -> io::Result<()> {
         self.seen.snapshots += 1;
         self.last_ts = self.last_ts.max(s.ts_ns);
-        if self.process.is_none() {
-            let model = s.model.map_or(s.poller.as_str(), |m| m.name());
-            self.process = Some(match (model, s.chat_addr.as_str()) {
-                ("", _) => "muxscope".into(),
-                (model, "") => format!("muxscope ({model})"),
-                (model, addr) => format!("muxscope ({model} on {addr})"),
-            });
+        self.started_in(s.model);
+        if self.chat_addr.is_empty() {
+            self.chat_addr.clone_from(&s.chat_addr);
         }
         let (sink, tracks, ts) = (&mut self.sink, &mut self.tracks, s.ts_ns);
         for fd in tracks.open_fds() {
@@ -81,8 +77,16 @@ impl<W: Write> ChromeTrace<W> {
                 instant(sink, &mut tracks.lp, "gap", e)?;
                 None
             }
-            EventBody::Handover { .. } | EventBody::Model { .. } => {
+            EventBody::Handover { from, .. } | EventBody::Model { from: Some(from), .. } => {
+                let from = *from;
                 instant(sink, &mut tracks.lp, e.body.kind(), e)?;
+                self.started_in(Some(from));
+                None
+            }
+            EventBody::Model { model, from: None } => {
+                let model = *model;
+                instant(sink, &mut tracks.lp, "model", e)?;
+                self.started_in(Some(model));
                 None
             }
             EventBody::Send { fd, bytes, would_block, .. } => {
@@ -132,6 +136,14 @@ impl<W: Write> ChromeTrace<W> {
             }
         }
         Ok(())
+    }
+
+    /// What the first snapshot, or the first switch, says the trace started in.
+    fn started_in(&mut self, model: Option<Model>) {
+        if !self.start_known {
+            self.start_known = true;
+            self.start_model = model.or(self.start_model);
+        }
     }
 
     /// A broadcast's slice on the sender's track, and a flow from it to each recipient.

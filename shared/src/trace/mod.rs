@@ -20,11 +20,13 @@
 //! are the events' `ts_ns` exactly. Every mark's `args` are its event's fields as `/ws/events`
 //! sends them (`seq`, `ts_ns`, `kind`, …), plus `flows` / `flows_ended` where flows start or end.
 //! `metadata` says what was read: events, snapshots, events the recording lost (`dropped`),
-//! the first and last `seq`, the model and chat address.
+//! the first and last `seq`, the model at the end and the chat address.
 //!
 //! # Tracks
 //!
-//! - `pid` 1 is the server, named `muxscope (MODEL on CHAT_ADDR)` after the first snapshot.
+//! - `pid` 1 is the server, named `muxscope (MODEL on CHAT_ADDR)`: the model it started in and
+//!   its address, from the first snapshot (or, when a switch came before it, the switch's
+//!   `from`; or what [`ChromeTrace::assume_model`] was told, from a recording's header).
 //! - `tid` 1, *event loop*: the waits, and what concerns no fd: `gap`, `handover`, `model`, and
 //!   a `snapshot` mark where a snapshot was read (the first, or a resync after lost events).
 //! - One track per fd **and generation**, `tid` 2, 3, … in order of appearance, named
@@ -94,7 +96,7 @@ mod sim_tests;
 mod tests;
 mod tracks;
 
-use crate::{ServerMsg, Snapshot, PROTOCOL_VERSION};
+use crate::{Model, ServerMsg, Snapshot, PROTOCOL_VERSION};
 use json::Sink;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -149,7 +151,12 @@ pub struct ChromeTrace<W: Write> {
     next_flow: u64,
     /// The latest timestamp read: where owed flows end.
     last_ts: u64,
-    process: Option<String>,
+    /// The model the trace starts in, for the process name: the first snapshot's, or the one a
+    /// switch left if a switch came first (a recording whose first snapshot came late).
+    start_model: Option<Model>,
+    start_known: bool,
+    /// The first snapshot's chat address.
+    chat_addr: String,
     seen: Seen,
     extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -175,10 +182,21 @@ impl<W: Write> ChromeTrace<W> {
             tracks: Tracks::new(),
             next_flow: 1,
             last_ts: 0,
-            process: None,
+            start_model: None,
+            start_known: false,
+            chat_addr: String::new(),
             seen: Seen::default(),
             extra: serde_json::Map::new(),
         })
+    }
+
+    /// The model the server ran when the recording began (its header says), for what comes
+    /// before the first snapshot: the waits' names and the process name.
+    pub fn assume_model(&mut self, model: Model) {
+        self.snap.model.get_or_insert(model);
+        if !self.start_known {
+            self.start_model = Some(model);
+        }
     }
 
     /// Adds a field to `metadata` (e.g. the recording's header, or that it was truncated).
@@ -201,7 +219,11 @@ impl<W: Write> ChromeTrace<W> {
             events::retire(&mut self.sink, &mut t, end, "unsent at end")?;
         }
         self.sink.name("thread_name", Some(tracks::LOOP_TID), "event loop")?;
-        let process = self.process.take().unwrap_or_else(|| "muxscope".into());
+        let process = match (self.start_model.map(Model::name), self.chat_addr.as_str()) {
+            (None, _) => "muxscope".to_string(),
+            (Some(model), "") => format!("muxscope ({model})"),
+            (Some(model), addr) => format!("muxscope ({model} on {addr})"),
+        };
         self.sink.name("process_name", None, &process)?;
         let mut summary = self.sink.summary.clone();
         summary.events = self.seen.events;

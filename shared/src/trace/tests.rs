@@ -223,3 +223,33 @@ fn an_empty_history_is_still_a_trace() {
     assert_eq!(t.names.len(), 1);
     assert_eq!(t.events.len(), 2);
 }
+
+#[test]
+fn a_history_whose_first_snapshot_comes_late_names_the_model_it_started_in() {
+    let mut h = H::new();
+    h.items.clear();
+    h.connect(5, "a:1").say(5, 1).send(5, 9);
+    h.ev(EventBody::Handover { from: Model::Blocking, to: Model::Poll });
+    h.ev(EventBody::Model { model: Model::Poll, from: Some(Model::Blocking) });
+    let fds = vec![fd_info(LISTENER, Role::Listener, "127.0.0.1:3999"), fd_info(5, Role::Tcp, "a:1")];
+    h.ts += 1_000;
+    h.items.push(ServerMsg::Snapshot(snapshot(h.seq, h.ts, Model::Poll, fds)));
+    h.wait(100, &[5]);
+    let t = h.trace();
+    assert_eq!(t.process_name(), "muxscope (blocking on 127.0.0.1:3999)");
+    assert_eq!(t.names.len(), 3, "{:?}", t.names);
+    assert!(t.named("poll").next().is_some());
+
+    // What a recording's header says covers the waits before any snapshot.
+    let mut h = H::new();
+    h.items.clear();
+    h.wait(100, &[]);
+    let mut out = Vec::new();
+    let mut trace = ChromeTrace::new(&mut out).unwrap();
+    trace.assume_model(Model::Sigio);
+    h.items.iter().try_for_each(|m| trace.push(m)).unwrap();
+    trace.finish().unwrap();
+    let t = check(std::str::from_utf8(&out).unwrap());
+    assert!(t.named("rt_sigtimedwait").next().is_some());
+    assert_eq!(t.process_name(), "muxscope (sigio)");
+}
