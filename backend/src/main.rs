@@ -104,6 +104,15 @@ enum Cmd {
         #[command(subcommand)]
         what: BenchCmd,
     },
+    /// Write a recording (`--record FILE`) as Chrome Trace Event JSON, which Perfetto
+    /// (ui.perfetto.dev) and chrome://tracing open: a track per fd, waits as slices, a flow from
+    /// each broadcast to each recipient's send.
+    Export {
+        file: std::path::PathBuf,
+        /// Where the trace goes.
+        #[arg(short = 'o', long = "output", value_name = "OUT.json")]
+        output: std::path::PathBuf,
+    },
     /// Serve the page over a recording (`--record FILE`): play it, pause, step back and forth,
     /// seek, export. Nothing can be sent.
     Replay {
@@ -121,6 +130,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
         Some(Cmd::Bench { what }) => run_bench(what),
+        Some(Cmd::Export { ref file, ref output }) => cli::export::run(file, output).map(|s| println!("muxscope: {s}")),
         Some(Cmd::Replay { ref file, web_addr }) => {
             cli::replay::run(file, web_addr, &cli.allow_hosts, &cli.allow_origins, cli.max_watchers)
         }

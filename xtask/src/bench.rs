@@ -7,6 +7,7 @@
 //! connections ([`models`], plotted by [`svg`]). Loopback only; every run bounded.
 
 mod models;
+mod record;
 mod svg;
 
 use crate::{cmd, root, setup, status, step, Result};
@@ -431,6 +432,10 @@ pub fn main(args: &[String]) -> Result {
     // (h) every IO model on the same connections: its own servers, one per size
     if run("models") {
         models::section(quick, &mut r)?;
+    }
+    // (i) what recording to disk costs the loop
+    if run("i") {
+        record::section(quick, &mut r)?;
     }
     let dir = root().join("bench-results");
     let _ = std::fs::create_dir_all(&dir);

@@ -1,4 +1,5 @@
 //! The binary's subcommands, one file each.
 
 pub mod bench;
+pub mod export;
 pub mod replay;
