@@ -1,45 +1,30 @@
-//! The Yew view. Components only draw a [`Model`]; every change goes through the reducer.
+//! The Yew view. Components only draw a [`Model`]; every change to it is an [`Action`] through
+//! [`Dispatch`] (the model is changed in place, never copied per action).
 
 use crate::chat_pane::ChatPane;
+use crate::controls::{controls, history_bar};
+use crate::dispatch::Dispatch;
+use crate::event_log::event_log;
+use crate::marks::Marks;
 use crate::models;
 use crate::models_panel::{use_models_report, Compare, IoModels};
 use crate::net::{self, Socket};
 use crate::picker::ModelPicker;
 use crate::stage::{stage, Crowd, ThreadLayer};
 use crate::state::{Action, Model};
+use crate::text;
 use crate::waitbar::wait_bar;
 use gloo_timers::callback::{Interval, Timeout};
 use muxscope_shared::{ClientMsg, ServerMsg};
 use std::cell::RefCell;
 use std::rc::Rc;
-use web_sys::HtmlInputElement;
 use yew::prelude::*;
-
-impl Reducible for Model {
-    type Action = Action;
-
-    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        if let Action::Tick(now) = action {
-            if !self.needs_tick(now) {
-                return self;
-            }
-        }
-        let mut next = (*self).clone();
-        if next.update(action) {
-            Rc::new(next)
-        } else {
-            self
-        }
-    }
-}
-
-type Dispatch = UseReducerDispatcher<Model>;
 
 #[function_component(App)]
 pub fn app() -> Html {
     // What the page's socket brought before this first render (the snapshot, usually: the first
     // render waits a little for it, see `lib.rs`) is in the first picture.
-    let model = use_reducer(|| {
+    let state: Rc<RefCell<Model>> = use_mut_ref(|| {
         let mut m = Model::default();
         let (opened, texts) = net::take_early_frames();
         if opened {
@@ -52,20 +37,19 @@ pub fn app() -> Html {
         }
         m
     });
+    let redraw = use_force_update();
+    let dispatch = Dispatch::new(state.clone(), move || redraw.force_update());
     let reconnect = use_state(|| 0u32);
     let backoff: Rc<RefCell<u32>> = use_mut_ref(|| RETRY_FIRST_MS);
     // Frames wait here until the model takes them (see `Model::takes_frames`): a browser
     // watching a flood then redraws a few times a second instead of once per frame.
     let inbox: Rc<RefCell<Vec<ServerMsg>>> = use_mut_ref(Vec::new);
-    // The model as last drawn, for the tick timer to ask.
-    let drawn: Rc<RefCell<Option<UseReducerHandle<Model>>>> = use_mut_ref(|| None);
-    *drawn.borrow_mut() = Some(model.clone());
     // The event socket. While the page draws still pictures the gateway is told, so it sends a
     // frame or two a second instead of every frame.
     let events: Rc<RefCell<Option<Socket>>> = use_mut_ref(|| None);
     {
         let events = events.clone();
-        use_effect_with(model.draws_still(), move |s| {
+        use_effect_with(dispatch.with(Model::draws_still), move |s| {
             if let Some(sock) = events.borrow().as_ref() {
                 sock.send(&pace(*s));
             }
@@ -73,12 +57,11 @@ pub fn app() -> Html {
     }
     {
         // /ws/events, reopened after it drops or is refused (with backoff).
-        let dispatch = model.dispatcher();
+        let dispatch = dispatch.clone();
         let backoff = backoff.clone();
         let reconnect = reconnect.clone();
         let inbox = inbox.clone();
         let events = events.clone();
-        let drawn = drawn.clone();
         use_effect_with(*reconnect, move |_| {
             let timer: Rc<RefCell<Option<Timeout>>> = Rc::default();
             let backoff_ok = backoff.clone();
@@ -99,7 +82,7 @@ pub fn app() -> Html {
                 }
             };
             let retry2 = retry.clone();
-            let (d_text, drawn_text, drawn_pace) = (dispatch.clone(), drawn.clone(), drawn.clone());
+            let (d_text, d_pace, d_still) = (dispatch.clone(), dispatch.clone(), dispatch.clone());
             // The first one was opened as the page started (`net::open_events_early`).
             let first = if *reconnect == 0 { net::take_early_events() } else { None };
             *events.borrow_mut() = first.or_else(|| Socket::connect(&net::url("/ws/events")));
@@ -107,7 +90,7 @@ pub fn app() -> Html {
                 // What it held is handed over now, in order.
                 sock.bind(
                     Callback::from(move |_| {
-                        if drawn.borrow().as_ref().is_some_and(|m| m.draws_still()) {
+                        if d_still.with(Model::draws_still) {
                             if let Some(sock) = events_open.borrow().as_ref() {
                                 sock.send(&pace(true));
                             }
@@ -128,7 +111,7 @@ pub fn app() -> Html {
                         // would take it (`Model::takes_frames`): a crowd is drawn as soon as it
                         // is known.
                         let now = net::now_ms();
-                        if snapshot && drawn_text.borrow().as_ref().is_none_or(|m| m.takes_frames(now, true)) {
+                        if snapshot && d_text.with(|m| m.takes_frames(now, true)) {
                             net::mark_once("mx:snapshot-taken");
                             let frames = std::mem::take(&mut *inbox.borrow_mut());
                             d_text.dispatch(Action::Receive(frames, now));
@@ -140,7 +123,7 @@ pub fn app() -> Html {
                     }),
                 );
                 // Opened before the first render (which took that in): the pace it missed.
-                if sock.is_open() && drawn_pace.borrow().as_ref().is_some_and(|m| m.draws_still()) {
+                if sock.is_open() && d_pace.with(Model::draws_still) {
                     sock.send(&pace(true));
                 }
             }
@@ -154,13 +137,13 @@ pub fn app() -> Html {
         });
     }
     {
-        let dispatch = model.dispatcher();
-        let (inbox, drawn) = (inbox.clone(), drawn.clone());
-        use_effect_with(model.tick_ms(), move |ms| {
+        let dispatch = dispatch.clone();
+        let inbox = inbox.clone();
+        use_effect_with(dispatch.with(Model::tick_ms), move |ms| {
             let iv = Interval::new(*ms, move || {
                 let now = net::now_ms();
                 let snapshot = inbox.borrow().iter().any(|m| matches!(m, ServerMsg::Snapshot(_)));
-                let takes = !inbox.borrow().is_empty() && drawn.borrow().as_ref().is_none_or(|m| m.takes_frames(now, snapshot));
+                let takes = !inbox.borrow().is_empty() && dispatch.with(|m| m.takes_frames(now, snapshot));
                 if takes {
                     if snapshot {
                         net::mark_once("mx:snapshot-taken");
@@ -174,10 +157,10 @@ pub fn app() -> Html {
             move || drop(iv)
         });
     }
-    use_models_report(model.dispatcher(), model.switches);
+    use_models_report(dispatch.clone(), dispatch.with(Model::switches));
     {
         // For measurements: when the first picture of the loop is on screen (ms since navigation).
-        let drawn = !model.snap.fds.is_empty();
+        let drawn = dispatch.with(|m| !m.scene().snap.fds.is_empty());
         use_effect_with(drawn, move |drawn| {
             if *drawn {
                 net::mark_once("mx:drawn");
@@ -193,17 +176,24 @@ pub fn app() -> Html {
     // The crowd is drawn as the page renders, into a `<g>` of its own that Yew only places
     // (`Html::VRef`): the first picture is in the document in the same task as the snapshot
     // that brought it, whatever Yew's scheduler defers.
+    let model = state.borrow();
+    let scene = model.scene();
+    let marks: Rc<RefCell<Marks>> = use_mut_ref(Marks::default);
+    marks.borrow_mut().update(scene, model.player.calm_from, model.draws_still());
+    let marks = marks.borrow();
     let crowd: Rc<RefCell<Crowd>> = use_mut_ref(Crowd::new);
-    crowd.borrow_mut().draw(&model);
+    crowd.borrow_mut().draw(scene, &marks);
     let crowd_node = Html::VRef(crowd.borrow().el.clone().into());
     let thread_layer: Rc<RefCell<ThreadLayer>> = use_mut_ref(ThreadLayer::new);
-    thread_layer.borrow_mut().draw(&model);
+    thread_layer.borrow_mut().draw(scene);
     let threads_node = Html::VRef(thread_layer.borrow().el.clone().into());
-    let d = model.dispatcher();
+    let d = dispatch;
     net::add_stat("renders", 1.0);
-    if !model.snap.fds.is_empty() {
+    if !scene.snap.fds.is_empty() {
         net::mark_once("mx:render");
     }
+    let chat: Vec<(u64, &'static str, String)> =
+        model.chat.iter().map(|l| (l.id, if l.status { "status" } else { "chat" }, l.text.clone())).collect();
     html! {
         <div class={classes!("app", model.busy().then_some("busy"))}>
             <header>
@@ -213,28 +203,29 @@ pub fn app() -> Html {
                 <span class={classes!("conn", model.connected.then_some("up"))} data-testid="stream-status">{
                     match (model.connected, &model.stream_closed) {
                         (true, _) => "● live".to_string(),
-                        (false, Some(why)) => format!("○ {why}"),
+                        (false, Some(why)) => format!("○ {}", text::stream_down(why)),
                         (false, None) => "○ connecting".to_string(),
                     }
                 }</span>
                 { controls(&model, &d) }
+                { history_bar(&model, &d) }
             </header>
             <main>
                 <section class="stage-wrap">
                     { wait_bar(&model) }
-                    { stage(&model, crowd_node, threads_node) }
+                    { stage(&model, &marks, crowd_node, threads_node) }
                     { phase(&model) }
                     <div class="panels">
-                        <IoModels model={model.io_model()} lit={models::lit_phase(model.phase.as_ref().map(|p| p.step))} />
+                        <IoModels model={model.io_model()} lit={models::lit_phase(scene.phase.as_ref().map(|p| p.step()))} />
                         <Compare report={model.report.clone()} error={model.report_error.clone()} />
                     </div>
                 </section>
                 <aside class="side">
-                    <ChatPane dispatch={d.clone()} lines={model.chat.iter().map(|l| (l.id, l.class, l.text.clone())).collect::<Vec<_>>()} />
+                    <ChatPane dispatch={d.clone()} lines={chat} />
                     { counters(&model) }
                 </aside>
             </main>
-            { event_log(&model) }
+            { event_log(&model, &d) }
         </div>
     }
 }
@@ -259,74 +250,17 @@ fn pace(still: bool) -> String {
     serde_json::to_string(&ClientMsg::Pace { still }).expect("pace serializes")
 }
 
-fn controls(m: &Model, d: &Dispatch) -> Html {
-    let pause = {
-        let d = d.clone();
-        let paused = m.paused;
-        Callback::from(move |_| d.dispatch(if paused { Action::Resume } else { Action::Pause }))
-    };
-    let step = {
-        let d = d.clone();
-        Callback::from(move |_| d.dispatch(Action::Step))
-    };
-    let live = {
-        let d = d.clone();
-        Callback::from(move |_| d.dispatch(Action::Live))
-    };
-    let speed = {
-        let d = d.clone();
-        Callback::from(move |e: InputEvent| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            if let Ok(v) = input.value().parse::<f64>() {
-                d.dispatch(Action::Speed(v));
-            }
-        })
-    };
-    let status = if m.queue.is_empty() && m.is_live() {
-        "live".to_string()
-    } else {
-        format!("{} queued · {:.1} s behind live", m.queue.len(), m.behind_s())
-    };
-    html! {
-        <div class="controls">
-            <button data-testid="pause" class={classes!(m.paused.then_some("on"))} onclick={pause}>
-                { if m.paused { "▶ resume" } else { "❚❚ pause" } }
-            </button>
-            <button data-testid="step" onclick={step} title="play one event (pauses)">{ "▶| step" }</button>
-            <label class="speed">
-                <span>{ "speed" }</span>
-                <input data-testid="speed" type="range" min="0.1" max="1" step="0.1" value={range_value(m.speed)} oninput={speed} />
-                <b>{ if m.speed >= 0.999 { "1× live".to_string() } else { format!("{:.1}×", m.speed) } }</b>
-            </label>
-            <button data-testid="live" onclick={live} title="jump back to live">{ "» live" }</button>
-            <span data-testid="queue" class={classes!("queue", (!m.queue.is_empty()).then_some("behind"))}>{ status }</span>
-        </div>
-    }
-}
-
 /// The event stream is tried again this long after it drops, doubling up to the max.
 const RETRY_FIRST_MS: u32 = 1000;
 const RETRY_MAX_MS: u32 = 30_000;
 
-/// A speed as a range input's DOM holds it ("1", "0.5"): Yew writes the value again on every
-/// render whenever the two strings differ, and writing a range input's value lays it out again.
-fn range_value(speed: f64) -> String {
-    let tenths = (speed * 10.0).round() as i64;
-    if tenths % 10 == 0 {
-        (tenths / 10).to_string()
-    } else {
-        format!("{}.{}", tenths / 10, tenths % 10)
-    }
-}
-
 fn phase(m: &Model) -> Html {
-    match &m.phase {
+    match &m.scene().phase {
         Some(p) => {
-            html! { <div key={if m.busy() { 0 } else { p.id }} class={classes!("phase", format!("step-{}", p.step))}>{ &p.text }</div> }
+            let key = if m.busy() { 0 } else { p.index };
+            html! { <div key={key} class={classes!("phase", format!("step-{}", p.step()))}>{ text::phase(p) }</div> }
         }
-        None => {
-            html! { <div class="phase">{ "① wait for readiness → ② recv copies the data → ③ fan-out to every client" }</div> }
-        }
+        None => html! { <div class="phase">{ text::PHASES }</div> },
     }
 }
 
@@ -343,36 +277,21 @@ fn human_bytes(b: f64) -> String {
 }
 
 fn counters(m: &Model) -> Html {
-    let c = &m.snap.counters;
+    let c = &m.scene().snap.counters;
+    let r = &m.tally.rates;
     let stat = |id: &'static str, label: &'static str, value: String| {
         html! { <div class="stat" data-testid={id}><b>{ value }</b><span>{ label }</span></div> }
     };
     html! {
         <div class="stats">
             { stat("counter-clients", "clients", m.clients().to_string()) }
-            { stat("counter-wakeups", "wakeups/s", format!("{:.0}", m.rates.wakeups)) }
-            { stat("counter-epw", "events/wakeup", format!("{:.1}", m.rates.events_per_wakeup)) }
-            { stat("counter-msgs-rate", "messages/s", format!("{:.0}", m.rates.messages)) }
-            { stat("counter-bytes", "bytes/s", human_bytes(m.rates.bytes)) }
+            { stat("counter-wakeups", "wakeups/s", format!("{:.0}", r.wakeups)) }
+            { stat("counter-epw", "events/wakeup", format!("{:.1}", r.events_per_wakeup)) }
+            { stat("counter-msgs-rate", "messages/s", format!("{:.0}", r.messages)) }
+            { stat("counter-bytes", "bytes/s", human_bytes(r.bytes)) }
             { stat("counter-messages", "messages", c.messages.to_string()) }
-            { stat("counter-folded", "events folded", m.folded_total.to_string()) }
-            { stat("counter-dropped", "events dropped", (m.gaps_total.max(c.dropped_events)).to_string()) }
+            { stat("counter-folded", "events folded", m.folded_total().to_string()) }
+            { stat("counter-dropped", "events dropped", m.scene().totals.dropped.max(c.dropped_events).to_string()) }
         </div>
-    }
-}
-
-/// Lines the log shows while busy (about what its 180 px show); they are rewritten in place,
-/// not re-created.
-const BUSY_LOG_LINES: usize = 14;
-
-fn event_log(m: &Model) -> Html {
-    let lines = m.log.iter().rev();
-    let lines: Html = if m.busy() {
-        lines.take(BUSY_LOG_LINES).map(|l| html! { <div class={classes!("ev", l.class)}>{ &l.text }</div> }).collect()
-    } else {
-        lines.map(|l| html! { <div key={l.id} class={classes!("ev", l.class)}>{ &l.text }</div> }).collect()
-    };
-    html! {
-        <section class="log" data-testid="event-log">{ lines }</section>
     }
 }

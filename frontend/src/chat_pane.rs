@@ -1,14 +1,13 @@
 //! The chat pane: a browser user is a real TCP client of the loop, through `/ws/chat`.
 
+use crate::dispatch::Dispatch;
 use crate::net::{self, Socket};
-use crate::state::{Action, Model};
+use crate::state::Action;
 use muxscope_shared::valid_nick;
 use std::cell::RefCell;
 use std::rc::Rc;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
-
-type Dispatch = UseReducerDispatcher<Model>;
 
 #[derive(Properties, PartialEq)]
 pub struct ChatProps {

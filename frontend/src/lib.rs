@@ -1,19 +1,29 @@
-//! The muxscope page. [`state`] is the pure reducer, [`models`] the IO-models panel's data,
-//! [`compare`] the compare panel's table, [`switch`] the model picker's logic, [`dots`] and
-//! [`threads`] the markup of big rooms (all compiled and tested natively); the Yew components
-//! that draw it exist only in the wasm build.
+//! The muxscope page. [`state`] is the pure reducer, [`history`] its timeline (keyframes and
+//! packed events), [`text`] the page's words, [`marks`] how the scene's marks are drawn,
+//! [`models`] the IO-models panel's data, [`compare`] the compare panel's table, [`switch`] the
+//! model picker's logic, [`dots`] and [`threads`] the markup of big rooms (all compiled and
+//! tested natively); the Yew components that draw it exist only in the wasm build.
 
 pub mod compare;
 pub mod dots;
+pub mod history;
+pub mod marks;
 pub mod models;
 pub mod state;
 pub mod switch;
+pub mod text;
 pub mod threads;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
 mod chat_pane;
+#[cfg(target_arch = "wasm32")]
+mod controls;
+#[cfg(target_arch = "wasm32")]
+mod dispatch;
+#[cfg(target_arch = "wasm32")]
+mod event_log;
 #[cfg(target_arch = "wasm32")]
 mod fetch;
 #[cfg(target_arch = "wasm32")]

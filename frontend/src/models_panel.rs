@@ -2,9 +2,10 @@
 //! compare table of what each model cost while it served, with the fetch that keeps it fresh.
 
 use crate::compare::{self, COLUMNS};
+use crate::dispatch::Dispatch;
 use crate::fetch;
 use crate::models;
-use crate::state::{Action, Model};
+use crate::state::Action;
 use gloo_timers::callback::Interval;
 use muxscope_shared::{Model as IoModel, ModelsReport};
 use std::cell::RefCell;
@@ -18,7 +19,7 @@ const REPORT_EVERY_MS: u32 = 2000;
 /// switch (`switches` changed: the effect starts again). Answers that come back out of order
 /// are not shown: a newer one is already on screen.
 #[hook]
-pub fn use_models_report(dispatch: UseReducerDispatcher<Model>, switches: u64) {
+pub fn use_models_report(dispatch: Dispatch, switches: u64) {
     let (asked, shown): (Rc<RefCell<u64>>, Rc<RefCell<u64>>) = (use_mut_ref(|| 0), use_mut_ref(|| 0));
     use_effect_with(switches, move |_| {
         let ask = move || {

@@ -4,9 +4,11 @@
 //! banner of a model switch.
 
 use crate::dots::{crowd_dots, is_crowd, layout, node_class, plan_crowd, role_class, CrowdDraw, Dot, Redraw};
+use crate::marks::{self, Marks};
 use crate::models;
 use crate::net;
-use crate::state::{Fanout, Flash, Model};
+use crate::state::{Flash, Model, Played, Scene};
+use crate::text;
 use crate::threads::{self, plan_threads, thread_groups, ThreadDraw};
 use muxscope_shared::{FdInfo, ThreadInfo};
 use std::collections::HashMap;
@@ -75,17 +77,17 @@ fn node_group(p: &GroupProps) -> Html {
 }
 
 /// A labelled room's nodes (a crowd is drawn by [`Crowd`] instead).
-fn node_groups(m: &Model, places: &[(f64, f64, f64)]) -> Html {
-    if is_crowd(m.snap.fds.len()) {
+fn node_groups(s: &Scene, marks: &Marks, places: &[(f64, f64, f64)]) -> Html {
+    if is_crowd(s.snap.fds.len()) {
         return Html::default();
     }
-    m.snap
+    s.snap
         .fds
         .chunks(GROUP)
         .zip(places.chunks(GROUP))
         .enumerate()
         .map(|(i, (fds, places))| {
-            let nodes = fds.iter().zip(places).map(|(f, p)| (f.clone(), *p, m.flashes.get(&f.fd).copied())).collect::<Vec<_>>();
+            let nodes = fds.iter().zip(places).map(|(f, p)| (f.clone(), *p, marks.get(f.fd))).collect::<Vec<_>>();
             html! { <NodeGroup key={format!("n{i}")} nodes={nodes} /> }
         })
         .collect()
@@ -108,14 +110,14 @@ impl Crowd {
         Crowd { el: net::svg_group("crowd"), fds: Vec::new(), flashes: HashMap::new(), groups: Vec::new() }
     }
 
-    /// Brings the crowd's `<g>` to the model's crowd (empty when the room is labelled).
-    pub fn draw(&mut self, m: &Model) {
-        let fds: &[FdInfo] = if is_crowd(m.snap.fds.len()) { &m.snap.fds } else { &[] };
-        if self.fds == fds && (fds.is_empty() || self.flashes == m.flashes) {
+    /// Brings the crowd's `<g>` to the scene's crowd (empty when the room is labelled).
+    pub fn draw(&mut self, s: &Scene, marks: &Marks) {
+        let fds: &[FdInfo] = if is_crowd(s.snap.fds.len()) { &s.snap.fds } else { &[] };
+        if self.fds == fds && (fds.is_empty() || self.flashes == *marks.drawn()) {
             return;
         }
         let el = &self.el;
-        let want = crowd_dots(fds, &m.flashes);
+        let want = crowd_dots(fds, marks.drawn());
         match plan_crowd(&self.groups, &want) {
             // Numbers, fixed names and the escaped fd name only (`Dot::markup`); never chat text.
             CrowdDraw::Whole(markup) => {
@@ -155,7 +157,7 @@ impl Crowd {
         }
         self.groups = want;
         self.fds = fds.to_vec();
-        self.flashes = m.flashes.clone();
+        self.flashes = marks.drawn().clone();
     }
 }
 
@@ -175,13 +177,13 @@ impl ThreadLayer {
         ThreadLayer { el: net::svg_group("threads"), threads: Vec::new(), fds: Vec::new(), groups: Vec::new() }
     }
 
-    pub fn draw(&mut self, m: &Model) {
-        let threads = &m.snap.threads;
-        let same_fds = || self.fds.iter().copied().eq(m.snap.fds.iter().map(|f| f.fd));
+    pub fn draw(&mut self, s: &Scene) {
+        let threads = &s.snap.threads;
+        let same_fds = || self.fds.iter().copied().eq(s.snap.fds.iter().map(|f| f.fd));
         if self.threads == *threads && (threads.is_empty() || same_fds()) {
             return;
         }
-        let want = thread_groups(&m.snap.fds, threads);
+        let want = thread_groups(&s.snap.fds, threads);
         match plan_threads(&self.groups, &want) {
             ThreadDraw::Keep => {}
             // Numbers and fixed names only: never text a user typed.
@@ -206,36 +208,42 @@ impl ThreadLayer {
         }
         self.groups = want;
         self.threads = threads.clone();
-        self.fds = m.snap.fds.iter().map(|f| f.fd).collect();
+        self.fds = s.snap.fds.iter().map(|f| f.fd).collect();
     }
 }
 
 /// Most fan-out lines drawn; a larger room gets an even sample of its recipients.
 const MAX_LINES: usize = 48;
 
-fn fanout_lines(f: &Fanout, pos: &dyn Fn(i32) -> Option<(f64, f64)>) -> Html {
-    let stride = f.to.len().div_ceil(MAX_LINES).max(1);
-    let lines: Vec<Html> = f
-        .to
+/// A broadcast's lines: into the loop from its sender, out to every client (the scene's
+/// clients now: the fold keeps no list of recipients).
+fn fanout_lines(s: &Scene, f: &Played, pos: &dyn Fn(i32) -> Option<(f64, f64)>) -> Html {
+    let muxscope_shared::EventBody::Broadcast { from, .. } = f.event.body else {
+        return Html::default();
+    };
+    let to: Vec<i32> = s.recipients().collect();
+    let stride = to.len().div_ceil(MAX_LINES).max(1);
+    let lines: Vec<Html> = to
         .iter()
         .step_by(stride)
         .filter_map(|fd| pos(*fd))
         .map(|(x, y)| html! { <line class="fan" x1={CORE.0.to_string()} y1={CORE.1.to_string()} x2={format!("{x:.1}")} y2={format!("{y:.1}")} /> })
         .collect();
-    let from = pos(f.from).map(|(x, y)| html! { <line class="fan-in" x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={CORE.0.to_string()} y2={CORE.1.to_string()} /> });
+    let from = pos(from).map(|(x, y)| html! { <line class="fan-in" x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={CORE.0.to_string()} y2={CORE.1.to_string()} /> });
     html! {
-        <g key={format!("fan-{}", f.id)} data-testid="fanout" data-recipients={f.to.len().to_string()} class="fanout">
+        <g key={format!("fan-{}", f.index)} data-testid="fanout" data-recipients={to.len().to_string()} class="fanout">
             { for from }
             { for lines }
         </g>
     }
 }
 
-pub(crate) fn stage(m: &Model, crowd: Html, thread_beads: Html) -> Html {
-    let places = layout(m.snap.fds.len());
-    let pos = |fd: i32| m.snap.fds.binary_search_by_key(&fd, |f| f.fd).ok().map(|i| (places[i].0, places[i].1));
-    let copies: Vec<Html> = m
-        .flashes
+pub(crate) fn stage(m: &Model, marks: &Marks, crowd: Html, thread_beads: Html) -> Html {
+    let s = m.scene();
+    let places = layout(s.snap.fds.len());
+    let pos = |fd: i32| s.snap.fds.binary_search_by_key(&fd, |f| f.fd).ok().map(|i| (places[i].0, places[i].1));
+    let copies: Vec<Html> = marks
+        .drawn()
         .iter()
         .filter(|(_, (k, _))| *k == Flash::Copy)
         .take(64)
@@ -245,15 +253,15 @@ pub(crate) fn stage(m: &Model, crowd: Html, thread_beads: Html) -> Html {
         })
         .collect();
     let model = m.io_model();
-    let title = format!("kernel · {} · {}: {} fds", model.map_or("…", |m| m.name()), models::table_name(model), m.snap.fds.len());
-    let pending: u64 = m.snap.fds.iter().map(|f| f.pending_out).sum();
-    let thread_count = (!m.snap.threads.is_empty() || model == Some(muxscope_shared::Model::Blocking)).then(|| {
-        let (a, r, w) = threads::count(&m.snap.threads);
-        let text = format!("threads: {} ({a} acceptor, {r} readers, {w} writers)", m.snap.threads.len());
-        html! { <text class="thread-count" data-testid="thread-count" data-threads={m.snap.threads.len().to_string()} x="972" y="578">{ text }</text> }
+    let title = format!("kernel · {} · {}: {} fds", model.map_or("…", |m| m.name()), models::table_name(model), s.snap.fds.len());
+    let pending: u64 = s.snap.fds.iter().map(|f| f.pending_out).sum();
+    let thread_count = (!s.snap.threads.is_empty() || model == Some(muxscope_shared::Model::Blocking)).then(|| {
+        let (a, r, w) = threads::count(&s.snap.threads);
+        let text = format!("threads: {} ({a} acceptor, {r} readers, {w} writers)", s.snap.threads.len());
+        html! { <text class="thread-count" data-testid="thread-count" data-threads={s.snap.threads.len().to_string()} x="972" y="578">{ text }</text> }
     });
     let banner =
-        m.banner.as_ref().map(|b| html! { <div key={b.id} class="banner" data-testid="model-banner" role="status">{ &b.text }</div> });
+        m.banner().map(|b| html! { <div key={b.index} class="banner" data-testid="model-banner" role="status">{ text::banner(b) }</div> });
     // Two layers: the boxes and nodes, and above them the lines that animate across the whole
     // stage (their own compositing layer), so drawing a fan-out does not repaint every node.
     html! {
@@ -270,12 +278,12 @@ pub(crate) fn stage(m: &Model, crowd: Html, thread_beads: Html) -> Html {
                     <text dy="0.35em">{ "loop" }</text>
                 </g>
                 { crowd }
-                { node_groups(m, &places) }
+                { node_groups(s, marks, &places) }
                 { thread_beads }
             </svg>
             <svg class="layer overlay" viewBox="0 0 1000 600" aria-hidden="true">
                 { for copies }
-                { for m.fanout.as_ref().map(|f| fanout_lines(f, &pos)) }
+                { for marks::fanout(s, m.player.calm_from).map(|f| fanout_lines(s, f, &pos)) }
             </svg>
             { for banner }
         </div>

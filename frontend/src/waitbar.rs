@@ -4,9 +4,10 @@
 
 use crate::compare::num;
 use crate::models;
-use crate::state::{ms, Model, Nap};
+use crate::state::{Model, Nap};
+use crate::text::ms;
 use crate::threads;
-use muxscope_shared::Model as IoModel;
+use muxscope_shared::{EventBody, Model as IoModel};
 use yew::prelude::*;
 
 pub(crate) fn wait_bar(m: &Model) -> Html {
@@ -18,16 +19,18 @@ pub(crate) fn wait_bar(m: &Model) -> Html {
 }
 
 fn last_wait(m: &Model) -> Html {
-    let Some(w) = &m.wait else {
+    let wait = m.scene().wait.as_ref();
+    let Some((p, EventBody::Wait { timeout_ms, registered, ready, ready_total, blocked_ns, scanned, rescan, overflow })) =
+        wait.map(|p| (p, &p.event.body))
+    else {
         return html! { <div class="waitbar">{ "waiting for the first wakeup…" }</div> };
     };
-    let timeout = if w.timeout_ms < 0 { "∞".to_string() } else { format!("{} ms", w.timeout_ms) };
-    let scan = models::scan_note(m.io_model(), w.scanned, w.rescan, w.overflow);
+    let timeout = if *timeout_ms < 0 { "∞".to_string() } else { format!("{timeout_ms} ms") };
+    let scan = models::scan_note(m.io_model(), *scanned, *rescan, *overflow);
     // Busy: the bar and its chips are updated in place (a still picture needs no pop-in, and
     // new elements cost far more than new text).
     let busy = m.busy();
-    let ready: Vec<Html> = w
-        .ready
+    let chips: Vec<Html> = ready
         .iter()
         .take(12)
         .map(|r| {
@@ -39,14 +42,15 @@ fn last_wait(m: &Model) -> Html {
             }
         })
         .collect();
-    let more = (w.ready_total as usize > w.ready.len().min(12))
-        .then(|| html! { <span class="chip more">{ format!("+{}", w.ready_total as usize - w.ready.len().min(12)) }</span> });
+    let shown = ready.len().min(12);
+    let more =
+        (*ready_total as usize > shown).then(|| html! { <span class="chip more">{ format!("+{}", *ready_total as usize - shown) }</span> });
     html! {
-        <div class="waitbar" key={if busy { 0 } else { w.id }}>
-            <code>{ format!("{}({} fds, timeout {timeout})", w.call, w.registered) }</code>
-            <span class="blocked">{ format!(" slept {:.1} ms → ", w.blocked_ms) }</span>
-            <b>{ format!("{} ready", w.ready_total) }</b>
-            { for ready }
+        <div class="waitbar" key={if busy { 0 } else { p.index }}>
+            <code>{ format!("{}({registered} fds, timeout {timeout})", p.model.wait_call()) }</code>
+            <span class="blocked">{ format!(" slept {:.1} ms → ", *blocked_ns as f64 / 1e6) }</span>
+            <b>{ format!("{ready_total} ready") }</b>
+            { for chips }
             { for more }
             <span class="scan">{ scan }</span>
         </div>
@@ -67,7 +71,7 @@ fn sweep_bar(m: &Model) -> Html {
         .and_then(|r| r.rows.iter().find(|s| s.serving && s.model == IoModel::Nonblocking))
         .map(|s| html! { <span class="blocked">{ format!("(the server counts {}/s)", num(s.eagain_per_s)) }</span> });
     // A flood reaches the page as a sample and a count: the rate seen, scaled by the share sent.
-    let (seen, all) = (m.rates.eagains, m.rates.eagains_all);
+    let (seen, all) = (m.tally.rates.eagains, m.tally.rates.eagains_all);
     let sampled =
         (all > seen * 1.05).then(|| html! { <span class="blocked">{ format!("({} /s in the events sent here)", num(seen)) }</span> });
     html! {
@@ -85,7 +89,7 @@ fn sweep_bar(m: &Model) -> Html {
 
 /// The blocking model: no loop waits; each connection's thread blocks in its own recvfrom.
 fn threads_bar(m: &Model) -> Html {
-    let (acceptors, readers, writers) = threads::count(&m.snap.threads);
+    let (acceptors, readers, writers) = threads::count(&m.scene().snap.threads);
     html! {
         <div class="waitbar threads">
             <code>{ "recvfrom(fd, …)" }</code>

@@ -1,4 +1,4 @@
-//! The event log's words: one line per event, with the syscall each backend really made.
+//! The words of one event: a log line, with the syscall each model really made.
 
 use crate::models;
 use muxscope_shared::{CloseReason, CtlOp, EventBody, Interest, Model as IoModel, Role, ThreadOp, ThreadRole};

@@ -1,0 +1,164 @@
+//! The actions and how each changes the page.
+
+use super::log::Note;
+use super::{push_capped, ChatEntry, Model, StreamDown, CHAT_CAP};
+use crate::history::{History, Timeline};
+use muxscope_shared::{ModelsReport, ServerMsg};
+use std::rc::Rc;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Connected(bool),
+    /// The event stream closed: the server's reason (empty when the connection just dropped)
+    /// and the seconds until the page tries again.
+    StreamClosed {
+        reason: String,
+        retry_s: u32,
+    },
+    Server(ServerMsg),
+    Tick(f64),
+    /// Frames received since the last tick, then a tick at the given time: the view batches
+    /// what arrives between ticks, so a busy stream costs one update per tick, not one per frame.
+    Receive(Vec<ServerMsg>, f64),
+    Pause,
+    Resume,
+    /// One item forward: through the history, or at its end the next one queued (pauses).
+    Step,
+    /// One item back through the history (pauses).
+    StepBack,
+    /// The cursor to a history index: the scrubber, a click on a log line (pauses).
+    Seek(u64),
+    Speed(f64),
+    /// Back to the live end, playing.
+    Live,
+    /// A recording to show instead of the stream: the whole of it becomes the history, shown
+    /// paused at its start; resumed, it plays at its recorded pace × speed.
+    Open(Vec<ServerMsg>),
+    ChatLine(String),
+    ChatStatus(String),
+    /// `GET /api/models` answered: the report, or why there is none.
+    Report(Result<Rc<ModelsReport>, String>),
+}
+
+impl Model {
+    /// Applies one action. Returns false when nothing changed (the view need not redraw).
+    pub fn update(&mut self, action: Action) -> bool {
+        let from = self.cursor();
+        let changed = self.apply(action);
+        self.notice_banner(from);
+        changed
+    }
+
+    fn apply(&mut self, action: Action) -> bool {
+        match action {
+            Action::Connected(c) => {
+                if self.connected == c {
+                    return false;
+                }
+                self.connected = c;
+                if c {
+                    self.stream_closed = None;
+                }
+                self.note(if c { Note::Connected } else { Note::Lost });
+            }
+            Action::StreamClosed { reason, retry_s } => {
+                self.connected = false;
+                self.stream_closed = Some(StreamDown { reason: reason.clone(), retry_s });
+                self.note(Note::Closed { reason, retry_s });
+            }
+            Action::Receive(msgs, now) => {
+                self.player.received_ms = now;
+                for msg in msgs {
+                    self.apply(Action::Server(msg));
+                }
+                self.tick(now);
+            }
+            Action::Server(msg) => {
+                self.player.receive(msg);
+                self.bound_queue();
+            }
+            Action::Tick(now) => return self.tick(now),
+            Action::Pause => self.player.paused = true,
+            Action::Resume => {
+                self.player.paused = false;
+                self.player.next_play_ms = 0.0;
+                self.player.anchor = None;
+            }
+            Action::Step => {
+                self.pause_here();
+                if !self.timeline.step_forward() {
+                    match self.player.queue.pop_front() {
+                        Some(item) => self.play(item),
+                        None => return false,
+                    }
+                }
+            }
+            Action::StepBack => {
+                self.pause_here();
+                return self.timeline.step_back();
+            }
+            Action::Seek(i) => {
+                let was_paused = self.player.paused;
+                self.pause_here();
+                return self.timeline.seek(i) || !was_paused;
+            }
+            Action::Speed(s) => {
+                let s = if s.is_finite() { s.clamp(0.1, 1.0) } else { 1.0 };
+                if (s - self.player.speed).abs() < 1e-9 {
+                    return false;
+                }
+                self.player.speed = s;
+                self.player.next_play_ms = 0.0;
+                self.player.anchor = None;
+            }
+            Action::Live => {
+                self.player.paused = false;
+                self.player.speed = 1.0;
+                self.player.anchor = None;
+                self.timeline.to_end();
+                self.play_live();
+            }
+            Action::Open(msgs) => {
+                let history = History::from_recording(msgs, self.timeline().history().bound());
+                let events = history.end_index();
+                self.player.live_ts_ns = history.head().ts_ns;
+                self.timeline = Timeline::new(history);
+                let first = self.timeline().first_index();
+                self.timeline.seek(first);
+                self.player.queue.clear();
+                self.player.recorded = true;
+                self.player.anchor = None;
+                self.player.paused = true;
+                self.note(Note::Opened { events });
+            }
+            Action::ChatLine(text) => {
+                let id = self.id();
+                push_capped(&mut self.chat, ChatEntry { id, status: false, text }, CHAT_CAP);
+            }
+            Action::ChatStatus(text) => {
+                let id = self.id();
+                push_capped(&mut self.chat, ChatEntry { id, status: true, text }, CHAT_CAP);
+            }
+            Action::Report(Ok(report)) => {
+                if self.report.as_ref() == Some(&report) && self.report_error.is_none() {
+                    return false;
+                }
+                self.report = Some(report);
+                self.report_error = None;
+            }
+            Action::Report(Err(why)) => {
+                if self.report_error.as_ref() == Some(&why) {
+                    return false;
+                }
+                self.report_error = Some(why);
+            }
+        }
+        true
+    }
+
+    /// Paused where the picture is (a recording's pace starts again from there).
+    fn pause_here(&mut self) {
+        self.player.paused = true;
+        self.player.anchor = None;
+    }
+}
