@@ -13,6 +13,7 @@ pub mod state;
 pub mod switch;
 pub mod text;
 pub mod threads;
+pub mod timeline;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
