@@ -63,11 +63,12 @@ impl Scene {
             }
             return;
         }
-        // Names as they were before this event (a close forgets them).
-        let name_of = |s: &Snapshot, fd: i32| s.fd(fd).map(|f| f.name.clone()).unwrap_or_else(|| format!("fd {fd}"));
+        // Names as they were before this event (a close forgets them); none for an fd the
+        // picture does not know (the view says its number).
+        let name_of = |s: &Snapshot, fd: i32| s.fd(fd).map(|f| f.name.clone());
         let mut back = None;
         let name = match &e.body {
-            EventBody::Close { fd, .. } => Some(self.gone.remove(fd).map_or_else(|| name_of(&self.snap, *fd), |f| f.name)),
+            EventBody::Close { fd, .. } => self.gone.remove(fd).map_or_else(|| name_of(&self.snap, *fd), |f| Some(f.name)),
             EventBody::Ctl { fd, op, .. } => match (op, self.snap.fd(*fd)) {
                 (CtlOp::Del, Some(f)) => {
                     // Bounded: a switch of the biggest room the page draws fits.
@@ -81,11 +82,11 @@ impl Scene {
                 // Deleted and added back, without a close between: the same connection.
                 (CtlOp::Add, None) => {
                     back = self.gone.remove(fd);
-                    Some(back.as_ref().map_or_else(|| format!("fd {fd}"), |f| f.name.clone()))
+                    back.as_ref().map(|f| f.name.clone())
                 }
-                (_, None) => Some(format!("fd {fd}")),
+                (_, None) => None,
             },
-            EventBody::Recv { fd, bytes, .. } if *bytes > 0 => Some(name_of(&self.snap, *fd)),
+            EventBody::Recv { fd, bytes, .. } if *bytes > 0 => name_of(&self.snap, *fd),
             _ => None,
         };
         let model_before = self.snap.model;

@@ -136,7 +136,7 @@ impl Model {
         self.player.now_ms = now;
         let mut changed = false;
         if was_busy && !self.busy() {
-            self.player.calm_from = self.timeline.end_index();
+            self.player.calm_from = self.cursor();
             changed = true;
         }
         changed |= self.play_due(now);

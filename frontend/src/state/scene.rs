@@ -36,7 +36,7 @@ pub struct Played {
     pub event: Event,
     /// The model that made it (for a `ctl add` of a switch, the model being built).
     pub model: IoModel,
-    /// The fd's name as it was before the event (ctl, close, recv).
+    /// The fd's name as it was before the event (ctl, close, recv), if the picture knew it.
     pub name: Option<String>,
 }
 

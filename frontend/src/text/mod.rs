@@ -24,7 +24,14 @@ fn entry(e: &LogEntry) -> (&'static str, String) {
     match e {
         LogEntry::Event(p) => match &p.event.body {
             EventBody::Gap { dropped, folded, resync, .. } => gap(*dropped, *folded, *resync, p.event.seq == 0),
-            body => (body.kind(), describe(body, p.model, p.name.as_deref())),
+            body => {
+                // An fd the picture did not know is named by its number.
+                let number = match body {
+                    EventBody::Ctl { fd, .. } | EventBody::Close { fd, .. } => Some(format!("fd {fd}")),
+                    _ => None,
+                };
+                (body.kind(), describe(body, p.model, p.name.as_deref().or(number.as_deref())))
+            }
         },
         LogEntry::Snapshot { fds, model, .. } => {
             let model = model.map_or("unknown", |m| m.name());

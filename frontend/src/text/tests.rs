@@ -143,6 +143,9 @@ fn line_of(e: &LogEntry) -> (&'static str, String) {
 fn log_entries_read_as_lines() {
     let close = played(12, EventBody::Close { fd: 5, reason: CloseReason::Quit, detail: None }, IoModel::Epoll, Some("ann"));
     assert_eq!(line_of(&LogEntry::Event(close)), ("close", "close(fd 5) [ann] — said quit".to_string()));
+    let add = EventBody::Ctl { op: CtlOp::Add, fd: 7, interest: Some(Interest::Read), role: Role::Tcp, error: None };
+    let unknown = line_of(&LogEntry::Event(played(13, add, IoModel::Epoll, None))).1;
+    assert_eq!(unknown, "epoll_ctl(ADD, 7, EPOLLIN)  [fd 7]", "an fd the picture did not know is named by its number");
     let send = played(14, EventBody::Send { fd: 5, bytes: 9, would_block: false, queued: 0 }, IoModel::Epoll, None);
     assert_eq!(line_of(&LogEntry::Event(send)).1, "send(fd 5) → 9 B");
     let fold = played(0, EventBody::Gap { dropped: 7, folded: true, resync: true, counters: None }, IoModel::Epoll, None);
