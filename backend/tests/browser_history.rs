@@ -99,3 +99,26 @@ async fn step_back_and_forward_scrub_and_jump_through_the_history() {
     drop((ann, bob));
     b.client.clone().close().await.unwrap();
 }
+
+/// Not a test: how fast the page's own wasm seeks a history of a million events of a busy room
+/// of a thousand (`history_bench` in the page). Prints one `BENCH {json}` line. Run it with
+/// `cargo test -p muxscope --test browser_history -- --ignored --nocapture history_seek_in_chromium`
+/// after `trunk build --release`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn history_seek_in_chromium() {
+    if !browser_available() {
+        return;
+    }
+    let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0"]);
+    let b = Browser::start().await;
+    b.client.goto(&format!("http://{}/", server.web.unwrap())).await.unwrap();
+    b.until("the page's wasm", "return typeof window.wasmBindings?.history_bench === 'function'").await;
+    for clients in [10, 1000] {
+        let out = b.js(&format!("return window.wasmBindings.history_bench({clients}, 1000000, 100)")).await;
+        let v: Value = serde_json::from_str(out.as_str().expect("a JSON string")).unwrap();
+        println!("BENCH {v}");
+        assert!(v["seek_longest_replay_ms"].as_f64().unwrap() <= 50.0, "a seek took more than 50 ms in the browser: {v}");
+    }
+    b.client.clone().close().await.unwrap();
+}

@@ -18,6 +18,8 @@ pub mod timeline;
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
+mod bench;
+#[cfg(target_arch = "wasm32")]
 mod chat_pane;
 #[cfg(target_arch = "wasm32")]
 mod controls;

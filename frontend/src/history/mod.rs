@@ -15,6 +15,7 @@
 
 mod query;
 mod segment;
+pub mod synthetic;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
