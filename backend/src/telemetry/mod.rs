@@ -20,7 +20,7 @@ mod rec;
 
 use crate::sys::monotonic_ns;
 use muxscope_shared::{Counters, Event, EventBody, Snapshot};
-pub use rec::{rec_channel, RecChunk, RecStats, RecTx, REC_QUEUE_CHUNKS};
+pub use rec::{rec_channel, RecChunk, RecStats, RecTx, REC_HANDOVER_BYTES, REC_HANDOVER_NS, REC_QUEUE_CHUNKS};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -165,6 +165,13 @@ impl Telemetry {
         self.rec = Some(rec::RecLink::new(rec));
     }
 
+    #[cfg(test)]
+    fn record_every_turn(&mut self) {
+        if let Some(r) = &mut self.rec {
+            r.hand_over_every_turn();
+        }
+    }
+
     /// The recording needs a snapshot (its first, or one after a loss that changed the table).
     pub fn record_wants_snapshot(&self) -> bool {
         self.rec.as_ref().is_some_and(|r| r.wants_snapshot())
@@ -300,8 +307,9 @@ impl Telemetry {
 
     /// Hands this turn's events to the consumer, or counts them as dropped. Never blocks.
     pub fn flush(&mut self) {
+        let now = self.now_ns();
         if let Some(rec) = &mut self.rec {
-            if !rec.flush() {
+            if !rec.flush_due(now) {
                 self.stop_recording();
             }
         }

@@ -12,8 +12,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 
-/// Chunks the recorder's queue holds (each one turn's events, at most about a MiB).
+/// Chunks the recorder's queue holds (each at most about a MiB).
 pub const REC_QUEUE_CHUNKS: usize = 256;
+/// Packed events are handed over once this many bytes are waiting, or [`REC_HANDOVER_NS`]
+/// after the oldest of them: a busy loop turns thousands of times a second, and a hand-over
+/// per turn would wake the recorder's thread (a futex and a context switch on a machine whose
+/// cores the loop and its clients already use) as often.
+pub const REC_HANDOVER_BYTES: usize = 256 << 10;
+pub const REC_HANDOVER_NS: u64 = 20_000_000;
 
 /// What crosses from the loop to the recorder's thread.
 #[derive(Debug)]
@@ -64,6 +70,11 @@ pub(super) struct RecLink {
     first_snapshot: bool,
     /// The gap at the head of `packer`, if any: what it tells (lost again if its chunk is).
     gap_in_packer: Option<(u64, bool)>,
+    /// When the oldest event waiting in `packer` was packed.
+    since_ns: u64,
+    /// [`REC_HANDOVER_BYTES`] and [`REC_HANDOVER_NS`] (tests hand over every turn).
+    handover_bytes: usize,
+    handover_ns: u64,
 }
 
 impl RecLink {
@@ -78,6 +89,9 @@ impl RecLink {
             wants_snapshot: true,
             first_snapshot: true,
             gap_in_packer: None,
+            since_ns: 0,
+            handover_bytes: REC_HANDOVER_BYTES,
+            handover_ns: REC_HANDOVER_NS,
         }
     }
 
@@ -87,6 +101,7 @@ impl RecLink {
             let dropped = std::mem::take(&mut self.lost);
             let resync = std::mem::take(&mut self.lost_table);
             self.gap_in_packer = Some((dropped, resync));
+            self.since_ns = now_ns;
             self.packer.push(&Event {
                 seq: 0,
                 ts_ns: now_ns,
@@ -95,11 +110,25 @@ impl RecLink {
         }
     }
 
+    /// Losses to tell, or packed events waiting for their hand-over: the loop must not sleep
+    /// long on either.
     pub(super) fn owes_gap(&self) -> bool {
-        self.lost > 0
+        self.lost > 0 || !self.packer.is_empty()
+    }
+
+    /// Hands over what is packed if enough is waiting, or it has waited long enough.
+    pub(super) fn flush_due(&mut self, now_ns: u64) -> bool {
+        if self.packer.byte_len() >= self.handover_bytes || now_ns.saturating_sub(self.since_ns) >= self.handover_ns {
+            self.flush()
+        } else {
+            true
+        }
     }
 
     pub(super) fn push(&mut self, e: &Event, table: bool) {
+        if self.packer.is_empty() {
+            self.since_ns = e.ts_ns;
+        }
         self.packer.push(e);
         self.table += table as u64;
         if self.packer.byte_len() >= CHUNK_TARGET {
@@ -145,6 +174,12 @@ impl RecLink {
         self.stats.lost.fetch_add(events, Ordering::Relaxed);
     }
 
+    #[cfg(test)]
+    pub(super) fn hand_over_every_turn(&mut self) {
+        self.handover_bytes = 0;
+        self.handover_ns = 0;
+    }
+
     pub(super) fn wants_snapshot(&self) -> bool {
         self.wants_snapshot
     }
@@ -167,6 +202,23 @@ impl RecLink {
             }
             Err(TrySendError::Full(_)) => true,
             Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+impl Drop for RecLink {
+    /// The loop ended: what is still packed goes to the recorder, waiting for room if it must
+    /// (the recorder is draining, and nothing else is left to do).
+    fn drop(&mut self) {
+        if self.packer.is_empty() {
+            return;
+        }
+        let events = self.packer.len() as u64;
+        let bytes = self.packer.take();
+        if self.tx.send(RecChunk::Events { bytes, events }).is_ok() {
+            self.stats.events.fetch_add(events, Ordering::Relaxed);
+        } else {
+            self.stats.lost.fetch_add(events, Ordering::Relaxed);
         }
     }
 }

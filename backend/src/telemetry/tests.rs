@@ -166,6 +166,7 @@ fn a_recording_takes_every_event_unwatched_and_a_full_queue_is_a_gap_then_a_snap
     let (mut tel, hub) = channel();
     let (rec, chunks, stats) = rec_channel();
     tel.record_to(rec);
+    tel.record_every_turn();
     tel.begin_turn(Counters::default);
     // Before the first snapshot: already in it, left out of the file.
     tel.emit_table(|| body(1));
@@ -211,4 +212,34 @@ fn a_recording_takes_every_event_unwatched_and_a_full_queue_is_a_gap_then_a_snap
     assert_eq!(ev[1].body, body(999));
     assert!(matches!(chunks.try_recv(), Ok(RecChunk::Snapshot(_))), "then the fresh snapshot");
     assert!(!tel.owes_gap());
+}
+
+#[test]
+fn a_recording_hands_over_in_batches_and_nothing_waits_for_long() {
+    let (mut tel, _hub) = channel();
+    let (rec, chunks, stats) = rec_channel();
+    tel.record_to(rec);
+    tel.begin_turn(Counters::default);
+    tel.record_snapshot(Snapshot::empty());
+    for turn in 0..100 {
+        tel.begin_turn(Counters::default);
+        tel.emit(|| body(turn));
+        tel.end_turn(Counters::default);
+    }
+    // A hundred quick turns: one snapshot, no events handed over yet, but owed soon.
+    assert_eq!(chunks.try_iter().count(), 1);
+    assert!(tel.owes_gap(), "the loop must wake to hand them over");
+    std::thread::sleep(std::time::Duration::from_nanos(REC_HANDOVER_NS));
+    tel.begin_turn(Counters::default);
+    tel.end_turn(Counters::default);
+    let got: Vec<RecChunk> = chunks.try_iter().collect();
+    assert!(matches!(&got[..], [RecChunk::Events { events: 100, .. }]), "{got:?}");
+    assert!(!tel.owes_gap());
+    // What is packed when the loop ends is handed over, not lost.
+    tel.begin_turn(Counters::default);
+    tel.emit(|| body(7));
+    tel.end_turn(Counters::default);
+    drop(tel);
+    assert!(matches!(chunks.try_recv(), Ok(RecChunk::Events { events: 1, .. })));
+    assert_eq!(stats.lost.load(Ordering::Relaxed), 0);
 }
