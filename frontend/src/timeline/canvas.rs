@@ -3,7 +3,7 @@
 //! the canvas's width per lane, not its event count.
 
 use super::lanes::{Lane, MarkKind, SliceKind, Window};
-use super::viewport::{ticks, Layout, AXIS_H, GUTTER, LOOP_H, ROW_H};
+use super::viewport::{name_after_fd, ticks, Layout, AXIS_H, GUTTER, LOOP_H, ROW_H};
 use muxscope_shared::Role;
 use web_sys::CanvasRenderingContext2d as Ctx;
 
@@ -239,7 +239,7 @@ fn labels(ctx: &Ctx, w: &Window, l: &Layout, height: f64) {
         let lane = &w.lanes[id as usize];
         let again = if lane.generation > 0 { "↻" } else { "" };
         let role = role_name(lane.role);
-        let text = short(&format!("{}{again} {} · {role}", lane.fd, lane.name), 26);
+        let text = short(&format!("{}{again}{} · {role}", lane.fd, name_after_fd(lane)), 26);
         ctx.set_fill_style_str(if lane.closed.is_some() { DIM } else { role_color(lane.role) });
         let _ = ctx.fill_text(&text, 6.0, AXIS_H + LOOP_H + r as f64 * ROW_H + ROW_H / 2.0);
     }

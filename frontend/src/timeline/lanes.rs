@@ -77,7 +77,8 @@ pub struct Lane {
     /// How many earlier lanes of this window had the same fd number.
     pub generation: u32,
     pub role: Role,
-    /// The name at the window's end (nicks are followed).
+    /// The name at the window's end (nicks are followed); empty when the table has none (the
+    /// view then says the fd number only).
     pub name: String,
     /// When it began inside the window (`None`: it was open at the window's start).
     pub opened: Option<u64>,
@@ -259,7 +260,7 @@ impl Builder {
         match self.current.get(fd) {
             Some(id) => id,
             None => {
-                let (role, name) = self.snap.fd(fd).map_or((Role::Tcp, format!("fd {fd}")), |f| (f.role, f.name.clone()));
+                let (role, name) = self.snap.fd(fd).map_or((Role::Tcp, String::new()), |f| (f.role, f.name.clone()));
                 self.open(fd, role, &name, Some(ts))
             }
         }
@@ -336,7 +337,7 @@ impl Builder {
                 // An add on an fd with no open lane is a new one (the listener, a connection the
                 // blocking model's acceptor took); during a switch the lane is still open.
                 if *op == CtlOp::Add && error.is_none() && self.current.get(*fd).is_none() {
-                    self.open(*fd, *role, &format!("fd {fd}"), Some(ts));
+                    self.open(*fd, *role, "", Some(ts));
                 }
                 self.mark(*fd, ts, index, MarkKind::Ctl(*op));
                 touched = Some(*fd);

@@ -4,12 +4,14 @@
 //! draws a flow to every recipient's send. Zoom, pan, a cursor at the picture's time, and a
 //! click on a mark seeks there.
 //!
-//! [`lanes`] builds a [`Window`] from events (pure), [`feed`] decides when it is built again,
+//! [`lanes`] builds a [`Window`] from events (pure), [`feed`] decides when it is built again
+//! (reading the page's history through [`Source`], implemented in `source`),
 //! [`viewport`] places it on the canvas (pure); `canvas` paints it and `view` is the Yew
 //! component (wasm only). Closed, the timeline builds and draws nothing.
 
 pub mod feed;
 pub mod lanes;
+mod source;
 pub mod viewport;
 
 #[cfg(target_arch = "wasm32")]

@@ -139,3 +139,44 @@ fn older_history_let_go_moves_the_window_and_a_closed_timeline_builds_again() {
     feed.update(&h, 3.0);
     assert_eq!(h.seeks.get(), 2);
 }
+
+#[test]
+fn the_page_history_is_a_source() {
+    use crate::history::{History, Timeline};
+    use crate::state::Item;
+    let n = MAX_WINDOW_EVENTS as u64;
+    let hist = room(n + 2_000);
+    let mut table = Snapshot::empty();
+    table.fds = (5..55)
+        .map(|fd| muxscope_shared::FdInfo {
+            fd,
+            role: muxscope_shared::Role::Tcp,
+            interest: muxscope_shared::Interest::Read,
+            name: format!("c{fd}"),
+            pending_out: 0,
+        })
+        .collect();
+    let mut h = History::new(usize::MAX);
+    h.push(Item::Snapshot(table));
+    for (_, e) in &hist.events[..n as usize] {
+        h.push(Item::Event(e.clone()));
+    }
+    let mut t = Timeline::new(h);
+    // What a window over [from, to) is, from the history's own table and events.
+    let fresh = |t: &Timeline, from: u64, to: u64| build_window(&t.history().seek(from).unwrap().snap, &t.events_between(from, to));
+    let mut feed = Feed::default();
+    let w = feed.update(&t, 0.0);
+    assert_eq!((w.first_index, w.end_index), (1, n + 1), "index 0 is the snapshot");
+    assert_eq!(*w, fresh(&t, 1, n + 1));
+    assert_eq!(w.lanes.iter().filter(|l| l.opened.is_none()).count(), 50);
+    for (_, e) in &hist.events[n as usize..] {
+        t.push(Item::Event(e.clone()));
+    }
+    let w = feed.update(&t, LIVE_REBUILD_MS);
+    assert_eq!((w.first_index, w.end_index), (2_001, n + 2_001));
+    assert_eq!(*w, fresh(&t, 2_001, n + 2_001), "slid forward, the same as built from the history");
+    assert!(t.seek(n / 2));
+    let w = feed.update(&t, 2.0 * LIVE_REBUILD_MS);
+    assert!(w.first_index < n / 2 && n / 2 < w.end_index);
+    assert_eq!(*w, fresh(&t, w.first_index, w.end_index));
+}

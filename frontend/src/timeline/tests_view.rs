@@ -3,7 +3,7 @@
 
 use super::feed::window_range;
 use super::lanes::{Lane, Mark, MarkKind, Window, MAX_WINDOW_EVENTS};
-use super::viewport::{ticks, Hit, Layout, Viewport, AXIS_H, GUTTER, LOOP_H, ROW_H};
+use super::viewport::{describe, ticks, Hit, Layout, Viewport, AXIS_H, GUTTER, LOOP_H, ROW_H};
 use muxscope_shared::Role;
 
 /// A window from 1 ms to 2 ms with `n` lanes; lane k (fd 20 − k) has k + 1 marks at 1.5 ms.
@@ -125,4 +125,16 @@ fn the_window_is_the_latest_events_live_and_stays_put_while_stepping() {
     assert!(moved.0 <= paused.0 + 10 && paused.0 + 10 < moved.1);
     // Near the history's start the window starts there.
     assert_eq!(window_range(n, 5 * n, n + 5, None), (n, 2 * n));
+}
+
+#[test]
+fn the_status_line_names_what_the_pointer_is_on() {
+    let mut w = window(2);
+    let hit = Hit::Mark { lane: 1, index: 8, ts: 1_500_000, kind: MarkKind::Recv };
+    assert_eq!(describe(&hit, &w), "fd 19 c · recv · event 8 · 0.001500 s");
+    // A connection the table never named is said by its number alone.
+    w.lanes[1].name = String::new();
+    assert_eq!(describe(&hit, &w), "fd 19 · recv · event 8 · 0.001500 s");
+    w.lanes[1].name = "fd 19".into();
+    assert_eq!(describe(&hit, &w), "fd 19 · recv · event 8 · 0.001500 s");
 }

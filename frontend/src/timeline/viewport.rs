@@ -2,7 +2,7 @@
 //! cursor), which lanes get a row, the time axis, and what lies under the pointer. Pure (CSS
 //! pixels and nanoseconds), so it is tested natively; the canvas only paints it.
 
-use super::lanes::{LaneId, MarkKind, SliceKind, Window};
+use super::lanes::{Lane, LaneId, MarkKind, SliceKind, Window};
 
 /// The label column on the left.
 pub const GUTTER: f64 = 176.0;
@@ -12,8 +12,9 @@ pub const AXIS_H: f64 = 18.0;
 pub const LOOP_H: f64 = 22.0;
 /// One fd lane.
 pub const ROW_H: f64 = 15.0;
-/// The canvas's height (a fixed height: lanes coming and going never move the page).
-pub const HEIGHT: f64 = 232.0;
+/// The canvas's height: ten fd lanes. Fixed, so lanes coming and going never move the page, and
+/// small, so the stage above keeps most of the room.
+pub const HEIGHT: f64 = 192.0;
 /// Narrowest visible span: a few syscalls.
 pub const MIN_SPAN_NS: f64 = 2_000.0;
 /// While following, the cursor sits this far across the plot (the recent past on its left).
@@ -212,6 +213,16 @@ pub fn ticks(t0: f64, t1: f64, max_ticks: usize) -> Vec<(f64, String)> {
     out
 }
 
+/// A lane's name as said after its fd number: nothing when it has none of its own (empty, or the
+/// table's "fd N").
+pub fn name_after_fd(l: &Lane) -> String {
+    if l.name.is_empty() || l.name == format!("fd {}", l.fd) {
+        String::new()
+    } else {
+        format!(" {}", l.name)
+    }
+}
+
 /// The line under the canvas for what the pointer is on.
 pub fn describe(hit: &Hit, w: &Window) -> String {
     let secs = |ts: u64| format!("{:.6} s", ts as f64 / 1e9);
@@ -229,7 +240,7 @@ pub fn describe(hit: &Hit, w: &Window) -> String {
                 MarkKind::Gap => "gap".to_string(),
                 MarkKind::Switch => "model switch".to_string(),
             };
-            format!("fd {} {} · {what} · event {index} · {}", l.fd, l.name, secs(ts))
+            format!("fd {}{} · {what} · event {index} · {}", l.fd, name_after_fd(l), secs(ts))
         }
         Hit::LoopMark { index, ts, kind } => {
             let what = if kind == MarkKind::Gap { "events not seen (gap)" } else { "model switch" };
