@@ -5,6 +5,7 @@ use crate::chat_pane::ChatPane;
 use crate::controls::{controls, history_bar};
 use crate::dispatch::Dispatch;
 use crate::event_log::event_log;
+use crate::files::{file_bar, load_replay};
 use crate::marks::Marks;
 use crate::models;
 use crate::models_panel::{use_models_report, Compare, IoModels};
@@ -13,6 +14,7 @@ use crate::picker::ModelPicker;
 use crate::stage::{stage, Crowd, ThreadLayer};
 use crate::state::{Action, Model};
 use crate::text;
+use crate::timeline::{Feed, Timeline};
 use crate::waitbar::wait_bar;
 use gloo_timers::callback::{Interval, Timeout};
 use muxscope_shared::{ClientMsg, ServerMsg};
@@ -159,6 +161,11 @@ pub fn app() -> Html {
     }
     use_models_report(dispatch.clone(), dispatch.with(Model::switches));
     {
+        // Under `muxscope replay FILE`: the recording, whole, instead of the paced stream.
+        let dispatch = dispatch.clone();
+        use_effect_with((), move |_| load_replay(dispatch));
+    }
+    {
         // For measurements: when the first picture of the loop is on screen (ms since navigation).
         let drawn = dispatch.with(|m| !m.scene().snap.fds.is_empty());
         use_effect_with(drawn, move |drawn| {
@@ -176,8 +183,17 @@ pub fn app() -> Html {
     // The crowd is drawn as the page renders, into a `<g>` of its own that Yew only places
     // (`Html::VRef`): the first picture is in the document in the same task as the snapshot
     // that brought it, whatever Yew's scheduler defers.
+    // The per-fd timeline: open by default; closed, no window is built.
+    let timeline_open = use_state(|| true);
+    let timeline_feed: Rc<RefCell<Feed>> = use_mut_ref(Feed::default);
     let model = state.borrow();
     let scene = model.scene();
+    let timeline_window = if *timeline_open {
+        timeline_feed.borrow_mut().update(model.timeline(), net::now_ms())
+    } else {
+        timeline_feed.borrow_mut().clear();
+        Rc::default()
+    };
     let marks: Rc<RefCell<Marks>> = use_mut_ref(Marks::default);
     marks.borrow_mut().update(scene, model.player.calm_from, model.draws_still());
     let marks = marks.borrow();
@@ -200,28 +216,33 @@ pub fn app() -> Html {
                 <h1>{ "muxscope" }</h1>
                 <span class="tagline">{ "see IO multiplexing work, live" }</span>
                 <ModelPicker serving={model.io_model()} report={model.report.clone()} />
-                <span class={classes!("conn", model.connected.then_some("up"))} data-testid="stream-status">{
-                    match (model.connected, &model.stream_closed) {
-                        (true, _) => "● live".to_string(),
-                        (false, Some(why)) => format!("○ {}", text::stream_down(why)),
-                        (false, None) => "○ connecting".to_string(),
+                <span class={classes!("conn", model.connected.then_some("up"), model.source.recording().is_some().then_some("file"))} data-testid="stream-status">{
+                    match (model.source.recording(), model.connected, &model.stream_closed) {
+                        (Some(name), _, _) => format!("▣ {}", text::showing(&model.source, name)),
+                        (None, true, _) => "● live".to_string(),
+                        (None, false, Some(why)) => format!("○ {}", text::stream_down(why)),
+                        (None, false, None) => "○ connecting".to_string(),
                     }
                 }</span>
                 { controls(&model, &d) }
                 { history_bar(&model, &d) }
+                { file_bar(&model, &d) }
             </header>
             <main>
                 <section class="stage-wrap">
                     { wait_bar(&model) }
                     { stage(&model, &marks, crowd_node, threads_node) }
                     { phase(&model) }
+                    <Timeline window={timeline_window} cursor_ts={scene.ts_ns} open={*timeline_open} busy={model.busy()}
+                              on_toggle={{ let open = timeline_open.clone(); Callback::from(move |o| open.set(o)) }}
+                              on_seek={d.callback(|i: u64| Some(Action::Seek(i + 1)))} />
                     <div class="panels">
                         <IoModels model={model.io_model()} lit={models::lit_phase(scene.phase.as_ref().map(|p| p.step()))} />
                         <Compare report={model.report.clone()} error={model.report_error.clone()} />
                     </div>
                 </section>
                 <aside class="side">
-                    <ChatPane dispatch={d.clone()} lines={chat} />
+                    <ChatPane dispatch={d.clone()} lines={chat} read_only={model.source.recording().map(|n| text::chat_read_only(&model.source, n))} />
                     { counters(&model) }
                 </aside>
             </main>

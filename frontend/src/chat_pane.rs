@@ -13,6 +13,9 @@ use yew::prelude::*;
 pub struct ChatProps {
     pub dispatch: Dispatch,
     pub lines: Vec<(u64, &'static str, String)>,
+    /// A recording is on show: why nothing can be sent (the input is disabled).
+    #[prop_or_default]
+    pub read_only: Option<String>,
 }
 
 /// The chat pane: a browser user is a real TCP client of the loop, through `/ws/chat`.
@@ -88,6 +91,7 @@ pub fn chat_pane(p: &ChatProps) -> Html {
         })
     };
     let on_click = Callback::from(move |_: MouseEvent| send.emit(()));
+    let off = p.read_only.is_some();
     html! {
         <div class="chat">
             <div class="chat-head">
@@ -96,13 +100,14 @@ pub fn chat_pane(p: &ChatProps) -> Html {
             </div>
             <div class="chat-log" data-testid="chat-log">
                 <div>
+                    { for p.read_only.iter().map(|why| html! { <div class="line status" data-testid="chat-read-only">{ why }</div> }) }
                     { for p.lines.iter().map(|(id, class, t)| html! { <div key={*id} class={classes!("line", *class)}>{ t }</div> }) }
                 </div>
             </div>
             <div class="chat-send">
                 <input data-testid="chat-input" placeholder="say something (nc 127.0.0.1 3999 works too)" maxlength="4000"
-                       value={(*text).clone()} oninput={on_text} onkeydown={on_key} />
-                <button data-testid="chat-send" onclick={on_click}>{ "send" }</button>
+                       value={(*text).clone()} oninput={on_text} onkeydown={on_key} disabled={off} />
+                <button data-testid="chat-send" onclick={on_click} disabled={off}>{ "send" }</button>
             </div>
         </div>
     }

@@ -30,6 +30,8 @@ mod event_log;
 #[cfg(target_arch = "wasm32")]
 mod fetch;
 #[cfg(target_arch = "wasm32")]
+mod files;
+#[cfg(target_arch = "wasm32")]
 mod models_panel;
 #[cfg(target_arch = "wasm32")]
 mod net;

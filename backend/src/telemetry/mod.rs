@@ -165,6 +165,18 @@ impl Telemetry {
         self.rec = Some(rec::RecLink::new(rec));
     }
 
+    /// The loop is about to wait up to `timeout` (None: until something happens). Packed
+    /// events that would wait longer than their hand-over delay for the next turn go to the
+    /// recorder now.
+    pub fn before_wait(&mut self, timeout: Option<std::time::Duration>) {
+        let long = timeout.is_none_or(|t| t.as_nanos() >= REC_HANDOVER_NS as u128);
+        if let Some(rec) = &mut self.rec {
+            if long && rec.has_waiting() && !rec.flush() {
+                self.stop_recording();
+            }
+        }
+    }
+
     #[cfg(test)]
     fn record_every_turn(&mut self) {
         if let Some(r) = &mut self.rec {

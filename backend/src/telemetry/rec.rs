@@ -110,10 +110,15 @@ impl RecLink {
         }
     }
 
-    /// Losses to tell, or packed events waiting for their hand-over: the loop must not sleep
-    /// long on either.
+    /// Losses to tell (the loop wakes soon to tell them). Packed events waiting for their
+    /// hand-over do not wake it: it hands them over before it sleeps (`before_wait`), so a
+    /// recording never adds a wakeup to the picture.
     pub(super) fn owes_gap(&self) -> bool {
-        self.lost > 0 || !self.packer.is_empty()
+        self.lost > 0
+    }
+
+    pub(super) fn has_waiting(&self) -> bool {
+        !self.packer.is_empty()
     }
 
     /// Hands over what is packed if enough is waiting, or it has waited long enough.

@@ -226,15 +226,24 @@ fn a_recording_hands_over_in_batches_and_nothing_waits_for_long() {
         tel.emit(|| body(turn));
         tel.end_turn(Counters::default);
     }
-    // A hundred quick turns: one snapshot, no events handed over yet, but owed soon.
+    // A hundred quick turns: one snapshot, no events handed over yet; nothing wakes the loop
+    // for them (a wakeup would be in the picture), and a short wait keeps them.
     assert_eq!(chunks.try_iter().count(), 1);
-    assert!(tel.owes_gap(), "the loop must wake to hand them over");
+    assert!(!tel.owes_gap());
+    tel.before_wait(Some(std::time::Duration::from_millis(1)));
+    assert_eq!(chunks.try_iter().count(), 0);
+    // A wait that may be long: handed over first.
+    tel.before_wait(None);
+    let got: Vec<RecChunk> = chunks.try_iter().collect();
+    assert!(matches!(&got[..], [RecChunk::Events { events: 100, .. }]), "{got:?}");
+    // A busy loop that never waits long hands over every REC_HANDOVER_NS.
+    tel.begin_turn(Counters::default);
+    tel.emit(|| body(1));
+    tel.end_turn(Counters::default);
     std::thread::sleep(std::time::Duration::from_nanos(REC_HANDOVER_NS));
     tel.begin_turn(Counters::default);
     tel.end_turn(Counters::default);
-    let got: Vec<RecChunk> = chunks.try_iter().collect();
-    assert!(matches!(&got[..], [RecChunk::Events { events: 100, .. }]), "{got:?}");
-    assert!(!tel.owes_gap());
+    assert!(matches!(chunks.try_recv(), Ok(RecChunk::Events { events: 1, .. })));
     // What is packed when the loop ends is handed over, not lost.
     tel.begin_turn(Counters::default);
     tel.emit(|| body(7));

@@ -17,6 +17,8 @@ pub struct Browser {
     /// ChromeDriver's port and the WebDriver session, for DevTools commands.
     pub port: u16,
     pub session: String,
+    /// Where the page's downloads land.
+    pub downloads: std::path::PathBuf,
     _profile: TempDir,
 }
 
@@ -63,9 +65,12 @@ impl Browser {
             .spawn()
             .expect("start chromedriver");
         let profile = std::env::temp_dir().join(format!("muxscope-chrome-{}-{port}", std::process::id()));
+        let downloads = profile.join("downloads");
+        let _ = std::fs::create_dir_all(&downloads);
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
+                "prefs": { "download.default_directory": downloads.display().to_string(), "download.prompt_for_download": false },
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
                          "--disable-dev-shm-usage", "--window-size=1600,1000",
@@ -89,7 +94,7 @@ impl Browser {
             }
         };
         let session = client.session_id().await.unwrap().expect("a WebDriver session id");
-        Browser { client, driver, port, session, _profile: TempDir(profile) }
+        Browser { client, driver, port, session, downloads, _profile: TempDir(profile) }
     }
 
     pub async fn js(&self, script: &str) -> Value {

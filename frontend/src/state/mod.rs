@@ -88,6 +88,9 @@ pub struct ChatEntry {
 }
 
 pub struct Model {
+    /// What the page shows: the live loop, or a recording (served by `muxscope replay`, or
+    /// opened from disk). A recording is not mixed with live frames: they are let go.
+    pub source: Source,
     timeline: Timeline,
     pub player: Player,
     pub tally: Tally,
@@ -103,6 +106,30 @@ pub struct Model {
     next_id: u64,
 }
 
+/// Where the page's events come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Live,
+    /// `muxscope replay FILE`: the server plays a recording and sends nothing.
+    Replay {
+        name: String,
+    },
+    /// A recording opened from disk in the page.
+    File {
+        name: String,
+    },
+}
+
+impl Source {
+    /// The recording's name, when the page shows one.
+    pub fn recording(&self) -> Option<&str> {
+        match self {
+            Source::Live => None,
+            Source::Replay { name } | Source::File { name } => Some(name),
+        }
+    }
+}
+
 impl Default for Model {
     fn default() -> Model {
         Model::with_history(crate::history::History::new(DEFAULT_BOUND))
@@ -113,6 +140,7 @@ impl Model {
     /// A page over `history` (empty, usually: its bound and spacing are what matter).
     pub fn with_history(history: crate::history::History) -> Model {
         Model {
+            source: Source::Live,
             timeline: Timeline::new(history),
             player: Player::default(),
             tally: Tally::default(),

@@ -34,6 +34,8 @@ pub enum Action {
     /// A recording to show instead of the stream: the whole of it becomes the history, shown
     /// paused at its start; resumed, it plays at its recorded pace × speed.
     Open(Vec<ServerMsg>),
+    /// Where the events come from now (set with [`Action::Open`] for a recording).
+    Source(super::Source),
     ChatLine(String),
     ChatStatus(String),
     /// `GET /api/models` answered: the report, or why there is none.
@@ -73,6 +75,8 @@ impl Model {
                 }
                 self.tick(now);
             }
+            // A recording is on show: live frames are not mixed into it.
+            Action::Server(_) if self.source != super::Source::Live => return false,
             Action::Server(msg) => {
                 self.player.receive(msg);
                 self.bound_queue();
@@ -130,6 +134,12 @@ impl Model {
                 self.player.anchor = None;
                 self.player.paused = true;
                 self.note(Note::Opened { events });
+            }
+            Action::Source(source) => {
+                if self.source == source {
+                    return false;
+                }
+                self.source = source;
             }
             Action::ChatLine(text) => {
                 let id = self.id();

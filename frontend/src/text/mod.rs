@@ -8,7 +8,7 @@ mod describe;
 mod tests;
 
 use crate::history::HistoryStats;
-use crate::state::{Banner, FoldWhy, LogEntry, LogLine, Note, Played, StreamDown};
+use crate::state::{Banner, FoldWhy, LogEntry, LogLine, Note, Played, Source, StreamDown};
 pub use describe::{describe, ms};
 use muxscope_shared::{EventBody, Model as IoModel};
 
@@ -128,6 +128,22 @@ pub fn fanout_line(p: &Played) -> String {
     match &p.event.body {
         EventBody::Broadcast { name, text, .. } => format!("[{name}] {text}"),
         _ => String::new(),
+    }
+}
+
+/// What the header says while a recording is on show.
+pub fn showing(source: &Source, name: &str) -> String {
+    match source {
+        Source::Replay { .. } => format!("replay of {name}"),
+        _ => format!("recording {name}"),
+    }
+}
+
+/// The chat pane's line while a recording is on show (its input is off).
+pub fn chat_read_only(source: &Source, name: &str) -> String {
+    match source {
+        Source::Replay { .. } => format!("* this is a replay of {name}: the chat below is what was said then, and nothing can be sent"),
+        _ => format!("* showing the recording {name}: nothing can be sent (✕ live returns to the loop)"),
     }
 }
 

@@ -218,7 +218,12 @@ pub(super) fn serve(shared: &Shared) -> io::Result<()> {
         let mut s = lock(shared);
         s.threads.me = Arc::downgrade(shared);
         s.control.set_signal_tid(sys::gettid());
-        s.step(|s| s.enter_blocking());
+        s.step(|s| {
+            s.enter_blocking();
+            // A recording (or a watcher) waiting for its first snapshot gets it now, not at the
+            // first housekeeping.
+            s.serve_snapshots();
+        });
         s.serving();
     }
     let leaving = loop {

@@ -313,6 +313,7 @@ impl ChatServer {
                 self.sel.tel.emit(|| EventBody::Sleep { ns: NAP.as_nanos() as u64 });
             }
             let timeout = self.next_timeout();
+            self.sel.tel.before_wait(timeout);
             let info = self.sel.select(timeout)?;
             self.counters.wakeups += info.told as u64;
             for i in 0..info.ready {

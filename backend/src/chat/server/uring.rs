@@ -205,6 +205,7 @@ impl ChatServer {
             self.arm(u)?;
             self.serving();
             let timeout = self.next_timeout();
+            self.sel.tel.before_wait(timeout);
             u.enter(1, timeout, Some(&mut self.sel.tel))?;
             self.reap(u);
             self.flush_turn();

@@ -1,0 +1,133 @@
+//! The page's files in a real browser: the per-fd timeline draws the room; *export* downloads
+//! a Chrome trace of the history and *save* a recording; *open* shows a recording from disk;
+//! and `muxscope replay FILE` serves the page over a recording, which it shows whole, plays at
+//! its pace and lets nobody chat in.
+//!
+//! Runs where `cargo xtask test` runs the other browser tests; elsewhere it says so and skips.
+
+mod common;
+use common::browser::*;
+use common::*;
+use fantoccini::Locator;
+use muxscope_shared::{record, EventBody};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const STATUS: &str = "return document.querySelector('[data-testid=stream-status]').innerText";
+
+/// The first file in `dir` whose name ends with `suffix`, once the browser finished writing it.
+async fn downloaded(dir: &Path, suffix: &str) -> PathBuf {
+    let t0 = Instant::now();
+    loop {
+        let found = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with(suffix));
+        if let Some(p) = found {
+            return p;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(15), "no *{suffix} in {}", dir.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn replay(file: &Path) -> (Child, SocketAddr) {
+    let bin = std::env::var("MUXSCOPE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_muxscope").to_string());
+    let mut child = Command::new(bin)
+        .args(["replay", file.to_str().unwrap(), "--web-addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let web = loop {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "replay exited before saying where it serves");
+        if let Some(rest) = line.strip_prefix("muxscope: web on http://") {
+            break rest.trim().trim_end_matches('/').parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, web)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeline_export_save_open_and_replay_in_a_real_browser() {
+    if !browser_available() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("muxscope-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let recorded = dir.join("live.muxrec");
+    let mut server = Server::start("epoll", &["--web-addr", "127.0.0.1:0", "--record", recorded.to_str().unwrap()]);
+    let b = Browser::start().await;
+    b.client.goto(&format!("http://{}/", server.web.unwrap())).await.unwrap();
+    b.until("the listener's node", "return document.querySelector('[data-testid=fd-node][data-role=listener]') !== null").await;
+    let mut ann = server.joined();
+    let mut bob = server.joined();
+    ann.send("/nick ann\n");
+    bob.send("/nick bob\n");
+    for i in 0..3 {
+        ann.send(&format!("hello {i} from ann\n"));
+        bob.line_until(&format!("[ann] hello {i} from ann"));
+    }
+    b.until("three messages", "return document.querySelector('[data-testid=counter-messages] b').innerText === '3'").await;
+
+    // The timeline draws a lane for each connection that did something: ann and bob.
+    b.until("timeline lanes", "const c = document.querySelector('[data-testid=timeline]'); return c && Number(c.dataset.lanes) >= 2").await;
+
+    // Export: a Chrome trace of the history, downloaded.
+    b.click("export").await;
+    let trace_file = downloaded(&b.downloads, ".trace.json").await;
+    let trace: Value = serde_json::from_slice(&std::fs::read(&trace_file).unwrap()).expect("the trace parses");
+    let events = trace["traceEvents"].as_array().expect("traceEvents");
+    let names: Vec<&str> =
+        events.iter().filter(|e| e["ph"] == "M" && e["name"] == "thread_name").filter_map(|e| e["args"]["name"].as_str()).collect();
+    assert!(names.iter().any(|n| n.contains("ann")) && names.iter().any(|n| n.contains("bob")), "a named track per client: {names:?}");
+    let starts = events.iter().filter(|e| e["ph"] == "s").count();
+    let ends = events.iter().filter(|e| e["ph"] == "f").count();
+    assert!(starts >= 6 && starts == ends, "a flow from each broadcast to each of its two recipients: {starts} starts, {ends} ends");
+
+    // Save: the history as a recording, which reads back with its lines.
+    b.click("save").await;
+    let saved = downloaded(&b.downloads, ".muxrec").await;
+    let rec = record::read_file(&saved, 1 << 30).expect("the saved recording reads");
+    let lines: Vec<String> =
+        rec.events().filter_map(|e| if let EventBody::Broadcast { text, .. } = &e.body { Some(text.clone()) } else { None }).collect();
+    assert_eq!(lines, ["hello 0 from ann", "hello 1 from ann", "hello 2 from ann"]);
+
+    // Open it: the page shows the recording, paused at its start, and sends nothing.
+    b.js("document.querySelector('[data-testid=open]').style.display = 'block'").await;
+    b.client.find(Locator::Css("[data-testid=open]")).await.unwrap().send_keys(saved.to_str().unwrap()).await.unwrap();
+    b.until("the recording on show", &format!("{STATUS}.includes('recording')")).await;
+    assert_eq!(b.js("return document.querySelector('[data-testid=chat-input]').disabled").await, Value::Bool(true));
+    b.until("paused at its start", "return Number(document.querySelector('[data-testid=scrub]').value) === Number(document.querySelector('[data-testid=scrub]').min)").await;
+    b.click("step").await;
+    b.click("step").await;
+    b.until("two steps in", "const s = document.querySelector('[data-testid=scrub]'); return Number(s.value) === Number(s.min) + 2").await;
+
+    // The live server's own recording, replayed.
+    drop(ann);
+    drop(bob);
+    unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
+    let t0 = Instant::now();
+    while server.child.try_wait().unwrap().is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(15), "muxscope did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (mut child, web) = replay(&recorded);
+    b.client.goto(&format!("http://{web}/")).await.unwrap();
+    b.until("the replay on show", &format!("{STATUS}.includes('replay of')")).await;
+    b.until("the chat says it is a replay", "return document.querySelector('[data-testid=chat-read-only]')?.innerText.includes('replay') ?? false").await;
+    assert_eq!(b.js("return document.querySelector('[data-testid=chat-send]').disabled").await, Value::Bool(true));
+    let total = b.until("the whole recording in the history", "const s = document.querySelector('[data-testid=scrub]'); return Number(s.max) - Number(s.min) > 30 ? Number(s.max) : 0").await;
+    // Played at its pace from its start, it reaches the end.
+    b.click("pause").await;
+    b.until("played to its end", &format!("return Number(document.querySelector('[data-testid=scrub]').value) === {total}")).await;
+    b.until("the lines in the picture", "return document.querySelector('[data-testid=counter-messages] b').innerText === '3'").await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,185 @@
+//! The page's files: export the history as a Chrome/Perfetto trace, save it as a recording,
+//! open a recording from disk, and, under `muxscope replay FILE`, load the server's recording.
+//! The bytes are the shared crate's formats (`record`, `trace`): what the page saves,
+//! `muxscope replay` and `muxscope export` read, and the other way round.
+
+use crate::dispatch::Dispatch;
+use crate::fetch;
+use crate::state::{Action, Model, Source};
+use muxscope_shared::record::{self, RecordHeader, Writer};
+use muxscope_shared::{trace, ServerMsg};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+#[wasm_bindgen(inline_js = r#"
+export function download(bytes, name, mime) {
+  const url = URL.createObjectURL(new Blob([bytes], { type: mime }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.style.display = "none";
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  // For tests and the curious: what the last download was.
+  window.muxscopeLastDownload = { name, bytes: bytes.length, text: mime.startsWith("application/json") ? new TextDecoder().decode(bytes) : null };
+}
+export function read_chosen(input, done) {
+  const f = input.files && input.files[0];
+  if (!f) return;
+  f.arrayBuffer().then(b => done(f.name, new Uint8Array(b), ""), e => done(f.name, new Uint8Array(0), String(e)));
+  input.value = "";
+}
+export function fetch_bytes(url, done) {
+  fetch(url, { cache: "no-store", credentials: "same-origin" })
+    .then(r => r.arrayBuffer().then(b => done(r.status, new Uint8Array(b))))
+    .catch(() => done(0, new Uint8Array(0)));
+}
+export function now_unix_ms() { return Date.now(); }
+"#)]
+extern "C" {
+    fn download(bytes: &[u8], name: &str, mime: &str);
+    fn read_chosen(input: &HtmlInputElement, done: &JsValue);
+    fn fetch_bytes(url: &str, done: &JsValue);
+    fn now_unix_ms() -> f64;
+}
+
+/// Most bytes a recording opened in the page may have (it is held in memory, twice while read).
+pub const MAX_OPEN_BYTES: usize = 512 << 20;
+
+/// The bar: export, save, open (and close, while a file is on show).
+pub(crate) fn file_bar(m: &Model, d: &Dispatch) -> Html {
+    let export = {
+        let d = d.clone();
+        Callback::from(move |_: MouseEvent| {
+            let r = d.with(|m| export_trace(&m.recording()));
+            finish(&d, r.map(|(bytes, name)| download(&bytes, &name, "application/json")));
+        })
+    };
+    let save = {
+        let d = d.clone();
+        Callback::from(move |_: MouseEvent| {
+            let r = d.with(save_recording);
+            finish(&d, r.map(|(bytes, name)| download(&bytes, &name, "application/octet-stream")));
+        })
+    };
+    let open = {
+        let d = d.clone();
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let d = d.clone();
+            let done = Closure::once_into_js(move |name: String, bytes: js_sys::Uint8Array, err: String| {
+                let bytes = bytes.to_vec();
+                let r = if err.is_empty() { load(&d, Source::File { name: name.clone() }, &bytes) } else { Err(err) };
+                finish(&d, r.map_err(|e| format!("cannot open {name}: {e}")));
+            });
+            read_chosen(&input, &done);
+        })
+    };
+    let empty = m.timeline().end_index() == m.timeline().first_index();
+    let close = m.source.recording().is_some().then(|| {
+        let reload = Callback::from(|_: MouseEvent| {
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().set_hash("");
+                let _ = w.location().reload();
+            }
+        });
+        html! { <button data-testid="close-file" onclick={reload} title="back to the live loop">{ "✕ live" }</button> }
+    });
+    html! {
+        <div class="files">
+            <button data-testid="export" onclick={export} disabled={empty}
+                    title="the history as Chrome Trace Event JSON: open it in Perfetto (ui.perfetto.dev) or chrome://tracing">{ "⤓ trace" }</button>
+            <button data-testid="save" onclick={save} disabled={empty}
+                    title="the history as a recording: open it here again, or `muxscope replay FILE` / `muxscope export FILE`">{ "⤓ recording" }</button>
+            <label class="open" title="open a recording (muxscope --record FILE, or one this page saved)">
+                { "⤒ open" }
+                <input data-testid="open" type="file" accept=".muxrec,application/octet-stream" onchange={open} />
+            </label>
+            { for close }
+        </div>
+    }
+}
+
+/// A failure goes to the chat pane's status lines, where the page says what it could not do.
+fn finish(d: &Dispatch, r: Result<(), String>) {
+    if let Err(e) = r {
+        d.dispatch(Action::ChatStatus(e));
+    }
+}
+
+/// The history as a trace (its flows bounded by the exporter's default budget).
+fn export_trace(items: &[ServerMsg]) -> Result<(Vec<u8>, String), String> {
+    let mut out = Vec::new();
+    trace::write_chrome_trace(items.iter(), &mut out).map_err(|e| format!("export failed: {e}"))?;
+    Ok((out, format!("muxscope-{}.trace.json", stamp())))
+}
+
+fn save_recording(m: &Model) -> Result<(Vec<u8>, String), String> {
+    let snap = &m.scene().snap;
+    let header = RecordHeader {
+        format: 1,
+        writer: "muxscope page".into(),
+        started_unix_ms: 0,
+        chat_addr: snap.chat_addr.clone(),
+        model: snap.model,
+    };
+    let mut w = Writer::new(Vec::new(), &header).map_err(|e| e.to_string())?;
+    for item in m.recording() {
+        w.item(&item).map_err(|e| format!("save failed: {e}"))?;
+    }
+    Ok((w.into_inner(), format!("muxscope-{}.muxrec", stamp())))
+}
+
+/// Reads a recording and shows it: the whole of it becomes the history, paused at its start.
+fn load(d: &Dispatch, source: Source, bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() > MAX_OPEN_BYTES {
+        return Err(format!("it is {} MiB; the page opens recordings up to {} MiB", bytes.len() >> 20, MAX_OPEN_BYTES >> 20));
+    }
+    let rec = record::read(bytes).map_err(|e| e.to_string())?;
+    if rec.truncated {
+        d.dispatch(Action::ChatStatus("the recording ends inside a chunk (its writer was killed): showing what came before".into()));
+    }
+    d.dispatch(Action::Source(source));
+    d.dispatch(Action::Open(rec.items));
+    Ok(())
+}
+
+/// Under `muxscope replay FILE` the server says so in `/api/stats`, and hands the file over at
+/// `/api/recording`: the page shows it whole (seek anywhere) instead of the paced stream.
+pub(crate) fn load_replay(d: Dispatch) {
+    fetch::get("/api/stats", move |status, text| {
+        if status != 200 {
+            return;
+        }
+        let Ok(stats) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+        let Some(name) = stats["replay"]["file"].as_str().map(str::to_string) else { return };
+        let done = Closure::once_into_js(move |status: u16, bytes: js_sys::Uint8Array| {
+            let r = if status == 200 {
+                load(&d, Source::Replay { name: name.clone() }, &bytes.to_vec())
+            } else {
+                Err(format!("HTTP {status}"))
+            };
+            finish(&d, r.map_err(|e| format!("cannot load the replay of {name}: {e}")));
+        });
+        fetch_bytes("/api/recording", &done);
+    });
+}
+
+/// `20261130-2301`: local time, for file names.
+fn stamp() -> String {
+    let d = js_sys::Date::new(&JsValue::from_f64(now_unix_ms()));
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes(),
+        d.get_seconds()
+    )
+}
