@@ -4,7 +4,7 @@
     python3 xtask/trace-screenshot.py CATAPULT_CHECKOUT [OUT.png]
 
 Needs target/release/muxscope, chromium, `pip install websocket-client` and a checkout of
-github.com/catapult-project/catapult (the viewer behind the old chrome://tracing, which
+the catapult project (catapult-project/catapult, the viewer behind the old chrome://tracing, which
 Chromium no longer ships; its tracing/bin/trace2html embeds a trace in one HTML page).
 """
 import base64, itertools, json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request

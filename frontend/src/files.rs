@@ -93,7 +93,7 @@ pub(crate) fn file_bar(m: &Model, d: &Dispatch) -> Html {
     html! {
         <div class="files">
             <button data-testid="export" onclick={export} disabled={empty}
-                    title="the history as Chrome Trace Event JSON: open it in Perfetto (ui.perfetto.dev) or chrome://tracing">{ "⤓ trace" }</button>
+                    title="the history as Chrome Trace Event JSON: open it in Perfetto (ui.perfetto.dev) or catapult's trace viewer">{ "⤓ trace" }</button>
             <button data-testid="save" onclick={save} disabled={empty}
                     title="the history as a recording: open it here again, or `muxscope replay FILE` / `muxscope export FILE`">{ "⤓ recording" }</button>
             <label class="open" title="open a recording (muxscope --record FILE, or one this page saved)">
