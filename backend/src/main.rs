@@ -112,6 +112,10 @@ enum Cmd {
         /// Where the trace goes.
         #[arg(short = 'o', long = "output", value_name = "OUT.json")]
         output: std::path::PathBuf,
+        /// Flows (broadcast to send) drawn in all; past it, and past 64 per broadcast, the rest
+        /// are counted (`flows_omitted`). 0 draws every one.
+        #[arg(long, value_name = "N", default_value_t = muxscope_shared::trace::DEFAULT_MAX_FLOWS)]
+        max_flows: u64,
     },
     /// Serve the page over a recording (`--record FILE`): play it, pause, step back and forth,
     /// seek, export. Nothing can be sent.
@@ -130,7 +134,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
         Some(Cmd::Bench { what }) => run_bench(what),
-        Some(Cmd::Export { ref file, ref output }) => cli::export::run(file, output).map(|s| println!("muxscope: {s}")),
+        Some(Cmd::Export { ref file, ref output, max_flows }) => {
+            cli::export::run(file, output, max_flows).map(|s| println!("muxscope: {s}"))
+        }
         Some(Cmd::Replay { ref file, web_addr }) => {
             cli::replay::run(file, web_addr, &cli.allow_hosts, &cli.allow_origins, cli.max_watchers)
         }

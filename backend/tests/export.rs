@@ -2,7 +2,8 @@
 //! recorded (`--record`), then exported as a process, and the trace is checked for what
 //! Perfetto needs and the issue asks: it parses; every fd of the session has a named track, a
 //! reused fd number a second one and a live model switch none; every broadcast has one flow
-//! end per recipient; timestamps never go back on a track.
+//! end per recipient; timestamps never go back on a track. `--max-flows N` draws N flows and
+//! counts the rest; a recording cut short exports what it holds, and garbage exports nothing.
 
 mod common;
 
@@ -190,6 +191,68 @@ fn export_a_session(model: &str) {
     assert_eq!(starts, ends.len());
     // The coalesced write ended both of bob's lines' flows on alice's track at once.
     assert!(events.iter().any(|e| e["name"] == "send" && e["args"]["flows_ended"].as_u64() >= Some(2)), "a send ended two flows");
+    assert_eq!(trace["metadata"]["flows_omitted"], 0);
+    if model == "epoll" {
+        a_budget_and_a_cut_recording(&rec_path, starts as u64);
+    }
     let _ = std::fs::remove_file(&rec_path);
     let _ = std::fs::remove_file(&out_path);
+}
+
+/// `export FILE -o OUT [--max-flows N]`: its stdout and, if it succeeded, the trace.
+fn export(file: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> (bool, String, Option<Value>) {
+    let o = Command::new(bin()).arg("export").arg(file).arg("-o").arg(out).args(extra).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let trace = o.status.success().then(|| serde_json::from_slice(&std::fs::read(out).unwrap()).expect("the trace is JSON"));
+    (o.status.success(), text, trace)
+}
+
+/// The session's recording (which draws `all` flows) exported with a budget of 5, with none,
+/// cut short, and as garbage.
+fn a_budget_and_a_cut_recording(rec: &std::path::Path, all: u64) {
+    let out = temp_file("budget.json");
+    let (ok, said, trace) = export(rec, &out, &["--max-flows", "5"]);
+    assert!(ok, "{said}");
+    let trace = trace.unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    let count = |ph: &str| events.iter().filter(|e| e["ph"] == ph).count() as u64;
+    assert_eq!((count("s"), count("f")), (5, 5), "the budget is spent exactly, every flow drawn ends");
+    let meta = &trace["metadata"];
+    assert_eq!(meta["flows_omitted"].as_u64(), Some(all - 5));
+    assert_eq!(meta["summary"]["flows_omitted"].as_u64(), Some(all - 5));
+    assert_eq!(meta["flow_budget"]["max_flows"], 5);
+    assert!(said.contains(&format!("5 flows ({} flows omitted", all - 5)), "{said}");
+    let mut omitted = 0;
+    for b in events.iter().filter(|e| e["name"] == "broadcast" && e["ph"] == "X") {
+        let (drawn, left) = (b["args"]["flows"].as_u64().unwrap(), b["args"]["flows_omitted"].as_u64().unwrap_or(0));
+        assert_eq!(drawn + left, b["args"]["recipients"].as_u64().unwrap(), "{b}");
+        omitted += left;
+    }
+    assert_eq!(omitted, all - 5);
+
+    let (ok, said, trace) = export(rec, &out, &["--max-flows", "0"]);
+    assert!(ok && !said.contains("omitted"), "{said}");
+    assert_eq!(trace.unwrap()["metadata"]["summary"]["flows"].as_u64(), Some(all));
+
+    // Cut inside its last chunk: the trace holds what came before, and says so.
+    let bytes = std::fs::read(rec).unwrap();
+    let cut = temp_file("cut.rec");
+    std::fs::write(&cut, &bytes[..bytes.len() - 2]).unwrap();
+    let (ok, said, trace) = export(&cut, &out, &[]);
+    assert!(ok && said.contains("cut short"), "{said}");
+    assert_eq!(trace.unwrap()["metadata"]["recording"]["truncated"], true);
+
+    // Not a recording, or corrupt past its header: an error, and no trace (nor a `.part`) left.
+    let _ = std::fs::remove_file(&out);
+    let part = temp_file("budget.json.part");
+    std::fs::write(&cut, b"{\"not\":\"a recording\"}").unwrap();
+    let (ok, said, _) = export(&cut, &out, &[]);
+    assert!(!ok && said.contains("not a muxscope recording"), "{said}");
+    let mut corrupt = bytes.clone();
+    corrupt.extend([b'Z', 0, 0, 0, 0]);
+    std::fs::write(&cut, &corrupt).unwrap();
+    let (ok, said, _) = export(&cut, &out, &[]);
+    assert!(!ok && said.contains("unknown chunk"), "{said}");
+    assert!(!out.exists() && !part.exists());
+    let _ = std::fs::remove_file(&cut);
 }

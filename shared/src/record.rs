@@ -18,6 +18,9 @@
 //! and says it was truncated. The seq numbers of events only live watchers were told (the
 //! gateway's own `gap`s) are skipped in a recording.
 //!
+//! [`read`] reads a recording held in memory; [`Reader`] reads one from any `Read` a chunk at a
+//! time, in bounded memory, yielding the same items.
+//!
 //! Packed events are 6–15 bytes each (a busy room's run is under 12 on average): compact
 //! without a compressor, so the page reads and writes the same file with no extra code.
 
@@ -25,7 +28,7 @@ use crate::pack::{PackError, Unpacker};
 use crate::{Event, Model, ServerMsg, Snapshot};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 pub const MAGIC: &[u8; 15] = b"MUXSCOPE-REC 1\n";
 /// Longest chunk a reader accepts (a writer keeps them far smaller): a corrupt length cannot
@@ -189,53 +192,138 @@ pub fn is_recording(bytes: &[u8]) -> bool {
 
 /// Reads a whole recording held in memory.
 pub fn read(bytes: &[u8]) -> Result<Recording, RecordError> {
-    if !is_recording(bytes) {
-        return Err(RecordError::NotARecording);
-    }
-    if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC[..] {
-        return Err(RecordError::Version(bytes.get(13).copied().unwrap_or(b'?')));
-    }
-    let mut pos = MAGIC.len();
-    let mut header = None;
-    let mut items = Vec::new();
-    let mut truncated = false;
-    while pos < bytes.len() {
-        if bytes.len() - pos < 5 {
-            truncated = true;
-            break;
+    let mut r = Reader::new(bytes)?;
+    let items = r.by_ref().collect::<Result<Vec<_>, _>>()?;
+    Ok(Recording { header: r.header().clone(), items, truncated: r.truncated() })
+}
+
+/// Reads a recording from any [`Read`], one chunk at a time: it holds one chunk (at most
+/// [`MAX_CHUNK`] bytes, a writer's are about [`CHUNK_TARGET`]), so a recording of any length
+/// is read in bounded memory (`muxscope export`). [`new`](Reader::new) reads the magic and the
+/// header; the reader then yields the snapshots and event batches in order, as
+/// [`Recording::items`] has them. Where the file was cut short the items end and
+/// [`truncated`](Reader::truncated) says so; an error is the last item. Give it a buffered
+/// reader: it reads a chunk's head in one small read.
+pub struct Reader<R: Read> {
+    chunks: Chunks<R>,
+    header: RecordHeader,
+    done: bool,
+}
+
+impl<R: Read> Reader<R> {
+    pub fn new(mut r: R) -> Result<Reader<R>, RecordError> {
+        let mut magic = [0u8; MAGIC.len()];
+        let n = read_full(&mut r, &mut magic)?;
+        if !is_recording(&magic[..n]) {
+            return Err(RecordError::NotARecording);
         }
-        let kind = bytes[pos];
-        let len = u32::from_le_bytes(bytes[pos + 1..pos + 5].try_into().expect("four bytes")) as usize;
+        if n < MAGIC.len() || magic != *MAGIC {
+            return Err(RecordError::Version(magic[..n].get(13).copied().unwrap_or(b'?')));
+        }
+        let mut chunks = Chunks { r, pos: MAGIC.len(), buf: Vec::new(), truncated: false };
+        let header = match chunks.next()? {
+            Some((b'H', _)) => serde_json::from_slice(&chunks.buf).map_err(|e| RecordError::Header(e.to_string()))?,
+            Some((_, at)) => return Err(RecordError::Chunk { offset: at, what: "no header before the first chunk".into() }),
+            None => return Err(RecordError::Header("the file ends before its header".into())),
+        };
+        Ok(Reader { chunks, header, done: false })
+    }
+
+    pub fn header(&self) -> &RecordHeader {
+        &self.header
+    }
+
+    /// The file ended inside a chunk (its writer was killed): what came before was read.
+    pub fn truncated(&self) -> bool {
+        self.chunks.truncated
+    }
+
+    /// Bytes read in whole chunks (the magic and header included).
+    pub fn offset(&self) -> u64 {
+        self.chunks.pos as u64
+    }
+
+    fn item(&mut self) -> Result<Option<ServerMsg>, RecordError> {
+        let Some((kind, at)) = self.chunks.next()? else {
+            return Ok(None);
+        };
+        let payload = &self.chunks.buf[..];
+        match kind {
+            b'H' => Err(RecordError::Chunk { offset: at, what: "a second header".into() }),
+            b'S' => serde_json::from_slice(payload)
+                .map(|s| Some(ServerMsg::Snapshot(s)))
+                .map_err(|e| RecordError::Chunk { offset: at, what: format!("an unreadable snapshot: {e}") }),
+            b'E' => Unpacker::new(payload)
+                .collect::<Result<Vec<_>, _>>()
+                .map(|events| Some(ServerMsg::Events { events }))
+                .map_err(|err| RecordError::Events { offset: at, err: PackError { offset: at + 5 + err.offset, ..err } }),
+            k => Err(RecordError::Chunk { offset: at, what: format!("an unknown chunk kind {:?}", k as char) }),
+        }
+    }
+}
+
+impl<R: Read> Iterator for Reader<R> {
+    type Item = Result<ServerMsg, RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.item();
+        self.done = !matches!(item, Ok(Some(_)));
+        item.transpose()
+    }
+}
+
+/// The chunks of a file whose magic was read.
+struct Chunks<R: Read> {
+    r: R,
+    /// The file offset of the next chunk.
+    pos: usize,
+    /// The last chunk's payload.
+    buf: Vec<u8>,
+    truncated: bool,
+}
+
+impl<R: Read> Chunks<R> {
+    /// The next whole chunk's kind and offset, its payload in `buf`; `None` at the end of the
+    /// file, or where it was cut inside a chunk (`truncated`).
+    fn next(&mut self) -> Result<Option<(u8, usize)>, RecordError> {
+        let mut head = [0u8; 5];
+        let n = read_full(&mut self.r, &mut head)?;
+        if n < head.len() {
+            self.truncated = n > 0;
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes(head[1..5].try_into().expect("four bytes")) as usize;
         if len > MAX_CHUNK {
-            return Err(RecordError::Chunk { offset: pos, what: format!("a chunk of {len} bytes (the limit is {MAX_CHUNK})") });
+            return Err(RecordError::Chunk { offset: self.pos, what: format!("a chunk of {len} bytes (the limit is {MAX_CHUNK})") });
         }
-        let start = pos + 5;
-        if bytes.len() - start < len {
-            truncated = true;
-            break;
+        self.buf.clear();
+        // Grown as the bytes come: a length read from a cut file allocates only what is there.
+        (&mut self.r).take(len as u64).read_to_end(&mut self.buf)?;
+        if self.buf.len() < len {
+            self.truncated = true;
+            return Ok(None);
         }
-        let payload = &bytes[start..start + len];
-        match (kind, &header) {
-            (b'H', None) => header = Some(serde_json::from_slice(payload).map_err(|e| RecordError::Header(e.to_string()))?),
-            (_, None) => return Err(RecordError::Chunk { offset: pos, what: "no header before the first chunk".into() }),
-            (b'H', Some(_)) => return Err(RecordError::Chunk { offset: pos, what: "a second header".into() }),
-            (b'S', _) => {
-                let s: Snapshot = serde_json::from_slice(payload)
-                    .map_err(|e| RecordError::Chunk { offset: pos, what: format!("an unreadable snapshot: {e}") })?;
-                items.push(ServerMsg::Snapshot(s));
-            }
-            (b'E', _) => {
-                let events = Unpacker::new(payload)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|err| RecordError::Events { offset: pos, err: PackError { offset: start + err.offset, ..err } })?;
-                items.push(ServerMsg::Events { events });
-            }
-            (k, _) => return Err(RecordError::Chunk { offset: pos, what: format!("an unknown chunk kind {:?}", k as char) }),
-        }
-        pos = start + len;
+        let at = self.pos;
+        self.pos += head.len() + len;
+        Ok(Some((head[0], at)))
     }
-    let header = header.ok_or_else(|| RecordError::Header("the file ends before its header".into()))?;
-    Ok(Recording { header, items, truncated })
+}
+
+/// Fills `buf` from `r` until it is full or `r` ends; how many bytes it got.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Reads a recording from a file, refusing one larger than `max_bytes` (it is held in memory).

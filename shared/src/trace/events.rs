@@ -146,13 +146,19 @@ impl<W: Write> ChromeTrace<W> {
         }
     }
 
-    /// A broadcast's slice on the sender's track, and a flow from it to each recipient.
+    /// A broadcast's slice on the sender's track, and a flow from it to each recipient the
+    /// budget draws; its args count the ones it does not.
     fn broadcast(&mut self, e: &Event, from: i32, recipients: u32) -> io::Result<()> {
         let to = recipients_of(&self.snap, from, recipients);
+        let drawn = self.budget.pick(&to, self.seen.events);
+        let omitted = (to.len() - drawn.len()) as u64;
+        self.sink.summary.flows_omitted += omitted;
         let sender = claim(&mut self.tracks, &mut self.sink, from, Claim::Live, e.ts_ns)?;
         let (tid, ts) = (sender.tid, sender.at(e.ts_ns));
-        self.sink.mark(Ph::Slice(MARK_NS), "broadcast", "broadcast", tid, ts, Some(e), &[("flows", to.len() as u64)])?;
-        for fd in to {
+        let counts = [("flows", drawn.len() as u64), ("flows_omitted", omitted)];
+        let extra = if omitted > 0 { &counts[..] } else { &counts[..1] };
+        self.sink.mark(Ph::Slice(MARK_NS), "broadcast", "broadcast", tid, ts, Some(e), extra)?;
+        for fd in drawn {
             let id = self.next_flow;
             self.next_flow += 1;
             self.sink.flow(true, id, tid, ts)?;

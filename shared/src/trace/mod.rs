@@ -18,7 +18,8 @@
 //!
 //! `ts` and `dur` are microseconds, as the format wants, printed with three decimals so they
 //! are the events' `ts_ns` exactly. Every mark's `args` are its event's fields as `/ws/events`
-//! sends them (`seq`, `ts_ns`, `kind`, …), plus `flows` / `flows_ended` where flows start or end.
+//! sends them (`seq`, `ts_ns`, `kind`, …), plus `flows` / `flows_ended` where flows start or end
+//! (and `flows_omitted` where a broadcast left some out, see *Flow budget*).
 //! `metadata` says what was read: events, snapshots, events the recording lost (`dropped`),
 //! the first and last `seq`, the model at the end and the chat address.
 //!
@@ -58,7 +59,8 @@
 //!
 //! # Flows
 //!
-//! Each `broadcast` starts one flow per recipient (`s` on the sender's track, `cat` `flow`,
+//! Each `broadcast` starts one flow per recipient drawn (all of them in a room of 64 or fewer,
+//! see *Flow budget*) (`s` on the sender's track, `cat` `flow`,
 //! `name` `broadcast`, a unique `id`), and each ends (`f`, `"bp":"e"`) on that recipient's next
 //! `send` that wrote bytes: output is coalesced, so one send may end several flows. Recipients
 //! are the clients (role `tcp` or `web`) registered when the line was broadcast; when the
@@ -66,6 +68,30 @@
 //! its sender only (`--app echo`). A recipient that closes before its send ends its flows at
 //! its `close`; a track retired or dropped by a snapshot ends them there (`gone`); flows still
 //! owed when the trace ends end on an `unsent at end` mark at the last timestamp.
+//!
+//! ## Flow budget
+//!
+//! A broadcast to a big room would draw an arrow to every recipient: a 2-second blast to 1,000
+//! clients is 94 million flows, an 18 GB file nobody can open. So a trace draws only so many,
+//! and counts the rest ([`TraceOptions`]; the defaults, 0 turning a limit off):
+//!
+//! - **per broadcast**, at most 64 recipients: a room of 64 or fewer is drawn whole; in a
+//!   bigger one each broadcast draws 64 arrows, to the next 64 recipients in fd order after the
+//!   ones the last partial fan-out drew (wrapping round), so every client's track gets arrows in
+//!   turn, and one fan-out shows what each looks like;
+//! - **paced**, at most `4,096 + 2 × events read` flows drawn at any point: a broadcast whose
+//!   share is not earned yet draws none. A chat (a send per recipient per line) earns more than
+//!   it draws and is never paced; a blast (sends that carry many lines) draws a full fan-out
+//!   every ~32 events, from its start to its end rather than all at the start, and the file stays
+//!   proportional to the events (under 1 KB each);
+//! - **in all**, at most 200,000 flows (`muxscope export --max-flows N`; 0 draws every flow):
+//!   the last bound on the file, 38 MB of arrows, reached after ~100,000 paced events; a longer
+//!   recording draws no arrows past it (a 2-second blast to 1,000 clients, 93,610 events, drew
+//!   184,832, a fan-out every ~1.1 ms to its end, in 64 MB: 684 bytes per event).
+//!
+//! A broadcast that draws fewer than its recipients says how many it left out in its args
+//! (`"flows":64,"flows_omitted":936`); `metadata` has the total (`flows_omitted`, also in its
+//! `summary`) and the budget (`flow_budget`). Flows drawn start and end exactly as above.
 //!
 //! Binding: Perfetto's JSON importer ties a flow event to the slice on top of its track's stack
 //! when it reads the flow event, and reads events of equal `ts` in file order. So each flow
@@ -87,6 +113,9 @@
 //! tracks for fds it has; events at or before its `seq` are already in it and are skipped.
 
 #[cfg(test)]
+mod blast_tests;
+mod budget;
+#[cfg(test)]
 mod check;
 mod events;
 mod json;
@@ -96,7 +125,10 @@ mod sim_tests;
 mod tests;
 mod tracks;
 
+pub use budget::{TraceOptions, DEFAULT_FLOWS_PER_BROADCAST, DEFAULT_FLOWS_PER_EVENT, DEFAULT_FLOW_BURST, DEFAULT_MAX_FLOWS};
+
 use crate::{Model, ServerMsg, Snapshot, PROTOCOL_VERSION};
+use budget::Budget;
 use json::Sink;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -114,8 +146,11 @@ pub struct TraceSummary {
     pub slices: u64,
     /// `i` marks.
     pub instants: u64,
-    /// Flows started (`s`), one per broadcast and recipient.
+    /// Flows started (`s`), one per broadcast and recipient drawn.
     pub flows: u64,
+    /// Flows a broadcast did not draw, for the flow budget ([`TraceOptions`]): with `flows`,
+    /// one per broadcast and recipient.
+    pub flows_omitted: u64,
     /// Flow ends (`f`): every flow ends, so this equals `flows` in a finished trace.
     pub flow_ends: u64,
     /// Events read (gaps included), and events skipped as already in a snapshot.
@@ -123,10 +158,20 @@ pub struct TraceSummary {
     pub skipped: u64,
 }
 
-/// Writes `items` (snapshots and event batches, in order) to `out` as Chrome Trace Event JSON.
-/// `out` is written in many small pieces: give it a buffered writer.
+/// Writes `items` (snapshots and event batches, in order) to `out` as Chrome Trace Event JSON,
+/// with the default flow budget. `out` is written in many small pieces: give it a buffered
+/// writer.
 pub fn write_chrome_trace<'a, W: Write>(items: impl IntoIterator<Item = &'a ServerMsg>, out: W) -> io::Result<TraceSummary> {
-    let mut t = ChromeTrace::new(out)?;
+    write_chrome_trace_with(items, out, TraceOptions::default())
+}
+
+/// [`write_chrome_trace`] with another flow budget.
+pub fn write_chrome_trace_with<'a, W: Write>(
+    items: impl IntoIterator<Item = &'a ServerMsg>,
+    out: W,
+    opts: TraceOptions,
+) -> io::Result<TraceSummary> {
+    let mut t = ChromeTrace::with_options(out, opts)?;
     for m in items {
         t.push(m)?;
     }
@@ -149,6 +194,7 @@ pub struct ChromeTrace<W: Write> {
     snap: Snapshot,
     tracks: Tracks,
     next_flow: u64,
+    budget: Budget,
     /// The latest timestamp read: where owed flows end.
     last_ts: u64,
     /// The model the trace starts in, for the process name: the first snapshot's, or the one a
@@ -174,13 +220,23 @@ struct Seen {
 }
 
 impl<W: Write> ChromeTrace<W> {
-    /// Starts the file (its first bytes are written at once).
+    /// Starts the file (its first bytes are written at once), with the default flow budget.
     pub fn new(out: W) -> io::Result<ChromeTrace<W>> {
+        ChromeTrace::with_options(out, TraceOptions::default())
+    }
+
+    /// The defaults with at most `n` flow pairs in all; 0 draws every flow.
+    pub fn with_max_flows(out: W, n: u64) -> io::Result<ChromeTrace<W>> {
+        ChromeTrace::with_options(out, TraceOptions::with_max_flows(n))
+    }
+
+    pub fn with_options(out: W, opts: TraceOptions) -> io::Result<ChromeTrace<W>> {
         Ok(ChromeTrace {
             sink: Sink::new(out)?,
             snap: Snapshot::empty(),
             tracks: Tracks::new(),
             next_flow: 1,
+            budget: Budget::new(opts),
             last_ts: 0,
             start_model: None,
             start_known: false,
@@ -242,6 +298,8 @@ impl<W: Write> ChromeTrace<W> {
             "last_seq": self.seen.last_seq,
             "first_ts_ns": self.seen.first_ts,
             "last_ts_ns": self.last_ts,
+            "flows_omitted": summary.flows_omitted,
+            "flow_budget": self.budget.options(),
             "summary": summary,
         });
         meta.as_object_mut().expect("an object").extend(self.extra);

@@ -131,6 +131,14 @@ impl Sim {
     }
 }
 
+fn simulate(echo: bool, ops: Vec<(u8, u8, u8)>) -> Sim {
+    let mut sim = Sim { h: H::new(), echo, clients: BTreeMap::new(), model: Model::Epoll, flows: 0, tracks: 1, lossy: false, peers: 0 };
+    for (op, a, b) in ops {
+        sim.step(op, a, b);
+    }
+    sim
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -139,10 +147,7 @@ proptest! {
         echo in any::<bool>(),
         ops in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..150),
     ) {
-        let mut sim = Sim { h: H::new(), echo, clients: BTreeMap::new(), model: Model::Epoll, flows: 0, tracks: 1, lossy: false, peers: 0 };
-        for (op, a, b) in ops {
-            sim.step(op, a, b);
-        }
+        let sim = simulate(echo, ops);
         let text = chrome_trace_string(&sim.h.items);
         let t = check(&text);
         let summary = &t.metadata["summary"];
@@ -160,5 +165,34 @@ proptest! {
                 prop_assert_eq!(e["args"]["recipients"].as_u64(), Some(n as u64));
             }
         }
+    }
+
+    /// Any flow budget: the trace keeps every invariant (each flow drawn starts once and ends
+    /// once), draws no more than it allows, and counts every flow it leaves out.
+    #[test]
+    fn any_flow_budget_keeps_every_invariant_and_counts_what_it_leaves_out(
+        echo in any::<bool>(),
+        ops in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..150),
+        max_flows in 0..40u64,
+        per_broadcast in 0..5u32,
+        flows_per_event in 0..3u32,
+        flow_burst in 0..12u64,
+    ) {
+        let sim = simulate(echo, ops);
+        let opts = TraceOptions { max_flows, max_flows_per_broadcast: per_broadcast, flows_per_event, flow_burst };
+        let mut out = Vec::new();
+        let s = write_chrome_trace_with(&sim.h.items, &mut out, opts).unwrap();
+        let t = check(std::str::from_utf8(&out).unwrap());
+        prop_assert_eq!(s.flows + s.flows_omitted, sim.flows);
+        prop_assert_eq!(s.flow_ends, s.flows);
+        prop_assert_eq!(t.metadata["flows_omitted"].as_u64(), Some(s.flows_omitted));
+        prop_assert!(max_flows == 0 || s.flows <= max_flows);
+        let mut omitted = 0;
+        for e in t.events.iter().filter(|e| e["name"] == "broadcast" && e["ph"] == "X") {
+            let n = e["args"]["flows"].as_u64().unwrap();
+            prop_assert!(per_broadcast == 0 || n <= per_broadcast as u64, "{}", e);
+            omitted += e["args"]["flows_omitted"].as_u64().unwrap_or(0);
+        }
+        prop_assert_eq!(omitted, s.flows_omitted);
     }
 }
