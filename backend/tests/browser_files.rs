@@ -77,6 +77,19 @@ async fn timeline_export_save_open_and_replay_in_a_real_browser() {
 
     // The timeline draws a lane for each connection that did something: ann and bob.
     b.until("timeline lanes", "const c = document.querySelector('[data-testid=timeline]'); return c && Number(c.dataset.lanes) >= 2").await;
+    // For the README: paused a few events back, the timeline under the stage.
+    b.click("pause").await;
+    for _ in 0..4 {
+        b.click("step-back").await;
+    }
+    b.client.set_window_size(1600, 1250).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let png = b.client.screenshot().await.unwrap();
+    b.client.set_window_size(1600, 1000).await.unwrap();
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/muxscope-history.png");
+    std::fs::write(&out, png).unwrap();
+    eprintln!("screenshot: {}", out.display());
+    b.click("live").await;
 
     // Export: a Chrome trace of the history, downloaded.
     b.click("export").await;
@@ -103,7 +116,11 @@ async fn timeline_export_save_open_and_replay_in_a_real_browser() {
     b.client.find(Locator::Css("[data-testid=open]")).await.unwrap().send_keys(saved.to_str().unwrap()).await.unwrap();
     b.until("the recording on show", &format!("{STATUS}.includes('recording')")).await;
     assert_eq!(b.js("return document.querySelector('[data-testid=chat-input]').disabled").await, Value::Bool(true));
-    b.until("paused at its start", "return Number(document.querySelector('[data-testid=scrub]').value) === Number(document.querySelector('[data-testid=scrub]').min)").await;
+    b.until(
+        "paused at its start",
+        "return Number(document.querySelector('[data-testid=scrub]').value) === Number(document.querySelector('[data-testid=scrub]').min)",
+    )
+    .await;
     b.click("step").await;
     b.click("step").await;
     b.until("two steps in", "const s = document.querySelector('[data-testid=scrub]'); return Number(s.value) === Number(s.min) + 2").await;
@@ -120,9 +137,18 @@ async fn timeline_export_save_open_and_replay_in_a_real_browser() {
     let (mut child, web) = replay(&recorded);
     b.client.goto(&format!("http://{web}/")).await.unwrap();
     b.until("the replay on show", &format!("{STATUS}.includes('replay of')")).await;
-    b.until("the chat says it is a replay", "return document.querySelector('[data-testid=chat-read-only]')?.innerText.includes('replay') ?? false").await;
+    b.until(
+        "the chat says it is a replay",
+        "return document.querySelector('[data-testid=chat-read-only]')?.innerText.includes('replay') ?? false",
+    )
+    .await;
     assert_eq!(b.js("return document.querySelector('[data-testid=chat-send]').disabled").await, Value::Bool(true));
-    let total = b.until("the whole recording in the history", "const s = document.querySelector('[data-testid=scrub]'); return Number(s.max) - Number(s.min) > 30 ? Number(s.max) : 0").await;
+    let total = b
+        .until(
+            "the whole recording in the history",
+            "const s = document.querySelector('[data-testid=scrub]'); return Number(s.max) - Number(s.min) > 30 ? Number(s.max) : 0",
+        )
+        .await;
     // Played at its pace from its start, it reaches the end.
     b.click("pause").await;
     b.until("played to its end", &format!("return Number(document.querySelector('[data-testid=scrub]').value) === {total}")).await;

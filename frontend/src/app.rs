@@ -225,8 +225,10 @@ pub fn app() -> Html {
                     }
                 }</span>
                 { controls(&model, &d) }
-                { history_bar(&model, &d) }
-                { file_bar(&model, &d) }
+                <div class="history-row">
+                    { history_bar(&model, &d) }
+                    { file_bar(&model, &d) }
+                </div>
             </header>
             <main>
                 <section class="stage-wrap">
