@@ -1,4 +1,5 @@
 use super::*;
+use crate::{Counters, CtlOp, ReadyFd, ReadyFlags, ThreadOp, ThreadRole};
 use proptest::prelude::*;
 
 fn ev(seq: u64, ts_ns: u64, body: EventBody) -> Event {
