@@ -76,6 +76,7 @@ pub fn role_class(r: Role) -> &'static str {
         Role::Tcp => "tcp",
         Role::Web => "web",
         Role::Waker => "waker",
+        Role::Bot => "bot",
     }
 }
 

@@ -15,6 +15,16 @@ pub enum Role {
     Web,
     /// The eventfd the gateway uses to wake the loop (the self-pipe trick).
     Waker,
+    /// A bot: a real TCP client the gateway (or `muxscope bots`) runs, so a class has a room to
+    /// watch. Last, so the packed codec's older indices keep their meaning.
+    Bot,
+}
+
+impl Role {
+    /// A chat client (a broadcast's recipient, counted as online), not the loop's own fds.
+    pub fn is_client(self) -> bool {
+        matches!(self, Role::Tcp | Role::Web | Role::Bot)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

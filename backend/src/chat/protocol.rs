@@ -2,6 +2,8 @@
 //! It holds no fd and makes no syscall, so every IO model can drive the same rules (the models
 //! issue); the loop in `server.rs` is the first driver. Framing and sanitizing are `framer.rs`.
 
+use muxscope_shared::Role;
+
 /// What one (sanitized, non-empty) line asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command<'a> {
@@ -9,8 +11,9 @@ pub enum Command<'a> {
     Quit,
     /// `/nick NAME` (`/nick` alone asks with an empty name, which is refused).
     Nick(&'a str),
-    /// `/role web`: sent by the gateway for a browser user; only changes how the fd is drawn.
-    RoleWeb,
+    /// `/role web` (the gateway, for a browser user) or `/role bot` (a bot the gateway or
+    /// `muxscope bots` runs): only changes how the fd is drawn, never what it may do.
+    Role(Role),
     /// `/who`: who is online.
     Who,
     /// `/help`: the commands.
@@ -26,7 +29,8 @@ pub fn parse(text: &str) -> Option<Command<'_>> {
     }
     Some(match text {
         "quit" => Command::Quit,
-        "/role web" => Command::RoleWeb,
+        "/role web" => Command::Role(Role::Web),
+        "/role bot" => Command::Role(Role::Bot),
         "/who" => Command::Who,
         "/help" => Command::Help,
         _ => match text.strip_prefix("/nick") {
@@ -80,7 +84,9 @@ mod tests {
         assert_eq!(parse("/nickname"), Some(Command::Say("/nickname")), "not a command");
         assert_eq!(parse("/who"), Some(Command::Who));
         assert_eq!(parse("/help"), Some(Command::Help));
-        assert_eq!(parse("/role web"), Some(Command::RoleWeb));
+        assert_eq!(parse("/role web"), Some(Command::Role(Role::Web)));
+        assert_eq!(parse("/role bot"), Some(Command::Role(Role::Bot)));
+        assert_eq!(parse("/role tcp"), Some(Command::Say("/role tcp")), "only the roles a client may claim");
         assert_eq!(parse("hello"), Some(Command::Say("hello")));
     }
 

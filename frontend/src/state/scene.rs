@@ -6,7 +6,7 @@
 
 use super::log::LogEntry;
 use super::sweeps::Sweeps;
-use muxscope_shared::{Event, EventBody, FdInfo, Model as IoModel, Role, Snapshot};
+use muxscope_shared::{Event, EventBody, FdInfo, Model as IoModel, Snapshot};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
@@ -161,7 +161,7 @@ impl Scene {
 }
 
 fn is_client(f: &FdInfo) -> bool {
-    matches!(f.role, Role::Tcp | Role::Web)
+    f.role.is_client()
 }
 
 /// Heap bytes of one played event (its strings and ready list included).

@@ -33,6 +33,8 @@ pub fn role_color(r: Role) -> &'static str {
         Role::Tcp => "#4aa3ff",
         Role::Web => "#3ddc97",
         Role::Waker => DIM,
+        // As the stage's `--bot` (static/style.css).
+        Role::Bot => "#c792ea",
     }
 }
 
@@ -43,6 +45,7 @@ fn role_name(r: Role) -> &'static str {
         Role::Tcp => "tcp",
         Role::Web => "web",
         Role::Waker => "waker",
+        Role::Bot => "bot",
     }
 }
 

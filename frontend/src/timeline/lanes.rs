@@ -277,10 +277,10 @@ impl Builder {
     }
 
     /// Brings `fd`'s membership of the broadcast audience in line with the table: a client
-    /// (tcp or web) in it receives every line from now on.
+    /// (tcp, web or bot) in it receives every line from now on.
     fn sync_member(&mut self, fd: i32) {
         let Some(id) = self.current.get(fd) else { return };
-        let client = self.snap.fd(fd).is_some_and(|f| matches!(f.role, Role::Tcp | Role::Web));
+        let client = self.snap.fd(fd).is_some_and(|f| f.role.is_client());
         let now = self.broadcasts.len() as u32;
         let b = &mut self.lanes[id as usize];
         match (client, b.member_since) {

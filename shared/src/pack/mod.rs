@@ -247,7 +247,8 @@ fn put_body(b: &mut Vec<u8>, body: &EventBody) {
     }
 }
 
-const ROLES: [Role; 4] = [Role::Listener, Role::Tcp, Role::Web, Role::Waker];
+/// A role's index is its packed byte: new roles go at the end (recordings keep their meaning).
+const ROLES: [Role; 5] = [Role::Listener, Role::Tcp, Role::Web, Role::Waker, Role::Bot];
 const REASONS: [CloseReason; 12] = [
     CloseReason::Eof,
     CloseReason::Quit,

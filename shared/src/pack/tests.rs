@@ -192,3 +192,14 @@ proptest! {
         let _ = unpack(&bytes);
     }
 }
+
+#[test]
+fn a_bot_is_role_four_and_named_bot() {
+    // Appended, so recordings made before bots existed unpack as they did.
+    assert_eq!(ROLES[4], Role::Bot);
+    assert_eq!(serde_json::to_string(&Role::Bot).unwrap(), "\"bot\"");
+    let e = vec![ev(1, 1_000, EventBody::Nick { fd: 9, name: "bot-1".into(), role: Role::Bot })];
+    assert_eq!(unpack(&pack(&e)).unwrap(), e);
+    assert!(Role::Bot.is_client() && Role::Web.is_client() && Role::Tcp.is_client());
+    assert!(!Role::Listener.is_client() && !Role::Waker.is_client());
+}

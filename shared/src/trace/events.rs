@@ -4,7 +4,7 @@
 use super::json::{Ph, Sink};
 use super::tracks::{Claim, Track, Tracks};
 use super::ChromeTrace;
-use crate::{CtlOp, Event, EventBody, Model, Role, Snapshot, ThreadOp};
+use crate::{CtlOp, Event, EventBody, Model, Snapshot, ThreadOp};
 use std::io::{self, Write};
 
 /// How long a mark that carries flow events lasts: a slice, so that every viewer binds the
@@ -171,7 +171,7 @@ impl<W: Write> ChromeTrace<W> {
 /// Who a broadcast went to: the clients registered when it happened, or its sender alone when
 /// the event says one queue got it and there is not exactly one client (`--app echo`).
 fn recipients_of(snap: &Snapshot, from: i32, recipients: u32) -> Vec<i32> {
-    let clients: Vec<i32> = snap.fds.iter().filter(|f| matches!(f.role, Role::Tcp | Role::Web)).map(|f| f.fd).collect();
+    let clients: Vec<i32> = snap.fds.iter().filter(|f| f.role.is_client()).map(|f| f.fd).collect();
     if recipients == 1 && clients.len() != 1 {
         vec![from]
     } else {

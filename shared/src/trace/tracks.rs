@@ -55,6 +55,7 @@ impl Track {
                 Role::Tcp => " (tcp)",
                 Role::Web => " (web)",
                 Role::Waker => " (waker)",
+                Role::Bot => " (bot)",
             });
         }
         if self.generation > 1 {

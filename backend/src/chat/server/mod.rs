@@ -324,7 +324,7 @@ impl ChatServer {
                     // The sweep skips the doorbell: every request it rings is checked each turn.
                     Role::Waker if nonblocking => {}
                     Role::Waker => sys::eventfd_drain(key.fd),
-                    Role::Tcp | Role::Web => self.client_ready(key.fd, flags),
+                    Role::Tcp | Role::Web | Role::Bot => self.client_ready(key.fd, flags),
                 }
             }
             self.run_carried();

@@ -151,11 +151,11 @@ impl ChatServer {
                 return ControlFlow::Break(());
             }
             Some(Command::Nick(name)) => self.set_nick(fd, name),
-            Some(Command::RoleWeb) => {
+            Some(Command::Role(role)) => {
                 if let Some(c) = self.client(fd) {
-                    c.role = Role::Web;
+                    c.role = role;
                     let name = c.name();
-                    self.sel.tel.emit_table(|| EventBody::Nick { fd, name, role: Role::Web });
+                    self.sel.tel.emit_table(|| EventBody::Nick { fd, name, role });
                 }
             }
             Some(Command::Who) => {
