@@ -117,6 +117,23 @@ enum Cmd {
         #[arg(long, value_name = "N", default_value_t = muxscope_shared::trace::DEFAULT_MAX_FLOWS)]
         max_flows: u64,
     },
+    /// Bots for a chat server: N real clients that say a line every 1/R seconds (jittered) and
+    /// read everything they get, until --seconds have passed or Ctrl-C (the page's bots panel,
+    /// from a terminal; at most 5,000 bots, 20 lines/s each, 5,000 lines/s in all).
+    Bots {
+        /// The chat server's address.
+        #[arg(long, default_value = "127.0.0.1:3999")]
+        target: SocketAddr,
+        /// How many bots.
+        #[arg(long, value_name = "N")]
+        clients: usize,
+        /// Lines a second each bot says (0: connected and silent).
+        #[arg(long, value_name = "R", default_value_t = muxscope::gateway::bots::DEFAULT_RATE)]
+        rate: f64,
+        /// Stop after this many seconds (default: at Ctrl-C).
+        #[arg(long, value_name = "S")]
+        seconds: Option<f64>,
+    },
     /// Serve the page over a recording (`--record FILE`): play it, pause, step back and forth,
     /// seek, export. Nothing can be sent.
     Replay {
@@ -137,6 +154,7 @@ fn main() -> ExitCode {
         Some(Cmd::Export { ref file, ref output, max_flows }) => {
             cli::export::run(file, output, max_flows).map(|s| println!("muxscope: {s}"))
         }
+        Some(Cmd::Bots { target, clients, rate, seconds }) => cli::bots::run(target, clients, rate, seconds),
         Some(Cmd::Replay { ref file, web_addr }) => {
             cli::replay::run(file, web_addr, &cli.allow_hosts, &cli.allow_origins, cli.max_watchers)
         }
@@ -238,6 +256,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ledger: Arc::new(gateway::ledger::Ledger::new(running_control.clone())),
             max_watchers: cli.max_watchers,
             web: web.clone(),
+            bots: Arc::new(gateway::bots::Bots::new(chat_addr)),
         };
         let app = gateway::router(state, allow, cli.ws_echo);
         if !gateway::assets::page_is_embedded() {

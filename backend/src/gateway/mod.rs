@@ -4,6 +4,7 @@
 //! (`/ws/chat?nick=NAME`), so a browser user is an fd in the picture like any nc user.
 
 pub mod assets;
+pub mod bots;
 mod bucket;
 mod events;
 pub mod frame;
@@ -60,6 +61,9 @@ pub struct AppState {
     pub ledger: Arc<ledger::Ledger>,
     pub max_watchers: usize,
     pub web: WebBudget,
+    /// The bots the page adds and removes (`/api/bots`): tasks on this runtime, clients of the
+    /// chat port.
+    pub bots: Arc<bots::Bots>,
 }
 
 /// `echo` adds `/ws/echo`, for WebSocket conformance tests (Autobahn) only.
@@ -73,6 +77,7 @@ pub fn router(state: AppState, allow: guard::Allow, echo: bool) -> Router {
         .route("/api/stats", get(stats))
         .route("/api/model", axum::routing::post(model_api::switch))
         .route("/api/models", get(model_api::report))
+        .route("/api/bots", get(bots::list).post(bots::add).delete(bots::remove_all))
         .fallback(get(assets::serve))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(Arc::new(allow), guard::check))

@@ -5,7 +5,8 @@
 //!   events messages a live watcher gets, then stays open and quiet.
 //! - `GET /api/recording` gives the file itself: the page loads it whole into its history, so it
 //!   can seek anywhere, step back and forward, and export.
-//! - Nothing can be sent: `/ws/chat` and `POST /api/model` answer 409 and say it is a replay.
+//! - Nothing can be sent: `/ws/chat`, `POST /api/model` and `/api/bots` answer 409 and say it is
+//!   a replay.
 //!
 //! Host and Origin are checked as in the live gateway (the same [`super::guard`] layer).
 
@@ -51,6 +52,7 @@ pub fn router(replay: Arc<Replay>, allow: Allow, max_watchers: usize) -> Router 
         .route("/ws/events", get(events_ws))
         .route("/ws/chat", get(refuse))
         .route("/api/model", post(refuse))
+        .route("/api/bots", get(refuse).post(refuse).delete(refuse))
         .route("/api/recording", get(recording))
         .route("/api/stats", get(stats))
         .fallback(get(assets::serve))
