@@ -19,6 +19,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A write buffer this big, flushed when the queue runs dry (or it fills).
 const WRITE_BUFFER: usize = 1 << 20;
+/// How long [`Recorder::finish`] waits for the last chunks to be written.
+pub const FINISH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct Recorder {
     pub path: PathBuf,
@@ -26,8 +28,7 @@ pub struct Recorder {
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
-/// Creates `path` (refusing to overwrite nothing but a file: a directory or a device is an
-/// error) and starts the thread. Give the returned [`RecTx`] to `Telemetry::record_to`.
+/// Creates `path` (a directory is refused with a clear error) and starts the thread. Give the returned [`RecTx`] to `Telemetry::record_to`.
 pub fn start(path: &Path, chat_addr: SocketAddr, model: Model) -> io::Result<(RecTx, Recorder)> {
     if path.is_dir() {
         return Err(io::Error::other(format!("--record {}: is a directory", path.display())));
@@ -62,7 +63,10 @@ fn write_all(mut w: Writer<BufWriter<File>>, rx: Receiver<RecChunk>, stats: &Rec
         let mut next = Some(first);
         while let Some(chunk) = next {
             match chunk {
-                RecChunk::Events { bytes, .. } => w.packed(&bytes)?,
+                RecChunk::Events { bytes, .. } => {
+                    w.packed(&bytes)?;
+                    stats.queued.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
+                }
                 RecChunk::Snapshot(s) => w.snapshot(&s)?,
             }
             next = rx.try_recv().ok();
@@ -76,8 +80,17 @@ fn write_all(mut w: Writer<BufWriter<File>>, rx: Receiver<RecChunk>, stats: &Rec
 impl Recorder {
     /// Waits for the thread to write everything the loop handed over (the loop must have
     /// ended, dropping its end) and says what was recorded.
+    /// Waits at most [`FINISH_WAIT`]: a loop that did not stop still holds its end, and the
+    /// process should not hang on the recording at exit.
     pub fn finish(mut self) -> io::Result<String> {
         if let Some(t) = self.thread.take() {
+            let t0 = std::time::Instant::now();
+            while !t.is_finished() {
+                if t0.elapsed() > FINISH_WAIT {
+                    return Err(io::Error::other(format!("the recorder did not finish within {FINISH_WAIT:?}: {}", self.summary())));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             t.join().map_err(|_| io::Error::other("the recorder thread panicked"))??;
         }
         Ok(self.summary())
@@ -86,12 +99,14 @@ impl Recorder {
     pub fn summary(&self) -> String {
         let s = &self.stats;
         let lost = s.lost.load(Ordering::Relaxed);
+        let failed =
+            if s.failed.load(Ordering::Relaxed) { " — the recording FAILED (see the error above); the file ends early" } else { "" };
         format!(
             "recorded {} events to {} ({:.1} MiB){}",
             s.events.load(Ordering::Relaxed),
             self.path.display(),
             s.written.load(Ordering::Relaxed) as f64 / (1 << 20) as f64,
-            if lost > 0 { format!("; {lost} lost (the disk did not keep up), each told by a gap in the file") } else { String::new() }
-        )
+            if lost > 0 { format!("; {lost} lost (the disk did not keep up), each told by a gap in the file") } else { String::new() },
+        ) + failed
     }
 }

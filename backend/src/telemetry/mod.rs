@@ -20,7 +20,7 @@ mod rec;
 
 use crate::sys::monotonic_ns;
 use muxscope_shared::{Counters, Event, EventBody, Snapshot};
-pub use rec::{rec_channel, RecChunk, RecStats, RecTx, REC_HANDOVER_BYTES, REC_HANDOVER_NS, REC_QUEUE_CHUNKS};
+pub use rec::{rec_channel, RecChunk, RecStats, RecTx, REC_HANDOVER_BYTES, REC_HANDOVER_NS, REC_QUEUE_BYTES, REC_QUEUE_CHUNKS};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;

@@ -1,9 +1,10 @@
 //! The loop's end of a recording (`--record FILE`): every event, unfolded, packed on the loop
-//! thread (a few bytes and tens of nanoseconds each) and handed over once per turn to the
-//! recorder's thread, which writes them. The loop never waits on the disk: when the recorder's
-//! queue is full the turn's events are counted as lost, and the next chunk starts with a `gap`
-//! that says how many (with the totals, and `resync` when a lost event changed the fd table,
-//! after which a fresh snapshot is written). Nothing is lost silently.
+//! thread (a few bytes and tens of nanoseconds each) and handed to the recorder's thread, which
+//! writes them, in batches: every [`REC_HANDOVER_NS`] or [`REC_HANDOVER_BYTES`], and before the
+//! loop waits long. The loop never waits on the disk: when the recorder's queue is full (by
+//! count or by bytes) the batch is counted as lost, and the first thing packed after it is a
+//! `gap` that says how many (with `resync` when a lost event changed the fd table; a fresh
+//! snapshot is then written after the gap). Nothing is lost silently.
 
 use muxscope_shared::pack::Packer;
 use muxscope_shared::record::CHUNK_TARGET;
@@ -12,8 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 
-/// Chunks the recorder's queue holds (each at most about a MiB).
+/// Chunks the recorder's queue holds, and bytes (a disk that stalls holds the loop's memory
+/// to this, not to 256 chunks of a MiB).
 pub const REC_QUEUE_CHUNKS: usize = 256;
+pub const REC_QUEUE_BYTES: u64 = 32 << 20;
 /// Packed events are handed over once this many bytes are waiting, or [`REC_HANDOVER_NS`]
 /// after the oldest of them: a busy loop turns thousands of times a second, and a hand-over
 /// per turn would wake the recorder's thread (a futex and a context switch on a machine whose
@@ -40,7 +43,9 @@ pub struct RecStats {
     pub lost: AtomicU64,
     /// Bytes the recorder wrote to the file.
     pub written: AtomicU64,
-    /// The recorder stopped (a write failed); the loop stops recording.
+    /// Packed bytes handed over and not yet written (bounded by [`REC_QUEUE_BYTES`]).
+    pub queued: AtomicU64,
+    /// The recorder stopped (a write failed); the summary says so.
     pub failed: AtomicBool,
 }
 
@@ -70,8 +75,9 @@ pub(super) struct RecLink {
     first_snapshot: bool,
     /// The gap at the head of `packer`, if any: what it tells (lost again if its chunk is).
     gap_in_packer: Option<(u64, bool)>,
-    /// When the oldest event waiting in `packer` was packed.
+    /// When the oldest event waiting in `packer` was packed, and the newest event's time.
     since_ns: u64,
+    last_ts_ns: u64,
     /// [`REC_HANDOVER_BYTES`] and [`REC_HANDOVER_NS`] (tests hand over every turn).
     handover_bytes: usize,
     handover_ns: u64,
@@ -90,24 +96,30 @@ impl RecLink {
             first_snapshot: true,
             gap_in_packer: None,
             since_ns: 0,
+            last_ts_ns: 0,
             handover_bytes: REC_HANDOVER_BYTES,
             handover_ns: REC_HANDOVER_NS,
         }
     }
 
-    /// Tells the losses since the last chunk, first thing in the next one.
+    /// Tells the losses at a turn's start, with the totals, if nothing was packed since.
     pub(super) fn begin_turn(&mut self, now_ns: u64, counters: impl FnOnce() -> Counters) {
-        if self.lost > 0 && self.packer.is_empty() {
-            let dropped = std::mem::take(&mut self.lost);
-            let resync = std::mem::take(&mut self.lost_table);
-            self.gap_in_packer = Some((dropped, resync));
-            self.since_ns = now_ns;
-            self.packer.push(&Event {
-                seq: 0,
-                ts_ns: now_ns,
-                body: EventBody::Gap { dropped, folded: false, resync, counters: Some(counters()) },
-            });
+        self.tell_losses(now_ns, Some(counters));
+    }
+
+    /// Losses are told by a gap that is the first thing packed after them (after a loss the
+    /// packer is empty: the batch went with it), wherever that happens: a turn's start, the
+    /// next event, a snapshot, the end.
+    fn tell_losses(&mut self, now_ns: u64, counters: Option<impl FnOnce() -> Counters>) {
+        if self.lost == 0 || !self.packer.is_empty() {
+            return;
         }
+        let dropped = std::mem::take(&mut self.lost);
+        let resync = std::mem::take(&mut self.lost_table);
+        self.gap_in_packer = Some((dropped, resync));
+        self.since_ns = now_ns;
+        let counters = counters.map(|f| f());
+        self.packer.push(&Event { seq: 0, ts_ns: now_ns, body: EventBody::Gap { dropped, folded: false, resync, counters } });
     }
 
     /// Losses to tell (the loop wakes soon to tell them). Packed events waiting for their
@@ -131,6 +143,8 @@ impl RecLink {
     }
 
     pub(super) fn push(&mut self, e: &Event, table: bool) {
+        self.tell_losses(e.ts_ns, None::<fn() -> Counters>);
+        self.last_ts_ns = e.ts_ns;
         if self.packer.is_empty() {
             self.since_ns = e.ts_ns;
         }
@@ -151,9 +165,18 @@ impl RecLink {
         let table = std::mem::take(&mut self.table);
         let bytes = self.packer.take();
         let gap = self.gap_in_packer.take();
-        match self.tx.try_send(RecChunk::Events { bytes, events }) {
+        let len = bytes.len() as u64;
+        let room = self.stats.queued.load(Ordering::Relaxed) + len <= REC_QUEUE_BYTES;
+        let sent = if room {
+            self.tx.try_send(RecChunk::Events { bytes, events })
+        } else {
+            Err(TrySendError::Full(RecChunk::Events { bytes, events }))
+        };
+        match sent {
             Ok(()) => {
-                self.stats.events.fetch_add(events, Ordering::Relaxed);
+                self.stats.queued.fetch_add(len, Ordering::Relaxed);
+                // A gap of the recording's own is not one of the loop's events.
+                self.stats.events.fetch_add(events - gap.is_some() as u64, Ordering::Relaxed);
                 true
             }
             Err(TrySendError::Full(_)) => {
@@ -196,8 +219,17 @@ impl RecLink {
             self.packer.take();
             self.table = 0;
             self.gap_in_packer = None;
-        } else if !self.flush() {
-            return false;
+            (self.lost, self.lost_table) = (0, false);
+        } else {
+            // The gap goes before the snapshot that repairs what it lost.
+            self.tell_losses(snap.ts_ns, None::<fn() -> Counters>);
+            if !self.flush() {
+                return false;
+            }
+            if self.lost > 0 {
+                // That hand-over failed too: its gap, then the snapshot, at a later try.
+                return true;
+            }
         }
         match self.tx.try_send(RecChunk::Snapshot(Box::new(snap))) {
             Ok(()) => {
@@ -215,15 +247,18 @@ impl Drop for RecLink {
     /// The loop ended: what is still packed goes to the recorder, waiting for room if it must
     /// (the recorder is draining, and nothing else is left to do).
     fn drop(&mut self) {
+        // Losses still untold are told at the end of the file, after its last event.
+        self.tell_losses(self.last_ts_ns, None::<fn() -> Counters>);
         if self.packer.is_empty() {
             return;
         }
         let events = self.packer.len() as u64;
+        let own = self.gap_in_packer.take().is_some() as u64;
         let bytes = self.packer.take();
         if self.tx.send(RecChunk::Events { bytes, events }).is_ok() {
-            self.stats.events.fetch_add(events, Ordering::Relaxed);
+            self.stats.events.fetch_add(events - own, Ordering::Relaxed);
         } else {
-            self.stats.lost.fetch_add(events, Ordering::Relaxed);
+            self.stats.lost.fetch_add(events - own, Ordering::Relaxed);
         }
     }
 }

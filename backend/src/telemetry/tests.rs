@@ -252,3 +252,68 @@ fn a_recording_hands_over_in_batches_and_nothing_waits_for_long() {
     assert!(matches!(chunks.try_recv(), Ok(RecChunk::Events { events: 1, .. })));
     assert_eq!(stats.lost.load(Ordering::Relaxed), 0);
 }
+
+#[test]
+fn a_loss_is_told_by_the_first_thing_recorded_after_it_and_at_the_end() {
+    use muxscope_shared::pack::unpack;
+    let (mut tel, _hub) = channel();
+    let (rec, chunks, stats) = rec_channel();
+    tel.record_to(rec);
+    tel.begin_turn(Counters::default);
+    tel.record_snapshot(Snapshot::empty());
+    // Every turn handed over before a long wait, until the queue is full: the last two are lost
+    // in `before_wait`, after their turn began.
+    for turn in 0..REC_QUEUE_CHUNKS + 1 {
+        tel.begin_turn(Counters::default);
+        tel.emit_table(|| body(turn as i32));
+        tel.end_turn(Counters::default);
+        tel.before_wait(None);
+    }
+    assert_eq!(stats.lost.load(Ordering::Relaxed), 2);
+    let kept: Vec<RecChunk> = chunks.try_iter().collect();
+    assert_eq!(kept.len(), REC_QUEUE_CHUNKS);
+    // The wait returns: its event is the first thing after the loss, so the gap comes before it.
+    tel.emit(|| body(-5));
+    assert!(tel.record_wants_snapshot(), "the lost events changed the table");
+    tel.record_snapshot(Snapshot::empty());
+    let Ok(RecChunk::Events { bytes, .. }) = chunks.try_recv() else { panic!("the gap and the event first") };
+    let ev = unpack(&bytes).unwrap();
+    assert!(matches!(ev[0].body, EventBody::Gap { dropped: 2, resync: true, .. }), "{:?}", ev[0]);
+    assert_eq!(ev[1].body, body(-5));
+    assert!(matches!(chunks.try_recv(), Ok(RecChunk::Snapshot(_))), "then the snapshot that repairs it");
+    // Lost at the very end: told by a gap at the end of the file.
+    for turn in 0..REC_QUEUE_CHUNKS + 1 {
+        tel.begin_turn(Counters::default);
+        tel.emit(|| body(turn as i32));
+        tel.end_turn(Counters::default);
+        tel.before_wait(None);
+    }
+    let lost = stats.lost.load(Ordering::Relaxed) - 2;
+    assert!(lost > 0);
+    let _ = chunks.try_iter().count();
+    drop(tel);
+    let last: Vec<EventBody> = chunks
+        .try_iter()
+        .flat_map(|c| match c {
+            RecChunk::Events { bytes, .. } => unpack(&bytes).unwrap().into_iter().map(|e| e.body).collect(),
+            RecChunk::Snapshot(_) => vec![],
+        })
+        .collect();
+    assert!(matches!(last.last(), Some(EventBody::Gap { dropped, .. }) if *dropped == lost), "{last:?}");
+}
+
+#[test]
+fn the_recorders_queue_is_bounded_in_bytes_too() {
+    let (mut tel, _hub) = channel();
+    let (rec, chunks, stats) = rec_channel();
+    tel.record_to(rec);
+    tel.begin_turn(Counters::default);
+    tel.record_snapshot(Snapshot::empty());
+    // As if the disk stalled with REC_QUEUE_BYTES waiting: the next batch is lost, not queued.
+    stats.queued.store(REC_QUEUE_BYTES, Ordering::Relaxed);
+    tel.begin_turn(Counters::default);
+    tel.emit(|| body(1));
+    tel.before_wait(None);
+    assert_eq!(stats.lost.load(Ordering::Relaxed), 1);
+    assert_eq!(chunks.try_iter().count(), 1, "only the snapshot");
+}
