@@ -36,6 +36,10 @@ pub const MAGIC: &[u8; 15] = b"MUXSCOPE-REC 1\n";
 pub const MAX_CHUNK: usize = 64 << 20;
 /// Writers start a new events chunk past this many bytes.
 pub const CHUNK_TARGET: usize = 1 << 20;
+/// Longest events chunk a reader accepts: events can pack into 4 bytes and decode into a
+/// hundred, so a 64 MiB chunk of them would hold gigabytes once read (a writer's are at most
+/// [`CHUNK_TARGET`] and one event).
+pub const MAX_EVENTS_CHUNK: usize = 4 * CHUNK_TARGET;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RecordHeader {
@@ -161,8 +165,9 @@ impl<W: Write> Writer<W> {
     }
 
     fn raw(&mut self, kind: u8, payload: &[u8]) -> io::Result<()> {
-        if payload.len() > MAX_CHUNK {
-            return Err(io::Error::other(format!("a chunk of {} bytes is over the limit of {MAX_CHUNK}", payload.len())));
+        let max = if kind == b'E' { MAX_EVENTS_CHUNK } else { MAX_CHUNK };
+        if payload.len() > max {
+            return Err(io::Error::other(format!("a chunk of {} bytes is over the limit of {max}", payload.len())));
         }
         self.out.write_all(&[kind])?;
         self.out.write_all(&(payload.len() as u32).to_le_bytes())?;
@@ -296,8 +301,9 @@ impl<R: Read> Chunks<R> {
             return Ok(None);
         }
         let len = u32::from_le_bytes(head[1..5].try_into().expect("four bytes")) as usize;
-        if len > MAX_CHUNK {
-            return Err(RecordError::Chunk { offset: self.pos, what: format!("a chunk of {len} bytes (the limit is {MAX_CHUNK})") });
+        let max = if head[0] == b'E' { MAX_EVENTS_CHUNK } else { MAX_CHUNK };
+        if len > max {
+            return Err(RecordError::Chunk { offset: self.pos, what: format!("a chunk of {len} bytes (the limit is {max})") });
         }
         self.buf.clear();
         // Grown as the bytes come: a length read from a cut file allocates only what is there.

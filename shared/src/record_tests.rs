@@ -78,6 +78,14 @@ fn other_files_and_corruption_are_clear_errors() {
     huge.extend(chunk(b'H', &serde_json::to_vec(&header()).unwrap()));
     huge.extend([b'E', 0xff, 0xff, 0xff, 0xff]);
     assert!(read(&huge).unwrap_err().to_string().contains("limit"));
+    // An events chunk is held to a smaller limit: packed events decode to many times their size.
+    let mut big_events = MAGIC.to_vec();
+    big_events.extend(chunk(b'H', &serde_json::to_vec(&header()).unwrap()));
+    big_events.extend([b'E']);
+    big_events.extend(((MAX_EVENTS_CHUNK + 1) as u32).to_le_bytes());
+    assert!(read(&big_events).unwrap_err().to_string().contains("limit"));
+    let mut w = Writer::new(Vec::new(), &header()).unwrap();
+    assert!(w.packed(&vec![8u8; MAX_EVENTS_CHUNK + 1]).is_err(), "a writer never makes one");
     let mut unknown = write(&[]);
     unknown.extend(chunk(b'Z', b""));
     assert!(read(&unknown).unwrap_err().to_string().contains("unknown chunk"));
@@ -137,7 +145,8 @@ fn the_streaming_reader_reads_what_read_reads_however_the_bytes_come() {
     assert_eq!(r.offset(), bytes.len() as u64);
 }
 
-/// `read` as it was before [`Reader`] (it read a slice in place): the oracle the reader is held to.
+/// `read` as it was before [`Reader`] (it read a slice in place), with the events-chunk limit
+/// added since: the oracle the reader is held to.
 fn reference_read(bytes: &[u8]) -> Result<Recording, RecordError> {
     if !is_recording(bytes) {
         return Err(RecordError::NotARecording);
@@ -156,8 +165,10 @@ fn reference_read(bytes: &[u8]) -> Result<Recording, RecordError> {
         }
         let kind = bytes[pos];
         let len = u32::from_le_bytes(bytes[pos + 1..pos + 5].try_into().expect("four bytes")) as usize;
-        if len > MAX_CHUNK {
-            return Err(RecordError::Chunk { offset: pos, what: format!("a chunk of {len} bytes (the limit is {MAX_CHUNK})") });
+        // (Since the reader: an events chunk has its own, smaller limit.)
+        let max = if kind == b'E' { MAX_EVENTS_CHUNK } else { MAX_CHUNK };
+        if len > max {
+            return Err(RecordError::Chunk { offset: pos, what: format!("a chunk of {len} bytes (the limit is {max})") });
         }
         let start = pos + 5;
         if bytes.len() - start < len {
