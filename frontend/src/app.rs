@@ -6,6 +6,7 @@ use crate::controls::{controls, history_bar};
 use crate::dispatch::Dispatch;
 use crate::event_log::event_log;
 use crate::files::{file_bar, load_replay};
+use crate::i18n::{self, Lang, Ui};
 use crate::marks::Marks;
 use crate::models;
 use crate::models_panel::{use_models_report, Compare, IoModels};
@@ -28,6 +29,7 @@ pub fn app() -> Html {
     // render waits a little for it, see `lib.rs`) is in the first picture.
     let state: Rc<RefCell<Model>> = use_mut_ref(|| {
         let mut m = Model::default();
+        m.lang = i18n::initial();
         let (opened, texts) = net::take_early_frames();
         if opened {
             m.update(Action::Connected(true));
@@ -210,18 +212,22 @@ pub fn app() -> Html {
     }
     let chat: Vec<(u64, &'static str, String)> =
         model.chat.iter().map(|l| (l.id, if l.status { "status" } else { "chat" }, l.text.clone())).collect();
+    let lang = model.lang;
+    // The components under it read the language from this context.
     html! {
+        <ContextProvider<Lang> context={lang}>
         <div class={classes!("app", model.busy().then_some("busy"))}>
             <header>
                 <h1>{ "muxscope" }</h1>
-                <span class="tagline">{ "see IO multiplexing work, live" }</span>
+                <span class="tagline">{ Ui::Tagline.t(lang) }</span>
+                { i18n::lang_toggle(&model, &d) }
                 <ModelPicker serving={model.io_model()} report={model.report.clone()} />
                 <span class={classes!("conn", model.connected.then_some("up"), model.source.recording().is_some().then_some("file"))} data-testid="stream-status">{
                     match (model.source.recording(), model.connected, &model.stream_closed) {
-                        (Some(name), _, _) => format!("▣ {}", text::showing(&model.source, name)),
-                        (None, true, _) => "● live".to_string(),
-                        (None, false, Some(why)) => format!("○ {}", text::stream_down(why)),
-                        (None, false, None) => "○ connecting".to_string(),
+                        (Some(name), _, _) => format!("▣ {}", text::showing(&model.source, name, lang)),
+                        (None, true, _) => Ui::Live.t(lang).to_string(),
+                        (None, false, Some(why)) => format!("○ {}", text::stream_down(why, lang)),
+                        (None, false, None) => Ui::Connecting.t(lang).to_string(),
                     }
                 }</span>
                 { controls(&model, &d) }
@@ -244,12 +250,13 @@ pub fn app() -> Html {
                     </div>
                 </section>
                 <aside class="side">
-                    <ChatPane dispatch={d.clone()} lines={chat} read_only={model.source.recording().map(|n| text::chat_read_only(&model.source, n))} />
+                    <ChatPane dispatch={d.clone()} lines={chat} read_only={model.source.recording().map(|n| text::chat_read_only(&model.source, n, lang))} />
                     { counters(&model) }
                 </aside>
             </main>
             { event_log(&model, &d) }
         </div>
+        </ContextProvider<Lang>>
     }
 }
 
@@ -281,9 +288,9 @@ fn phase(m: &Model) -> Html {
     match &m.scene().phase {
         Some(p) => {
             let key = if m.busy() { 0 } else { p.index };
-            html! { <div key={key} class={classes!("phase", format!("step-{}", p.step()))}>{ text::phase(p) }</div> }
+            html! { <div key={key} class={classes!("phase", format!("step-{}", p.step()))}>{ text::phase(p, m.lang) }</div> }
         }
-        None => html! { <div class="phase">{ text::PHASES }</div> },
+        None => html! { <div class="phase">{ text::phases(m.lang) }</div> },
     }
 }
 
@@ -302,19 +309,19 @@ fn human_bytes(b: f64) -> String {
 fn counters(m: &Model) -> Html {
     let c = &m.scene().snap.counters;
     let r = &m.tally.rates;
-    let stat = |id: &'static str, label: &'static str, value: String| {
-        html! { <div class="stat" data-testid={id}><b>{ value }</b><span>{ label }</span></div> }
+    let stat = |id: &'static str, label: Ui, value: String| {
+        html! { <div class="stat" data-testid={id}><b>{ value }</b><span>{ label.t(m.lang) }</span></div> }
     };
     html! {
         <div class="stats">
-            { stat("counter-clients", "clients", m.clients().to_string()) }
-            { stat("counter-wakeups", "wakeups/s", format!("{:.0}", r.wakeups)) }
-            { stat("counter-epw", "events/wakeup", format!("{:.1}", r.events_per_wakeup)) }
-            { stat("counter-msgs-rate", "messages/s", format!("{:.0}", r.messages)) }
-            { stat("counter-bytes", "bytes/s", human_bytes(r.bytes)) }
-            { stat("counter-messages", "messages", c.messages.to_string()) }
-            { stat("counter-folded", "events folded", m.folded_total().to_string()) }
-            { stat("counter-dropped", "events dropped", m.scene().totals.dropped.max(c.dropped_events).to_string()) }
+            { stat("counter-clients", Ui::Clients, m.clients().to_string()) }
+            { stat("counter-wakeups", Ui::WakeupsPerS, format!("{:.0}", r.wakeups)) }
+            { stat("counter-epw", Ui::EventsPerWakeup, format!("{:.1}", r.events_per_wakeup)) }
+            { stat("counter-msgs-rate", Ui::MessagesPerS, format!("{:.0}", r.messages)) }
+            { stat("counter-bytes", Ui::BytesPerS, human_bytes(r.bytes)) }
+            { stat("counter-messages", Ui::Messages, c.messages.to_string()) }
+            { stat("counter-folded", Ui::EventsFolded, m.folded_total().to_string()) }
+            { stat("counter-dropped", Ui::EventsDropped, m.scene().totals.dropped.max(c.dropped_events).to_string()) }
         </div>
     }
 }

@@ -1,8 +1,10 @@
 //! The chat pane: a browser user is a real TCP client of the loop, through `/ws/chat`.
 
 use crate::dispatch::Dispatch;
+use crate::i18n::{Lang, Ui};
 use crate::net::{self, Socket};
 use crate::state::Action;
+use crate::text;
 use muxscope_shared::valid_nick;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -21,6 +23,7 @@ pub struct ChatProps {
 /// The chat pane: a browser user is a real TCP client of the loop, through `/ws/chat`.
 #[function_component(ChatPane)]
 pub fn chat_pane(p: &ChatProps) -> Html {
+    let lang = use_context::<Lang>().unwrap_or_default();
     let nick = use_state(String::new);
     let text = use_state(String::new);
     let sock: Rc<RefCell<Option<(String, Socket)>>> = use_mut_ref(|| None);
@@ -34,7 +37,7 @@ pub fn chat_pane(p: &ChatProps) -> Html {
                 return;
             }
             if !valid_nick(&n) {
-                d.dispatch(Action::ChatStatus("choose a nick first: 1 to 32 characters, no spaces or brackets".into()));
+                d.dispatch(Action::ChatStatus(Ui::NickFirst.t(lang).into()));
                 return;
             }
             let mut slot = sock.borrow_mut();
@@ -52,7 +55,7 @@ pub fn chat_pane(p: &ChatProps) -> Html {
                     let (d_line, d_close) = (d.clone(), d.clone());
                     let (sock2, outbox2) = (sock.clone(), outbox.clone());
                     let url = net::url(&format!("/ws/chat?nick={}", js_sys::encode_uri_component(&n)));
-                    d.dispatch(Action::ChatStatus(format!("joining as {n}…")));
+                    d.dispatch(Action::ChatStatus(text::joining(&n, lang)));
                     let s = Socket::open(
                         &url,
                         Callback::from(move |_| {
@@ -64,8 +67,8 @@ pub fn chat_pane(p: &ChatProps) -> Html {
                         }),
                         Callback::from(move |t: String| d_line.dispatch(Action::ChatLine(t))),
                         Callback::from(move |reason: String| {
-                            let why = if reason.is_empty() { "connection closed".to_string() } else { reason };
-                            d_close.dispatch(Action::ChatStatus(format!("chat: {why}")));
+                            let why = if reason.is_empty() { Ui::ConnectionClosed.t(lang).to_string() } else { reason };
+                            d_close.dispatch(Action::ChatStatus(text::chat_closed(&why, lang)));
                         }),
                     );
                     *slot = s.map(|s| (n, s));
@@ -95,8 +98,8 @@ pub fn chat_pane(p: &ChatProps) -> Html {
     html! {
         <div class="chat">
             <div class="chat-head">
-                <h2>{ "chat" }</h2>
-                <input data-testid="chat-nick" placeholder="your nick" maxlength="32" value={(*nick).clone()} oninput={on_nick} />
+                <h2>{ Ui::Chat.t(lang) }</h2>
+                <input data-testid="chat-nick" placeholder={Ui::YourNick.t(lang)} maxlength="32" value={(*nick).clone()} oninput={on_nick} />
             </div>
             <div class="chat-log" data-testid="chat-log">
                 <div>
@@ -105,9 +108,9 @@ pub fn chat_pane(p: &ChatProps) -> Html {
                 </div>
             </div>
             <div class="chat-send">
-                <input data-testid="chat-input" placeholder="say something (nc 127.0.0.1 3999 works too)" maxlength="4000"
+                <input data-testid="chat-input" placeholder={Ui::SaySomething.t(lang)} maxlength="4000"
                        value={(*text).clone()} oninput={on_text} onkeydown={on_key} disabled={off} />
-                <button data-testid="chat-send" onclick={on_click} disabled={off}>{ "send" }</button>
+                <button data-testid="chat-send" onclick={on_click} disabled={off}>{ Ui::Send.t(lang) }</button>
             </div>
         </div>
     }

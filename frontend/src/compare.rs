@@ -3,9 +3,8 @@
 
 use muxscope_shared::{ModelStats, ModelsReport};
 
-/// The table's columns, the model's name first.
-pub const COLUMNS: [&str; 10] =
-    ["model", "served s", "syscalls/delivery", "wakeups/s", "EAGAIN/s", "CPU %", "threads", "RSS MiB", "ctx switches/s", "RTT p50 ms"];
+/// The table's columns, the model's name first (their words are in `crate::i18n`).
+pub use crate::i18n::COLUMNS;
 
 /// One model's row: its name, whether it serves now, and the other nine cells as shown.
 #[derive(Clone, Debug, PartialEq)]

@@ -3,13 +3,14 @@
 //! a line that says how much that is.
 
 use crate::dispatch::Dispatch;
+use crate::i18n::Ui;
 use crate::state::{Action, Model};
 use crate::text;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 pub(crate) fn controls(m: &Model, d: &Dispatch) -> Html {
-    let paused = m.player.paused;
+    let (paused, lang) = (m.player.paused, m.lang);
     let pause = d.callback(move |_: MouseEvent| Some(if paused { Action::Resume } else { Action::Pause }));
     let back = d.callback(|_: MouseEvent| Some(Action::StepBack));
     let step = d.callback(|_: MouseEvent| Some(Action::Step));
@@ -20,24 +21,24 @@ pub(crate) fn controls(m: &Model, d: &Dispatch) -> Html {
     });
     let queued = m.player.queue.len();
     let status = if queued == 0 && m.is_live() && m.timeline().at_end() {
-        "live".to_string()
+        Ui::QueueLive.t(lang).to_string()
     } else {
-        format!("{queued} queued · {:.1} s behind live", m.behind_s())
+        text::behind(queued, m.behind_s(), lang)
     };
     let at_first = m.cursor() <= m.timeline().first_index();
     html! {
         <div class="controls">
             <button data-testid="pause" class={classes!(paused.then_some("on"))} onclick={pause}>
-                { if paused { "▶ resume" } else { "❚❚ pause" } }
+                { if paused { Ui::Resume.t(lang) } else { Ui::Pause.t(lang) } }
             </button>
-            <button data-testid="step-back" onclick={back} disabled={at_first} title="one event back (pauses)">{ "|◀ back" }</button>
-            <button data-testid="step" onclick={step} title="play one event (pauses)">{ "▶| step" }</button>
+            <button data-testid="step-back" onclick={back} disabled={at_first} title={Ui::BackTitle.t(lang)}>{ Ui::Back.t(lang) }</button>
+            <button data-testid="step" onclick={step} title={Ui::StepTitle.t(lang)}>{ Ui::Step.t(lang) }</button>
             <label class="speed">
-                <span>{ "speed" }</span>
+                <span>{ Ui::Speed.t(lang) }</span>
                 <input data-testid="speed" type="range" min="0.1" max="1" step="0.1" value={range_value(m.player.speed)} oninput={speed} />
-                <b>{ if m.player.speed >= 0.999 { "1× live".to_string() } else { format!("{:.1}×", m.player.speed) } }</b>
+                <b>{ if m.player.speed >= 0.999 { Ui::SpeedLive.t(lang).to_string() } else { format!("{:.1}×", m.player.speed) } }</b>
             </label>
-            <button data-testid="live" onclick={live} title="jump back to live">{ "» live" }</button>
+            <button data-testid="live" onclick={live} title={Ui::ToLiveTitle.t(lang)}>{ Ui::ToLive.t(lang) }</button>
             <span data-testid="queue" class={classes!("queue", (queued > 0 || !m.timeline().at_end()).then_some("behind"))}>{ status }</span>
         </div>
     }
@@ -56,9 +57,9 @@ pub(crate) fn history_bar(m: &Model, d: &Dispatch) -> Html {
     html! {
         <div class="history-bar">
             <input data-testid="scrub" type="range" min={first.to_string()} max={end.to_string()} step="1"
-                   value={cursor.to_string()} oninput={scrub} aria-label="history: scrub to any point kept" />
+                   value={cursor.to_string()} oninput={scrub} aria-label={Ui::ScrubLabel.t(m.lang)} />
             <span class="at">{ format!("{} / {}", cursor - first, end - first) }</span>
-            <span data-testid="history" class={classes!("history", evicted.then_some("evicted"))}>{ text::history(&stats) }</span>
+            <span data-testid="history" class={classes!("history", evicted.then_some("evicted"))}>{ text::history(&stats, m.lang) }</span>
         </div>
     }
 }

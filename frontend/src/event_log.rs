@@ -3,6 +3,7 @@
 //! goes to that moment of the history.
 
 use crate::dispatch::Dispatch;
+use crate::i18n::Ui;
 use crate::state::{Action, LogLine, Model};
 use crate::text;
 use wasm_bindgen::JsCast;
@@ -22,7 +23,7 @@ pub(crate) fn event_log(m: &Model, d: &Dispatch) -> Html {
         .rev()
         .take(take)
         .map(|l| {
-            let (class, text) = text::log_line(l);
+            let (class, text) = text::log_line(l, m.lang);
             let (key, index) = match l {
                 LogLine::Entry(e) => (format!("e{}", e.index()), Some(e.index())),
                 LogLine::Note(n) => (format!("n{}", n.id), None),
@@ -44,6 +45,6 @@ pub(crate) fn event_log(m: &Model, d: &Dispatch) -> Html {
         line.get_attribute("data-jump")?.parse::<u64>().ok().map(Action::Seek)
     });
     html! {
-        <section class="log" data-testid="event-log" onclick={onclick} title="click a line to go to that moment">{ lines }</section>
+        <section class="log" data-testid="event-log" onclick={onclick} title={Ui::LogTitle.t(m.lang)}>{ lines }</section>
     }
 }

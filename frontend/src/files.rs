@@ -5,7 +5,9 @@
 
 use crate::dispatch::Dispatch;
 use crate::fetch;
+use crate::i18n::{Lang, Ui};
 use crate::state::{Action, Model, Source};
+use crate::text;
 use muxscope_shared::record::{self, RecordHeader, Writer};
 use muxscope_shared::{trace, ServerMsg};
 use wasm_bindgen::closure::Closure;
@@ -53,10 +55,11 @@ pub const MAX_OPEN_BYTES: usize = 512 << 20;
 
 /// The bar: export, save, open (and close, while a file is on show).
 pub(crate) fn file_bar(m: &Model, d: &Dispatch) -> Html {
+    let lang = m.lang;
     let export = {
         let d = d.clone();
         Callback::from(move |_: MouseEvent| {
-            let r = d.with(|m| export_trace(&m.recording()));
+            let r = d.with(|m| export_trace(&m.recording(), m.lang));
             finish(&d, r.map(|(bytes, name)| download(&bytes, &name, "application/json")));
         })
     };
@@ -75,7 +78,8 @@ pub(crate) fn file_bar(m: &Model, d: &Dispatch) -> Html {
             let done = Closure::once_into_js(move |name: String, bytes: js_sys::Uint8Array, err: String| {
                 let bytes = bytes.to_vec();
                 let r = if err.is_empty() { load(&d, Source::File { name: name.clone() }, &bytes) } else { Err(err) };
-                finish(&d, r.map_err(|e| format!("cannot open {name}: {e}")));
+                let lang = d.with(|m| m.lang);
+                finish(&d, r.map_err(|e| text::cannot_open(&name, &e, lang)));
             });
             read_chosen(&input, &done);
         })
@@ -88,16 +92,16 @@ pub(crate) fn file_bar(m: &Model, d: &Dispatch) -> Html {
                 let _ = w.location().reload();
             }
         });
-        html! { <button data-testid="close-file" onclick={reload} title="back to the live loop">{ "✕ live" }</button> }
+        html! { <button data-testid="close-file" onclick={reload} title={Ui::CloseFileTitle.t(lang)}>{ Ui::CloseFile.t(lang) }</button> }
     });
     html! {
         <div class="files">
             <button data-testid="export" onclick={export} disabled={empty}
-                    title="the history as Chrome Trace Event JSON: open it in Perfetto (ui.perfetto.dev) or catapult's trace viewer">{ "⤓ trace" }</button>
+                    title={Ui::TraceTitle.t(lang)}>{ Ui::Trace.t(lang) }</button>
             <button data-testid="save" onclick={save} disabled={empty}
-                    title="the history as a recording: open it here again, or `muxscope replay FILE` / `muxscope export FILE`">{ "⤓ recording" }</button>
-            <label class="open" title="open a recording (muxscope --record FILE, or one this page saved)">
-                { "⤒ open" }
+                    title={Ui::RecordingTitle.t(lang)}>{ Ui::Recording.t(lang) }</button>
+            <label class="open" title={Ui::OpenTitle.t(lang)}>
+                { Ui::Open.t(lang) }
                 <input data-testid="open" type="file" accept=".muxrec,application/octet-stream" onchange={open} />
             </label>
             { for close }
@@ -113,9 +117,9 @@ fn finish(d: &Dispatch, r: Result<(), String>) {
 }
 
 /// The history as a trace (its flows bounded by the exporter's default budget).
-fn export_trace(items: &[ServerMsg]) -> Result<(Vec<u8>, String), String> {
+fn export_trace(items: &[ServerMsg], lang: Lang) -> Result<(Vec<u8>, String), String> {
     let mut out = Vec::new();
-    trace::write_chrome_trace(items.iter(), &mut out).map_err(|e| format!("export failed: {e}"))?;
+    trace::write_chrome_trace(items.iter(), &mut out).map_err(|e| text::export_failed(&e.to_string(), lang))?;
     Ok((out, format!("muxscope-{}.trace.json", stamp())))
 }
 
@@ -130,7 +134,7 @@ fn save_recording(m: &Model) -> Result<(Vec<u8>, String), String> {
     };
     let mut w = Writer::new(Vec::new(), &header).map_err(|e| e.to_string())?;
     for item in m.recording() {
-        w.item(&item).map_err(|e| format!("save failed: {e}"))?;
+        w.item(&item).map_err(|e| text::save_failed(&e.to_string(), m.lang))?;
     }
     Ok((w.into_inner(), format!("muxscope-{}.muxrec", stamp())))
 }
@@ -138,11 +142,11 @@ fn save_recording(m: &Model) -> Result<(Vec<u8>, String), String> {
 /// Reads a recording and shows it: the whole of it becomes the history, paused at its start.
 fn load(d: &Dispatch, source: Source, bytes: &[u8]) -> Result<(), String> {
     if bytes.len() > MAX_OPEN_BYTES {
-        return Err(format!("it is {} MiB; the page opens recordings up to {} MiB", bytes.len() >> 20, MAX_OPEN_BYTES >> 20));
+        return Err(text::too_big(bytes.len() >> 20, MAX_OPEN_BYTES >> 20, d.with(|m| m.lang)));
     }
     let rec = record::read(bytes).map_err(|e| e.to_string())?;
     if rec.truncated {
-        d.dispatch(Action::ChatStatus("the recording ends inside a chunk (its writer was killed): showing what came before".into()));
+        d.dispatch(Action::ChatStatus(Ui::TruncatedRecording.t(d.with(|m| m.lang)).into()));
     }
     d.dispatch(Action::Source(source));
     d.dispatch(Action::Open(rec.items));
@@ -164,7 +168,8 @@ pub(crate) fn load_replay(d: Dispatch) {
             } else {
                 Err(format!("HTTP {status}"))
             };
-            finish(&d, r.map_err(|e| format!("cannot load the replay of {name}: {e}")));
+            let lang = d.with(|m| m.lang);
+            finish(&d, r.map_err(|e| text::cannot_load_replay(&name, &e, lang)));
         });
         fetch_bytes("/api/recording", &done);
     });

@@ -1,5 +1,5 @@
 //! The muxscope page. [`state`] is the pure reducer, [`history`] its timeline (keyframes and
-//! packed events), [`text`] the page's words, [`marks`] how the scene's marks are drawn,
+//! packed events), [`text`] the page's words in [`i18n`]'s two languages, [`marks`] how the scene's marks are drawn,
 //! [`models`] the IO-models panel's data, [`compare`] the compare panel's table, [`switch`] the
 //! model picker's logic, [`dots`] and [`threads`] the markup of big rooms (all compiled and
 //! tested natively); the Yew components that draw it exist only in the wasm build.
@@ -7,6 +7,7 @@
 pub mod compare;
 pub mod dots;
 pub mod history;
+pub mod i18n;
 pub mod marks;
 pub mod models;
 pub mod state;

@@ -4,8 +4,10 @@
 use crate::compare::{self, COLUMNS};
 use crate::dispatch::Dispatch;
 use crate::fetch;
+use crate::i18n::{Lang, Panel};
 use crate::models;
 use crate::state::Action;
+use crate::text;
 use gloo_timers::callback::Interval;
 use muxscope_shared::{Model as IoModel, ModelsReport};
 use std::cell::RefCell;
@@ -54,13 +56,14 @@ pub struct IoModelsProps {
 /// loop's own row lit as it goes. Closed until opened; redrawn only when the lit phase changes.
 #[function_component(IoModels)]
 pub fn io_models_panel(p: &IoModelsProps) -> Html {
-    let rows = models::io_models(p.model);
+    let lang = use_context::<Lang>().unwrap_or_default();
+    let rows = models::io_models(p.model, lang);
     html! {
         <details class="models" data-testid="io-models">
-            <summary>{ "IO models: where does each one wait, and where does this loop?" }</summary>
+            <summary>{ Panel::ModelsSummary.t(lang) }</summary>
             <table>
                 <thead>
-                    <tr><th>{ "model" }</th><th>{ "① the kernel waits for the data" }</th><th>{ "② recv copies it to user space" }</th><th></th></tr>
+                    <tr><th>{ Panel::Model.t(lang) }</th><th>{ Panel::Phase1.t(lang) }</th><th>{ Panel::Phase2.t(lang) }</th><th></th></tr>
                 </thead>
                 <tbody>
                     { for rows.iter().map(|r| {
@@ -70,17 +73,17 @@ pub fn io_models_panel(p: &IoModelsProps) -> Html {
                         };
                         html! {
                             <tr data-model={r.key} class={classes!(r.this_loop.then_some("this"))}>
-                                <th>{ r.name }{ if r.this_loop { html! { <span class="here">{ "this loop" }</span> } } else { html! {} } }</th>
+                                <th>{ r.name }{ if r.this_loop { html! { <span class="here">{ Panel::ThisLoop.t(lang) }</span> } } else { html! {} } }</th>
                                 { cell(1, &r.wait) }
                                 { cell(2, &r.copy) }
-                                <td class="kind">{ if r.sync { "sync" } else { "async" } }</td>
+                                <td class="kind">{ if r.sync { Panel::Sync.t(lang) } else { Panel::Async.t(lang) } }</td>
                             </tr>
                         }
                     }) }
                 </tbody>
             </table>
-            <p class="note">{ models::model_note(p.model) }</p>
-            <p class="note">{ "Multiplexing is not faster than a thread per connection when connections are few. It lets one thread serve many of them, without a thread's memory and context switches for each." }</p>
+            <p class="note">{ models::model_note(p.model, lang) }</p>
+            <p class="note">{ Panel::NotFaster.t(lang) }</p>
         </details>
     }
 }
@@ -96,15 +99,16 @@ pub struct CompareProps {
 /// (`GET /api/models`), the serving one marked: switch models and watch the costs move.
 #[function_component(Compare)]
 pub fn compare_panel(p: &CompareProps) -> Html {
+    let lang = use_context::<Lang>().unwrap_or_default();
     let rows = p.report.as_deref().map(compare::rows).unwrap_or_default();
     let empty = match (&p.report, &p.error) {
-        (None, None) => Some("asking the server what each model cost…"),
-        (Some(_), _) if rows.is_empty() => Some("no model has served long enough to measure yet"),
+        (None, None) => Some(Panel::Asking.t(lang)),
+        (Some(_), _) if rows.is_empty() => Some(Panel::NotYet.t(lang)),
         _ => None,
     };
     html! {
         <details class="models compare" data-testid="compare" open=true>
-            <summary>{ "compare the models: what each one cost while it served (switch with the picker above)" }</summary>
+            <summary>{ Panel::CompareSummary.t(lang) }</summary>
             if let Some(e) = &p.error {
                 <p class="note error" data-testid="compare-error">{ e }</p>
             }
@@ -113,14 +117,14 @@ pub fn compare_panel(p: &CompareProps) -> Html {
             }
             <table>
                 <thead>
-                    <tr>{ for COLUMNS.iter().map(|c| html! { <th>{ *c }</th> }) }</tr>
+                    <tr>{ for COLUMNS.iter().map(|c| html! { <th>{ c.t(lang) }</th> }) }</tr>
                 </thead>
                 <tbody>
                     { for rows.into_iter().map(|r| {
-                        let title = format!("RTT: median of {} browser lines", r.rtt_samples);
+                        let title = text::rtt_title(r.rtt_samples, lang);
                         html! {
                             <tr key={r.model} data-model={r.model} data-serving={r.serving.to_string()} class={classes!(r.serving.then_some("serving"))}>
-                                <th>{ r.model }{ if r.serving { html! { <span class="here">{ "serving" }</span> } } else { html! {} } }</th>
+                                <th>{ r.model }{ if r.serving { html! { <span class="here">{ Panel::Serving.t(lang) }</span> } } else { html! {} } }</th>
                                 { for r.cells.iter().enumerate().map(|(i, c)| {
                                     let title = (i == 8).then(|| title.clone());
                                     html! { <td {title}>{ c }</td> }

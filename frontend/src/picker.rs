@@ -4,6 +4,7 @@
 //! (`POST /api/model`) and says what it answered beside the picker.
 
 use crate::fetch;
+use crate::i18n::{Lang, Panel};
 use crate::switch::{options, request_body, Pick};
 use muxscope_shared::{Model as IoModel, ModelsReport};
 use std::rc::Rc;
@@ -20,6 +21,7 @@ pub struct PickerProps {
 
 #[function_component(ModelPicker)]
 pub fn model_picker(p: &PickerProps) -> Html {
+    let lang = use_context::<Lang>().unwrap_or_default();
     let pick = use_state(Pick::default);
     let select = use_node_ref();
     let shown = pick.shown(p.serving);
@@ -58,19 +60,19 @@ pub fn model_picker(p: &PickerProps) -> Html {
     };
     let available = p.report.as_ref().map(|r| r.available.as_slice()).unwrap_or_default();
     let pending = matches!(*pick, Pick::Pending { .. });
-    let status = pick.status();
+    let status = pick.status(lang);
     let failed = matches!(*pick, Pick::Failed(_));
     html! {
         <span class="picker">
-            <label for="model-picker">{ "model" }</label>
+            <label for="model-picker">{ Panel::Model.t(lang) }</label>
             <select id="model-picker" data-testid="model" ref={select} disabled={pending} {onchange}
-                    title="the IO model serving the chat; choose another to switch live, every connection kept">
+                    title={Panel::PickerTitle.t(lang)}>
                 if shown.is_none() {
                     <option value="" selected=true disabled=true>{ "…" }</option>
                 }
                 { for options(available).into_iter().map(|o| {
                     let off = o.unavailable.is_some();
-                    let label = if off { format!("{} (unavailable)", o.model) } else { o.model.to_string() };
+                    let label = if off { format!("{} ({})", o.model, Panel::Unavailable.t(lang)) } else { o.model.to_string() };
                     html! {
                         <option value={o.model.name()} selected={shown == Some(o.model)} disabled={off} title={o.unavailable}>
                             { label }

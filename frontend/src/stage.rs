@@ -4,6 +4,7 @@
 //! banner of a model switch.
 
 use crate::dots::{crowd_dots, is_crowd, layout, node_class, plan_crowd, role_class, CrowdDraw, Dot, Redraw};
+use crate::i18n::{Lang, Ui};
 use crate::marks::{self, Marks};
 use crate::models;
 use crate::net;
@@ -30,9 +31,8 @@ fn short(name: &str, max: usize) -> String {
 /// dashed write-interest ring while output waits, with a tooltip, its fd number, and its name
 /// when there is room. Changes are classes and attributes, never new elements: inserting
 /// elements makes the browser lay out the whole SVG again.
-fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>, out: &mut Vec<Html>) {
-    let queued = if f.pending_out > 0 { format!(" · {} B queued", f.pending_out) } else { String::new() };
-    let title = format!("fd {} · {} · {} · interest {}{queued}", f.fd, role_class(f.role), f.name, f.interest);
+fn fd_node(f: &FdInfo, (x, y, r): (f64, f64, f64), flash: Option<(Flash, u64)>, lang: Lang, out: &mut Vec<Html>) {
+    let title = text::fd_title(f.fd, role_class(f.role), &f.name, &f.interest.to_string(), f.pending_out, lang);
     let (cx, cy) = (format!("{x:.1}"), format!("{y:.1}"));
     out.push(html! {
         <circle key={format!("c{}", f.fd)} data-testid="fd-node" data-fd={f.fd.to_string()} data-role={role_class(f.role)} data-name={f.name.clone()}
@@ -69,9 +69,10 @@ pub struct GroupProps {
 fn node_group(p: &GroupProps) -> Html {
     // One element around the group: a new group is built before it joins the document, and a
     // group that goes is one removal, not one per node.
+    let lang = use_context::<Lang>().unwrap_or_default();
     let mut out = Vec::with_capacity(p.nodes.len());
     for (f, place, flash) in &p.nodes {
-        fd_node(f, *place, *flash, &mut out);
+        fd_node(f, *place, *flash, lang, &mut out);
     }
     html! { <g class="group">{ for out }</g> }
 }
@@ -253,29 +254,31 @@ pub(crate) fn stage(m: &Model, marks: &Marks, crowd: Html, thread_beads: Html) -
         })
         .collect();
     let model = m.io_model();
-    let title = format!("kernel · {} · {}: {} fds", model.map_or("…", |m| m.name()), models::table_name(model), s.snap.fds.len());
+    let lang = m.lang;
+    let title = text::kernel_label(model.map_or("…", |m| m.name()), models::table_name(model, lang), s.snap.fds.len(), lang);
     let pending: u64 = s.snap.fds.iter().map(|f| f.pending_out).sum();
     let thread_count = (!s.snap.threads.is_empty() || model == Some(muxscope_shared::Model::Blocking)).then(|| {
         let (a, r, w) = threads::count(&s.snap.threads);
-        let text = format!("threads: {} ({a} acceptor, {r} readers, {w} writers)", s.snap.threads.len());
+        let text = text::thread_count(s.snap.threads.len(), (a, r, w), lang);
         html! { <text class="thread-count" data-testid="thread-count" data-threads={s.snap.threads.len().to_string()} x="972" y="578">{ text }</text> }
     });
-    let banner =
-        m.banner().map(|b| html! { <div key={b.index} class="banner" data-testid="model-banner" role="status">{ text::banner(b) }</div> });
+    let banner = m
+        .banner()
+        .map(|b| html! { <div key={b.index} class="banner" data-testid="model-banner" role="status">{ text::banner(b, lang) }</div> });
     // Two layers: the boxes and nodes, and above them the lines that animate across the whole
     // stage (their own compositing layer), so drawing a fan-out does not repaint every node.
     html! {
         <div class="stage">
-            <svg class="layer" viewBox="0 0 1000 600" role="img" aria-label="the event loop">
+            <svg class="layer" viewBox="0 0 1000 600" role="img" aria-label={Ui::StageLabel.t(lang)}>
                 <rect class="kernel" x="8" y="8" width="984" height="396" rx="18" />
                 <text class="boxlabel" x="28" y="40">{ title }</text>
                 <rect class="user" x="8" y="452" width="984" height="140" rx="18" />
-                <text class="boxlabel" x="28" y="484">{ models::user_space_label(model) }</text>
+                <text class="boxlabel" x="28" y="484">{ models::user_space_label(model, lang) }</text>
                 { for thread_count }
-                <text class="owed" x="28" y="578">{ format!("{pending} B owed in output queues") }</text>
+                <text class="owed" x="28" y="578">{ text::owed(pending, lang) }</text>
                 <g class="core" transform={format!("translate({},{})", CORE.0, CORE.1)}>
                     <circle r="30" />
-                    <text dy="0.35em">{ "loop" }</text>
+                    <text dy="0.35em">{ Ui::Loop.t(lang) }</text>
                 </g>
                 { crowd }
                 { node_groups(s, marks, &places) }

@@ -2,6 +2,7 @@
 //! cannot run disabled with its reason), the request, what `POST /api/model` answered, and what
 //! the picker shows meanwhile. Pure, tested natively.
 
+use crate::i18n::{Lang, Panel};
 use muxscope_shared::{Model as IoModel, ModelAvailability, ModelRequest};
 
 /// One option of the picker.
@@ -74,9 +75,9 @@ impl Pick {
     }
 
     /// What to say next to the picker.
-    pub fn status(&self) -> Option<String> {
+    pub fn status(&self, lang: Lang) -> Option<String> {
         match self {
-            Pick::Pending { .. } => Some("switching…".to_string()),
+            Pick::Pending { .. } => Some(Panel::Switching.t(lang).to_string()),
             Pick::Failed(why) => Some(why.clone()),
             Pick::Idle | Pick::Switched { .. } => None,
         }
@@ -128,14 +129,14 @@ mod tests {
         let epoll = Some(IoModel::Epoll);
         assert_eq!(Pick::Idle.shown(epoll), epoll);
         let pending = Pick::Pending { to: IoModel::Poll };
-        assert_eq!((pending.shown(epoll), pending.status().as_deref()), (Some(IoModel::Poll), Some("switching…")));
+        assert_eq!((pending.shown(epoll), pending.status(Lang::En).as_deref()), (Some(IoModel::Poll), Some("switching…")));
         let ok = Pick::answered(200, r#"{"model":"poll"}"#, epoll);
-        assert_eq!((ok.shown(epoll), ok.status()), (Some(IoModel::Poll), None));
+        assert_eq!((ok.shown(epoll), ok.status(Lang::En)), (Some(IoModel::Poll), None));
         assert_eq!(ok.shown(Some(IoModel::Poll)), Some(IoModel::Poll));
         // Switched elsewhere (curl) after ours: the stream wins.
         assert_eq!(ok.shown(Some(IoModel::Sigio)), Some(IoModel::Sigio));
         // Refused: back to the model serving, the reason beside it.
         let refused = Pick::answered(409, r#"{"error":"cannot start io_uring"}"#, epoll);
-        assert_eq!((refused.shown(epoll), refused.status().as_deref()), (epoll, Some("cannot start io_uring")));
+        assert_eq!((refused.shown(epoll), refused.status(Lang::En).as_deref()), (epoll, Some("cannot start io_uring")));
     }
 }

@@ -3,9 +3,10 @@
 //! sweeps and says how it naps; the blocking model's threads each wait in their own recvfrom.
 
 use crate::compare::num;
+use crate::i18n::Ui;
 use crate::models;
 use crate::state::{Model, Nap};
-use crate::text::ms;
+use crate::text::{self, ms};
 use crate::threads;
 use muxscope_shared::{EventBody, Model as IoModel};
 use yew::prelude::*;
@@ -23,10 +24,10 @@ fn last_wait(m: &Model) -> Html {
     let Some((p, EventBody::Wait { timeout_ms, registered, ready, ready_total, blocked_ns, scanned, rescan, overflow })) =
         wait.map(|p| (p, &p.event.body))
     else {
-        return html! { <div class="waitbar">{ "waiting for the first wakeup…" }</div> };
+        return html! { <div class="waitbar">{ Ui::FirstWakeup.t(m.lang) }</div> };
     };
     let timeout = if *timeout_ms < 0 { "∞".to_string() } else { format!("{timeout_ms} ms") };
-    let scan = models::scan_note(m.io_model(), *scanned, *rescan, *overflow);
+    let scan = models::scan_note(m.io_model(), *scanned, *rescan, *overflow, m.lang);
     // Busy: the bar and its chips are updated in place (a still picture needs no pop-in, and
     // new elements cost far more than new text).
     let busy = m.busy();
@@ -48,8 +49,8 @@ fn last_wait(m: &Model) -> Html {
     html! {
         <div class="waitbar" key={if busy { 0 } else { p.index }}>
             <code>{ format!("{}({registered} fds, timeout {timeout})", p.model.wait_call()) }</code>
-            <span class="blocked">{ format!(" slept {:.1} ms → ", *blocked_ns as f64 / 1e6) }</span>
-            <b>{ format!("{ready_total} ready") }</b>
+            <span class="blocked">{ text::slept(*blocked_ns, m.lang) }</span>
+            <b>{ text::ready(*ready_total, m.lang) }</b>
             { for chips }
             { for more }
             <span class="scan">{ scan }</span>
@@ -60,24 +61,23 @@ fn last_wait(m: &Model) -> Html {
 /// The non-blocking model: no wait, a sweep of recvs, most of them EAGAIN.
 fn sweep_bar(m: &Model) -> Html {
     let nap = match m.nap() {
-        Nap::Sleeps(ns) => format!("sleeps {} after a sweep that found nothing", ms(ns)),
-        Nap::Spins => "spinning (--spin): no nap".to_string(),
-        Nap::Unknown => "no sweep seen yet".to_string(),
+        Nap::Sleeps(ns) => text::sleeps(&ms(ns), m.lang),
+        Nap::Spins => Ui::Spins.t(m.lang).to_string(),
+        Nap::Unknown => Ui::NoSweepYet.t(m.lang).to_string(),
     };
     // The page sees the events the gateway sends it; the server counts every one.
     let counted = m
         .report
         .as_ref()
         .and_then(|r| r.rows.iter().find(|s| s.serving && s.model == IoModel::Nonblocking))
-        .map(|s| html! { <span class="blocked">{ format!("(the server counts {}/s)", num(s.eagain_per_s)) }</span> });
+        .map(|s| html! { <span class="blocked">{ text::server_counts(&num(s.eagain_per_s), m.lang) }</span> });
     // A flood reaches the page as a sample and a count: the rate seen, scaled by the share sent.
     let (seen, all) = (m.tally.rates.eagains, m.tally.rates.eagains_all);
-    let sampled =
-        (all > seen * 1.05).then(|| html! { <span class="blocked">{ format!("({} /s in the events sent here)", num(seen)) }</span> });
+    let sampled = (all > seen * 1.05).then(|| html! { <span class="blocked">{ text::sampled(&num(seen), m.lang) }</span> });
     html! {
         <div class="waitbar sweep" data-testid="nonblocking">
-            <code>{ "no wait: recv on every socket in turn" }</code>
-            <b data-testid="eagain-rate" title="recv and send that returned EAGAIN, and accept that found the backlog empty, per second">
+            <code>{ Ui::NoWait.t(m.lang) }</code>
+            <b data-testid="eagain-rate" title={Ui::EagainTitle.t(m.lang)}>
                 { format!("{} EAGAIN/s", num(all)) }
             </b>
             { for sampled }
@@ -93,8 +93,8 @@ fn threads_bar(m: &Model) -> Html {
     html! {
         <div class="waitbar threads">
             <code>{ "recvfrom(fd, …)" }</code>
-            <span class="blocked">{ " in every reader thread, accept4 in the acceptor: each blocks on its own socket" }</span>
-            <span class="scan">{ format!("{acceptors} acceptor · {readers} readers · {writers} writers") }</span>
+            <span class="blocked">{ Ui::EveryReader.t(m.lang) }</span>
+            <span class="scan">{ text::thread_roles(acceptors, readers, writers, m.lang) }</span>
         </div>
     }
 }

@@ -103,6 +103,9 @@ pub struct Model {
     /// The last `GET /api/models` report, and why the last fetch failed (if it did).
     pub report: Option<Rc<ModelsReport>>,
     pub report_error: Option<String>,
+    /// The page's language: every part of the view says its words in it (the state itself
+    /// holds no prose, only typed entries).
+    pub lang: crate::i18n::Lang,
     next_id: u64,
 }
 
@@ -150,6 +153,7 @@ impl Model {
             chat: VecDeque::new(),
             report: None,
             report_error: None,
+            lang: crate::i18n::Lang::En,
             next_id: 0,
         }
     }

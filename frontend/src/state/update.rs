@@ -40,6 +40,8 @@ pub enum Action {
     ChatStatus(String),
     /// `GET /api/models` answered: the report, or why there is none.
     Report(Result<Rc<ModelsReport>, String>),
+    /// The page's language (the toggle): only the view's words change.
+    Lang(crate::i18n::Lang),
 }
 
 impl Model {
@@ -144,6 +146,12 @@ impl Model {
             Action::ChatLine(text) => {
                 let id = self.id();
                 push_capped(&mut self.chat, ChatEntry { id, status: false, text }, CHAT_CAP);
+            }
+            Action::Lang(lang) => {
+                if self.lang == lang {
+                    return false;
+                }
+                self.lang = lang;
             }
             Action::ChatStatus(text) => {
                 let id = self.id();

@@ -2,6 +2,7 @@
 //! entries, notes and status lines read as they should.
 
 use super::*;
+use crate::i18n::Lang;
 use crate::state::{NoteEntry, Played};
 use muxscope_shared::{CloseReason, CtlOp, Event, Interest, ReadyFd, ReadyFlags, Role, ThreadOp, ThreadRole};
 use std::rc::Rc;
@@ -76,18 +77,18 @@ fn every_kind() -> Vec<EventBody> {
 fn every_kind_has_a_line_that_names_its_syscall_under_every_model() {
     for model in IoModel::ALL {
         for e in every_kind() {
-            let line = describe(&e, model, None);
+            let line = describe(&e, model, None, Lang::En);
             assert!(!line.trim().is_empty(), "{model} {}", e.kind());
             if let Some(call) = syscall_of(&e, model) {
                 assert!(line.contains(call), "{model} {}: {line:?} should name {call}", e.kind());
             }
         }
     }
-    let line = describe(&EventBody::Model { model: IoModel::Poll, from: Some(IoModel::Epoll) }, IoModel::Poll, None);
+    let line = describe(&EventBody::Model { model: IoModel::Poll, from: Some(IoModel::Epoll) }, IoModel::Poll, None, Lang::En);
     assert!(line.contains("epoll") && line.contains("poll"), "{line}");
     // Under io_uring the kernel did both phases: a recv is a completion reaped, not a call.
     let recv = &every_kind()[8];
-    assert_ne!(describe(recv, IoModel::IoUring, None), describe(recv, IoModel::Epoll, None));
+    assert_ne!(describe(recv, IoModel::IoUring, None, Lang::En), describe(recv, IoModel::Epoll, None, Lang::En));
 }
 
 #[test]
@@ -102,9 +103,9 @@ fn a_waits_rescan_and_overflow_are_told_only_when_they_happened() {
         rescan,
         overflow,
     };
-    let plain = describe(&wait(0, false), IoModel::Sigio, None);
-    let rescan = describe(&wait(2, false), IoModel::Sigio, None);
-    let overflow = describe(&wait(40, true), IoModel::Sigio, None);
+    let plain = describe(&wait(0, false), IoModel::Sigio, None, Lang::En);
+    let rescan = describe(&wait(2, false), IoModel::Sigio, None, Lang::En);
+    let overflow = describe(&wait(40, true), IoModel::Sigio, None, Lang::En);
     assert!(plain.starts_with("rt_sigtimedwait("), "{plain}");
     assert!(!plain.contains("rescan") && !plain.contains("overflow"), "{plain}");
     assert!(rescan.starts_with(&plain) && rescan.contains('2') && rescan.len() > plain.len(), "{rescan}");
@@ -114,10 +115,10 @@ fn a_waits_rescan_and_overflow_are_told_only_when_they_happened() {
 #[test]
 fn syscalls_are_named_per_poller() {
     let add = EventBody::Ctl { op: CtlOp::Add, fd: 7, interest: Some(Interest::Read), role: Role::Tcp, error: None };
-    assert_eq!(describe(&add, IoModel::Epoll, None), "epoll_ctl(ADD, 7, EPOLLIN)");
-    assert_eq!(describe(&add, IoModel::EpollEt, None), "epoll_ctl(ADD, 7, EPOLLIN|EPOLLET)");
-    assert_eq!(describe(&add, IoModel::Poll, None), "pollfd[] += {fd 7, POLLIN}");
-    assert_eq!(describe(&add, IoModel::Select, Some("ann")), "FD_SET(7, readfds)  [ann]");
+    assert_eq!(describe(&add, IoModel::Epoll, None, Lang::En), "epoll_ctl(ADD, 7, EPOLLIN)");
+    assert_eq!(describe(&add, IoModel::EpollEt, None, Lang::En), "epoll_ctl(ADD, 7, EPOLLIN|EPOLLET)");
+    assert_eq!(describe(&add, IoModel::Poll, None, Lang::En), "pollfd[] += {fd 7, POLLIN}");
+    assert_eq!(describe(&add, IoModel::Select, Some("ann"), Lang::En), "FD_SET(7, readfds)  [ann]");
     let wait = EventBody::Wait {
         timeout_ms: -1,
         registered: 9,
@@ -128,7 +129,7 @@ fn syscalls_are_named_per_poller() {
         rescan: 0,
         overflow: false,
     };
-    assert_eq!(describe(&wait, IoModel::Select, None), "pselect6(9 fds, timeout ∞) → 0 ready after 1.50 ms, scanned 12 fds");
+    assert_eq!(describe(&wait, IoModel::Select, None, Lang::En), "pselect6(9 fds, timeout ∞) → 0 ready after 1.50 ms, scanned 12 fds");
 }
 
 fn played(seq: u64, body: EventBody, model: IoModel, name: Option<&str>) -> Rc<Played> {
@@ -136,7 +137,7 @@ fn played(seq: u64, body: EventBody, model: IoModel, name: Option<&str>) -> Rc<P
 }
 
 fn line_of(e: &LogEntry) -> (&'static str, String) {
-    log_line(&LogLine::Entry(e))
+    log_line(&LogLine::Entry(e), Lang::En)
 }
 
 #[test]
@@ -165,12 +166,12 @@ fn log_entries_read_as_lines() {
 
 #[test]
 fn notes_and_the_stream_status_read_as_lines() {
-    let note = |n| log_line(&LogLine::Note(&NoteEntry { id: 1, at: 0, note: n })).1;
+    let note = |n| log_line(&LogLine::Note(&NoteEntry { id: 1, at: 0, note: n }), Lang::En).1;
     assert_eq!(note(Note::Folded { n: 376, why: FoldWhy::TooFast }), "×376 events folded (faster than it can be drawn)");
     assert!(note(Note::Evicted { events: 5000 }).contains("oldest 5000 events"));
-    let closed = stream_down(&StreamDown { reason: "too many watchers (256, --max-watchers)".into(), retry_s: 4 });
+    let closed = stream_down(&StreamDown { reason: "too many watchers (256, --max-watchers)".into(), retry_s: 4 }, Lang::En);
     assert!(closed.contains("--max-watchers") && closed.contains("trying again in 4 s"), "{closed}");
-    assert_eq!(stream_down(&StreamDown { reason: String::new(), retry_s: 2 }), "event stream lost; trying again in 2 s");
+    assert_eq!(stream_down(&StreamDown { reason: String::new(), retry_s: 2 }, Lang::En), "event stream lost; trying again in 2 s");
 }
 
 #[test]
@@ -178,19 +179,21 @@ fn phases_say_the_seed_words() {
     let ready = vec![ReadyFd { fd: 5, flags: ReadyFlags(ReadyFlags::IN) }];
     let wait =
         EventBody::Wait { timeout_ms: -1, registered: 2, ready, ready_total: 1, blocked_ns: 0, scanned: 1, rescan: 0, overflow: false };
-    assert!(phase(&played(1, wait, IoModel::Epoll, None)).starts_with("① the kernel has data: epoll_wait returned 1 ready (fd 5 "));
+    assert!(
+        phase(&played(1, wait, IoModel::Epoll, None), Lang::En).starts_with("① the kernel has data: epoll_wait returned 1 ready (fd 5 ")
+    );
     let recv = EventBody::Recv { fd: 5, bytes: 3, eof: false, would_block: false, lines: 1 };
-    let text = phase(&played(2, recv.clone(), IoModel::Epoll, Some("ann")));
+    let text = phase(&played(2, recv.clone(), IoModel::Epoll, Some("ann")), Lang::En);
     assert_eq!(text, "② recv(fd 5) copied 3 bytes from the kernel to user space (ann)");
-    assert!(phase(&played(2, recv, IoModel::IoUring, Some("ann"))).contains("completed"));
+    assert!(phase(&played(2, recv, IoModel::IoUring, Some("ann")), Lang::En).contains("completed"));
     let thread = EventBody::Thread { op: ThreadOp::Spawn, tid: 1, fd: 5, role: ThreadRole::Reader };
-    assert!(phase(&played(3, thread, IoModel::Blocking, None)).contains("clone3"));
+    assert!(phase(&played(3, thread, IoModel::Blocking, None), Lang::En).contains("clone3"));
 }
 
 #[test]
 fn the_history_line_says_how_long_how_many_and_how_big() {
     let s = HistoryStats { items: 2_100_000, bytes: 38 << 20, span_ns: 41 * 60 * 1_000_000_000, evicted: 0 };
-    assert_eq!(history(&s), "history: 41 min, 2.1 M events, 38 MiB");
+    assert_eq!(history(&s, Lang::En), "history: 41 min, 2.1 M events, 38 MiB");
     let s = HistoryStats { items: 120, bytes: 300 << 10, span_ns: 5_000_000_000, evicted: 7 };
-    assert_eq!(history(&s), "history: 5 s, 120 events, 0.3 MiB (oldest 7 let go)");
+    assert_eq!(history(&s, Lang::En), "history: 5 s, 120 events, 0.3 MiB (oldest 7 let go)");
 }

@@ -6,6 +6,7 @@
 use super::canvas::paint;
 use super::lanes::Window;
 use super::viewport::{describe, Layout, Viewport, GUTTER, HEIGHT};
+use crate::i18n::{Lang, Ui};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
@@ -151,6 +152,7 @@ fn change_view(p: &Shared, rerender: &Callback<()>, f: impl FnOnce(&mut Viewport
 
 #[function_component(Timeline)]
 pub fn timeline(p: &TimelineProps) -> Html {
+    let lang = use_context::<Lang>().unwrap_or_default();
     let painter: Shared = use_mut_ref(Painter::default);
     let hover = use_state(|| None::<String>);
     let update = use_force_update();
@@ -272,20 +274,18 @@ pub fn timeline(p: &TimelineProps) -> Html {
     };
     let following = painter.borrow().view.following();
     let w = &p.window;
-    let status = hover.as_ref().cloned().unwrap_or_else(|| {
-        let cut = if w.cut > 0 { format!(" (+{} left out)", w.cut) } else { String::new() };
-        format!("{} events{cut} · {} lanes · wheel: zoom · drag: pan · click a mark: go there", w.times.len(), w.lanes.len() + w.hidden)
-    });
+    let status =
+        hover.as_ref().cloned().unwrap_or_else(|| crate::text::timeline_status(w.times.len(), w.cut, w.lanes.len() + w.hidden, lang));
     let canvas_ref = painter.borrow().canvas.clone();
     html! {
         <section class="timeline">
             <div class="timeline-bar">
-                <button data-testid="timeline-toggle" onclick={toggle} title="close the timeline (it then costs nothing)">{ "▾ timeline" }</button>
-                { button("−", "zoom out", |v, w, c| v.zoom(2.0, None, w, c)) }
-                { button("+", "zoom in", |v, w, c| v.zoom(0.5, None, w, c)) }
-                { button("fit", "the whole window, following the cursor", |v, _, _| *v = Viewport::default()) }
+                <button data-testid="timeline-toggle" onclick={toggle} title={Ui::TimelineTitle.t(lang)}>{ Ui::Timeline.t(lang) }</button>
+                { button("−", Ui::ZoomOut.t(lang), |v, w, c| v.zoom(2.0, None, w, c)) }
+                { button("+", Ui::ZoomIn.t(lang), |v, w, c| v.zoom(0.5, None, w, c)) }
+                { button(Ui::Fit.t(lang), Ui::FitTitle.t(lang), |v, _, _| *v = Viewport::default()) }
                 if !following {
-                    { button("follow", "follow the cursor again", |v, _, _| v.left_ts = None) }
+                    { button(Ui::Follow.t(lang), Ui::FollowTitle.t(lang), |v, _, _| v.left_ts = None) }
                 }
                 <span class="status">{ status }</span>
             </div>
