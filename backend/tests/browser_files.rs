@@ -7,14 +7,12 @@
 
 mod common;
 use common::browser::*;
+use common::cli::*;
 use common::*;
 use fantoccini::Locator;
 use muxscope_shared::{record, EventBody};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const STATUS: &str = "return document.querySelector('[data-testid=stream-status]').innerText";
@@ -30,27 +28,6 @@ async fn downloaded(dir: &Path, suffix: &str) -> PathBuf {
         assert!(t0.elapsed() < Duration::from_secs(15), "no *{suffix} in {}", dir.display());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn replay(file: &Path) -> (Child, SocketAddr) {
-    let bin = std::env::var("MUXSCOPE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_muxscope").to_string());
-    let mut child = Command::new(bin)
-        .args(["replay", file.to_str().unwrap(), "--web-addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    let web = loop {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "replay exited before saying where it serves");
-        if let Some(rest) = line.strip_prefix("muxscope: web on http://") {
-            break rest.trim().trim_end_matches('/').parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (child, web)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,52 +7,13 @@
 
 mod common;
 
+use common::cli::*;
 use common::*;
 use muxscope_shared::record;
 use muxscope_shared::{EventBody, ServerMsg};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn temp_file(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("muxscope-export-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn bin() -> String {
-    std::env::var("MUXSCOPE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_muxscope").to_string())
-}
-
-/// `POST /api/model`: the answer's status.
-fn switch_model(web: SocketAddr, model: &str) -> u16 {
-    let mut s = TcpStream::connect(web).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let body = format!("{{\"model\":\"{model}\"}}");
-    let req = format!(
-        "POST /api/model HTTP/1.1\r\nHost: {web}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
-}
-
-/// Stops the server as Ctrl-C would, and waits for it to finish writing the recording.
-fn terminate(server: &mut Server) {
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while server.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "muxscope did not stop within 15 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Three clients, a nick, lines to everyone, a live switch to poll, quits, and clients passing
 /// through one after another (each gets the number the last one freed: the kernel hands out the
@@ -105,8 +66,8 @@ fn an_exported_recording_of_the_blocking_model_keeps_time_in_order() {
 }
 
 fn export_a_session(model: &str) {
-    let rec_path = temp_file(&format!("{model}.rec"));
-    let out_path = temp_file(&format!("{model}.json"));
+    let rec_path = temp_file("export", &format!("{model}.rec"));
+    let out_path = temp_file("export", &format!("{model}.json"));
     let rec_arg = rec_path.to_str().unwrap();
     let mut server = Server::start(model, &["--web-addr", "127.0.0.1:0", "--record", rec_arg]);
     session(&server);
@@ -210,7 +171,7 @@ fn export(file: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> (boo
 /// The session's recording (which draws `all` flows) exported with a budget of 5, with none,
 /// cut short, and as garbage.
 fn a_budget_and_a_cut_recording(rec: &std::path::Path, all: u64) {
-    let out = temp_file("budget.json");
+    let out = temp_file("export", "budget.json");
     let (ok, said, trace) = export(rec, &out, &["--max-flows", "5"]);
     assert!(ok, "{said}");
     let trace = trace.unwrap();
@@ -236,7 +197,7 @@ fn a_budget_and_a_cut_recording(rec: &std::path::Path, all: u64) {
 
     // Cut inside its last chunk: the trace holds what came before, and says so.
     let bytes = std::fs::read(rec).unwrap();
-    let cut = temp_file("cut.rec");
+    let cut = temp_file("export", "cut.rec");
     std::fs::write(&cut, &bytes[..bytes.len() - 2]).unwrap();
     let (ok, said, trace) = export(&cut, &out, &[]);
     assert!(ok && said.contains("cut short"), "{said}");
@@ -244,7 +205,7 @@ fn a_budget_and_a_cut_recording(rec: &std::path::Path, all: u64) {
 
     // Not a recording, or corrupt past its header: an error, and no trace (nor a `.part`) left.
     let _ = std::fs::remove_file(&out);
-    let part = temp_file("budget.json.part");
+    let part = temp_file("export", "budget.json.part");
     std::fs::write(&cut, b"{\"not\":\"a recording\"}").unwrap();
     let (ok, said, _) = export(&cut, &out, &[]);
     assert!(!ok && said.contains("not a muxscope recording"), "{said}");

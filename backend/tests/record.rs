@@ -7,77 +7,13 @@ mod common;
 #[path = "fidelity_support/watcher.rs"]
 mod watcher;
 
+use common::cli::*;
 use common::*;
 use muxscope_shared::record::{self, Recording};
 use muxscope_shared::{Event, EventBody, ServerMsg};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use watcher::Watcher;
-
-fn temp_file(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("muxscope-record-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn bin() -> String {
-    std::env::var("MUXSCOPE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_muxscope").to_string())
-}
-
-/// One HTTP/1.1 request with `Connection: close`: (status, body bytes).
-fn http(web: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(web).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {web}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP answer") + 4;
-    let head = String::from_utf8_lossy(&out[..head_end]).to_string();
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out[head_end..].to_vec())
-}
-
-/// Stops the server as Ctrl-C or a service manager would, and waits for it to finish writing.
-fn terminate(server: &mut Server) {
-    unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "muxscope exited with {status} after SIGTERM");
-            return;
-        }
-        assert!(Instant::now() < deadline, "muxscope did not stop within 15 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `muxscope replay FILE` on a free port: the process and where it serves.
-fn replay(file: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(bin())
-        .args(["replay", file.to_str().unwrap(), "--web-addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    let web = loop {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "replay exited before saying where it serves");
-        if let Some(rest) = line.strip_prefix("muxscope: web on http://") {
-            break rest.trim().trim_end_matches('/').parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (child, web)
-}
 
 fn events_after(events: &[Event], seq: u64) -> Vec<Event> {
     events.iter().filter(|e| e.seq > seq).cloned().collect()
@@ -110,7 +46,7 @@ fn session(server: &Server) {
 
 #[test]
 fn a_recording_and_its_replay_hold_what_a_live_watcher_saw() {
-    let file = temp_file("session.muxrec");
+    let file = temp_file("record", "session.muxrec");
     let mut server = Server::start("epoll", &["--web-addr", "127.0.0.1:0", "--record", file.to_str().unwrap()]);
     let live = Watcher::open(server.web.unwrap());
     session(&server);
@@ -178,7 +114,7 @@ fn a_recording_and_its_replay_hold_what_a_live_watcher_saw() {
 
 #[test]
 fn recording_without_the_web_gateway_and_bad_files() {
-    let file = temp_file("core-only.muxrec");
+    let file = temp_file("record", "core-only.muxrec");
     let mut server = Server::start("poll", &["--record", file.to_str().unwrap()]);
     let mut a = server.joined();
     let mut b = server.joined();
@@ -196,7 +132,7 @@ fn recording_without_the_web_gateway_and_bad_files() {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order");
 
     // Bad input is a clear error, not a crash.
-    let junk = temp_file("junk.muxrec");
+    let junk = temp_file("record", "junk.muxrec");
     std::fs::write(&junk, b"{\"not\":\"a recording\"}").unwrap();
     let out = Command::new(bin()).args(["replay", junk.to_str().unwrap(), "--web-addr", "127.0.0.1:0"]).output().unwrap();
     assert!(!out.status.success());
