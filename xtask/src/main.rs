@@ -172,6 +172,11 @@ pub fn setup(browser: bool, redis: bool) -> Result {
         if !Path::new("/usr/bin/strace").exists() {
             missing.push("strace");
         }
+        // The Chinese page's screenshot (browser_lang) needs a CJK font: without one headless
+        // Chromium draws every Chinese character as a box.
+        if !Path::new("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc").exists() {
+            missing.push("fonts-wqy-microhei");
+        }
     }
     if redis && output(Command::new("redis-server").arg("--version")).is_none() {
         missing.push("redis-server");
