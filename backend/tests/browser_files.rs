@@ -16,6 +16,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const STATUS: &str = "return document.querySelector('[data-testid=stream-status]').innerText";
+/// The index of the event the picture is at (the marked line of the log).
+const AT: &str = "return document.querySelector('[data-testid=event-log] .ev.at')?.dataset.index ?? ''";
+/// Where the timeline's canvas has a bright mark (CSS pixels, right half first): recv, send,
+/// accept marks and wait bars are coloured, the lanes' background is not.
+const MARKS: &str = "const c = document.querySelector('canvas[data-testid=timeline]'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const k = c.width / c.clientWidth; const pts = []; for (let y = Math.floor(22 * k); y < c.height; y += 2) { for (let x = c.width - 4; x > c.width * 0.2 && pts.length < 400; x -= 2) { const i = (y * c.width + x) * 4; if (d[i] + d[i + 1] + d[i + 2] > 420) { pts.push([x / k, y / k]); x -= 8; } } } return pts.filter((_, i) => i % 3 === 0)";
+const CLICK: &str = "function click(x, y) { const c = document.querySelector('canvas[data-testid=timeline]'); const r = c.getBoundingClientRect(); for (const t of ['pointerdown', 'pointerup']) { c.dispatchEvent(new PointerEvent(t, { clientX: r.left + x, clientY: r.top + y, bubbles: true, cancelable: true, pointerId: 1, button: 0, isPrimary: true })); } return true; }";
+const WHEEL: &str = "function wheel(dy) { const c = document.querySelector('canvas[data-testid=timeline]'); const r = c.getBoundingClientRect(); c.dispatchEvent(new WheelEvent('wheel', { clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, deltaY: dy, bubbles: true, cancelable: true })); return true; }";
+/// A checksum of what the timeline's canvas shows (the axis and the marks move when it zooms).
+const SPAN_EXPR: &str = "(() => { const c = document.querySelector('canvas[data-testid=timeline]'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let h = 0; for (let i = 0; i < d.length; i += 4) { h = (h * 31 + d[i] + 3 * d[i + 1]) % 1000000007; } return h; })()";
+const SPAN: &str = "return (() => { const c = document.querySelector('canvas[data-testid=timeline]'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let h = 0; for (let i = 0; i < d.length; i += 4) { h = (h * 31 + d[i] + 3 * d[i + 1]) % 1000000007; } return h; })()";
 
 /// The first file in `dir` whose name ends with `suffix`, once the browser finished writing it.
 async fn downloaded(dir: &Path, suffix: &str) -> PathBuf {
@@ -66,6 +76,28 @@ async fn timeline_export_save_open_and_replay_in_a_real_browser() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/muxscope-history.png");
     std::fs::write(&out, png).unwrap();
     eprintln!("screenshot: {}", out.display());
+    // The timeline: a click on a mark (found by its colour on the canvas) moves the picture there.
+    let before = b.js(AT).await;
+    let points = b.js(MARKS).await;
+    let mut moved = false;
+    for p in points.as_array().unwrap().iter().take(40) {
+        let (x, y) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+        b.js(&format!("{CLICK} return click({x}, {y});")).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        if b.js(AT).await != before {
+            moved = true;
+            break;
+        }
+    }
+    assert!(moved, "a click on one of {} marks of the timeline went nowhere", points.as_array().unwrap().len());
+    // The wheel zooms: the canvas draws something else (the axis and the marks spread out).
+    // (Let the seek's redraw finish first: only the wheel may change the picture from here.)
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let span = b.js(SPAN).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(b.js(SPAN).await, span, "paused, the timeline holds still");
+    b.js(&format!("{WHEEL} return wheel(-600);")).await;
+    b.until("the wheel to zoom in", &format!("const s = {SPAN_EXPR}; return s !== {span} ? s : ''")).await;
     b.click("live").await;
 
     // Export: a Chrome trace of the history, downloaded.
