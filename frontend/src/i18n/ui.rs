@@ -56,6 +56,10 @@ words! {
         LogTitle => "click a line to go to that moment", "点击一行，跳到那一刻";
         // Timeline bar.
         Timeline => "▾ timeline", "▾ 时间线";
+        TimelineClosed => "▸ timeline", "▸ 时间线";
+        TimelineOpenTitle => "open the per-fd timeline", "打开按 fd 分道的时间线";
+        LoopLane => "loop", "循环";
+        Nap => "nap", "小睡";
         TimelineTitle => "close the timeline (it then costs nothing)", "关闭时间线（关闭后不占任何开销）";
         ZoomOut => "zoom out", "缩小";
         ZoomIn => "zoom in", "放大";

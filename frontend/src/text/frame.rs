@@ -168,3 +168,35 @@ pub fn fd_title(fd: i32, role: &str, name: &str, interest: &str, queued: u64, la
         }
     }
 }
+
+/// A wait's slice on the timeline's loop lane.
+pub fn wait_slice(ready: u32, lang: Lang) -> String {
+    match lang {
+        Lang::En => format!("wait → {ready}"),
+        Lang::Zh => format!("等待 → {ready}"),
+    }
+}
+
+/// The timeline canvas's corner note: lanes with no row, events left out of the window.
+pub fn canvas_note(hidden: usize, cut: usize, lang: Lang) -> Vec<String> {
+    let mut note = Vec::new();
+    match lang {
+        Lang::En => {
+            if hidden > 0 {
+                note.push(format!("+{hidden} lanes hidden"));
+            }
+            if cut > 0 {
+                note.push(format!("{cut} events left out"));
+            }
+        }
+        Lang::Zh => {
+            if hidden > 0 {
+                note.push(format!("另有 {hidden} 条泳道未显示"));
+            }
+            if cut > 0 {
+                note.push(format!("{cut} 个事件未画出"));
+            }
+        }
+    }
+    note
+}

@@ -257,6 +257,8 @@ fn every_note_and_status_line_has_both_languages() {
     both("cannot load", |l| cannot_load_replay("a.muxrec", "HTTP 404", l));
     both("export failed", |l| export_failed("x", l));
     both("save failed", |l| save_failed("x", l));
+    both("wait slice", |l| wait_slice(2, l));
+    both("canvas note", |l| canvas_note(2, 3, l).join(" · "));
 }
 
 #[test]

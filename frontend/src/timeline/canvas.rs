@@ -4,6 +4,7 @@
 
 use super::lanes::{Lane, MarkKind, SliceKind, Window};
 use super::viewport::{name_after_fd, ticks, Layout, AXIS_H, GUTTER, LOOP_H, ROW_H};
+use crate::i18n::{Lang, Ui};
 use muxscope_shared::Role;
 use web_sys::CanvasRenderingContext2d as Ctx;
 
@@ -62,8 +63,8 @@ fn mark_color(k: MarkKind) -> &'static str {
     }
 }
 
-/// Paints the whole canvas (CSS pixels; `dpr` scales to device pixels).
-pub fn paint(ctx: &Ctx, w: &Window, l: &Layout, height: f64, cursor_ts: u64, dpr: f64) {
+/// Paints the whole canvas (CSS pixels; `dpr` scales to device pixels), its words in `lang`.
+pub fn paint(ctx: &Ctx, w: &Window, l: &Layout, height: f64, cursor_ts: u64, dpr: f64, lang: Lang) {
     let _ = ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
     ctx.set_fill_style_str(BG);
     ctx.fill_rect(0.0, 0.0, l.width, height);
@@ -75,14 +76,14 @@ pub fn paint(ctx: &Ctx, w: &Window, l: &Layout, height: f64, cursor_ts: u64, dpr
     ctx.rect(GUTTER, 0.0, l.plot_w(), height);
     ctx.clip();
     axis(ctx, l, height);
-    loop_lane(ctx, w, l);
+    loop_lane(ctx, w, l, lang);
     for (r, &id) in l.rows.iter().enumerate() {
         lane(ctx, &w.lanes[id as usize], l, AXIS_H + LOOP_H + r as f64 * ROW_H, r);
     }
     flows(ctx, w, l);
     cursor(ctx, w, l, cursor_ts, height);
     ctx.restore();
-    labels(ctx, w, l, height);
+    labels(ctx, w, l, height, lang);
 }
 
 fn axis(ctx: &Ctx, l: &Layout, height: f64) {
@@ -100,7 +101,7 @@ fn axis(ctx: &Ctx, l: &Layout, height: f64) {
 }
 
 /// The loop's lane: runs of slices closer than a pixel are one rectangle.
-fn loop_lane(ctx: &Ctx, w: &Window, l: &Layout) {
+fn loop_lane(ctx: &Ctx, w: &Window, l: &Layout, lang: Lang) {
     let (y, h) = (AXIS_H + 3.0, LOOP_H - 6.0);
     let slices = &w.loop_lane.slices;
     let first = slices.partition_point(|s| (s.end as f64) < l.t0);
@@ -108,9 +109,9 @@ fn loop_lane(ctx: &Ctx, w: &Window, l: &Layout) {
     let flush = |run: Option<(f64, f64, SliceKind)>| {
         if let Some((x0, x1, kind)) = run {
             let (color, label) = match kind {
-                SliceKind::Wait { ready } => (READY, format!("wait → {ready}")),
+                SliceKind::Wait { ready } => (READY, crate::text::wait_slice(ready, lang)),
                 SliceKind::Uring => (THREAD, "io_uring_enter".to_string()),
-                SliceKind::Sleep => (DIM, "nap".to_string()),
+                SliceKind::Sleep => (DIM, Ui::Nap.t(lang).to_string()),
             };
             ctx.set_fill_style_str(color);
             ctx.set_global_alpha(0.45);
@@ -233,11 +234,11 @@ fn cursor(ctx: &Ctx, w: &Window, l: &Layout, cursor_ts: u64, height: f64) {
 
 /// The gutter: a label per lane (fd, name, role, in the role's colour; dim once closed; ↻ for a
 /// reused fd number), and over them what is hidden.
-fn labels(ctx: &Ctx, w: &Window, l: &Layout, height: f64) {
+fn labels(ctx: &Ctx, w: &Window, l: &Layout, height: f64, lang: Lang) {
     ctx.set_fill_style_str(BG);
     ctx.fill_rect(0.0, 0.0, GUTTER, height);
     ctx.set_fill_style_str(READY);
-    let _ = ctx.fill_text("loop", 6.0, AXIS_H + LOOP_H / 2.0);
+    let _ = ctx.fill_text(Ui::LoopLane.t(lang), 6.0, AXIS_H + LOOP_H / 2.0);
     for (r, &id) in l.rows.iter().enumerate() {
         let lane = &w.lanes[id as usize];
         let again = if lane.generation > 0 { "↻" } else { "" };
@@ -246,13 +247,7 @@ fn labels(ctx: &Ctx, w: &Window, l: &Layout, height: f64) {
         ctx.set_fill_style_str(if lane.closed.is_some() { DIM } else { role_color(lane.role) });
         let _ = ctx.fill_text(&text, 6.0, AXIS_H + LOOP_H + r as f64 * ROW_H + ROW_H / 2.0);
     }
-    let mut note = Vec::new();
-    if l.hidden > 0 {
-        note.push(format!("+{} lanes hidden", l.hidden));
-    }
-    if w.cut > 0 {
-        note.push(format!("{} events left out", w.cut));
-    }
+    let note = crate::text::canvas_note(l.hidden, w.cut, lang);
     if !note.is_empty() {
         ctx.set_fill_style_str(DIM);
         let _ = ctx.fill_text(&note.join(" · "), 6.0, AXIS_H / 2.0);

@@ -2,8 +2,9 @@
 //! stretch of history is shown.
 
 use super::feed::window_range;
-use super::lanes::{Lane, Mark, MarkKind, Window, MAX_WINDOW_EVENTS};
+use super::lanes::{Lane, Mark, MarkKind, SliceKind, Window, MAX_WINDOW_EVENTS};
 use super::viewport::{describe, ticks, Hit, Layout, Viewport, AXIS_H, GUTTER, LOOP_H, ROW_H};
+use crate::i18n::Lang;
 use muxscope_shared::Role;
 
 /// A window from 1 ms to 2 ms with `n` lanes; lane k (fd 20 − k) has k + 1 marks at 1.5 ms.
@@ -131,10 +132,28 @@ fn the_window_is_the_latest_events_live_and_stays_put_while_stepping() {
 fn the_status_line_names_what_the_pointer_is_on() {
     let mut w = window(2);
     let hit = Hit::Mark { lane: 1, index: 8, ts: 1_500_000, kind: MarkKind::Recv };
-    assert_eq!(describe(&hit, &w), "fd 19 c · recv · event 8 · 0.001500 s");
+    assert_eq!(describe(&hit, &w, Lang::En), "fd 19 c · recv · event 8 · 0.001500 s");
+    assert_eq!(describe(&hit, &w, Lang::Zh), "fd 19 c · recv · 第 8 个事件 · 0.001500 s");
     // A connection the table never named is said by its number alone.
     w.lanes[1].name = String::new();
-    assert_eq!(describe(&hit, &w), "fd 19 · recv · event 8 · 0.001500 s");
+    assert_eq!(describe(&hit, &w, Lang::En), "fd 19 · recv · event 8 · 0.001500 s");
     w.lanes[1].name = "fd 19".into();
-    assert_eq!(describe(&hit, &w), "fd 19 · recv · event 8 · 0.001500 s");
+    assert_eq!(describe(&hit, &w, Lang::En), "fd 19 · recv · event 8 · 0.001500 s");
+    // Every kind of hit, in both languages.
+    let hits = [
+        Hit::Mark { lane: 1, index: 8, ts: 1, kind: MarkKind::Broadcast },
+        Hit::Mark { lane: 1, index: 8, ts: 1, kind: MarkKind::Gap },
+        Hit::Mark { lane: 1, index: 8, ts: 1, kind: MarkKind::Switch },
+        Hit::LoopMark { index: 3, ts: 1, kind: MarkKind::Gap },
+        Hit::LoopMark { index: 3, ts: 1, kind: MarkKind::Switch },
+        Hit::Slice { index: 3, start: 0, end: 5, kind: SliceKind::Wait { ready: 2 } },
+        Hit::Slice { index: 3, start: 0, end: 5, kind: SliceKind::Uring },
+        Hit::Slice { index: 3, start: 0, end: 5, kind: SliceKind::Sleep },
+        Hit::Time { index: 3, ts: 1 },
+    ];
+    for hit in hits {
+        let zh = describe(&hit, &w, Lang::Zh);
+        assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{zh}");
+        assert_ne!(zh, describe(&hit, &w, Lang::En));
+    }
 }

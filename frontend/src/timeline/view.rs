@@ -55,6 +55,8 @@ struct Painter {
     window: Rc<Window>,
     cursor_ts: u64,
     busy: bool,
+    /// The page's language, for the words painted on the canvas.
+    lang: Lang,
     view: Viewport,
     /// As last drawn: what a click or hover hits.
     layout: Option<Layout>,
@@ -125,7 +127,7 @@ fn draw(p: &Shared) {
     };
     let t0 = now_ms();
     let layout = Layout::new(&pt.window, &pt.view, pt.cursor_ts, css_w, css_h);
-    paint(&ctx, &pt.window, &layout, css_h, pt.cursor_ts, dpr);
+    paint(&ctx, &pt.window, &layout, css_h, pt.cursor_ts, dpr, pt.lang);
     // For benchmarks (`window.muxscopeStats`): what drawing the timeline costs.
     crate::net::add_stat("timeline_draws", 1.0);
     crate::net::add_stat("timeline_draw_ms", now_ms() - t0);
@@ -162,11 +164,13 @@ pub fn timeline(p: &TimelineProps) -> Html {
         pt.window = p.window.clone();
         pt.cursor_ts = p.cursor_ts;
         pt.busy = p.busy;
+        pt.lang = lang;
     }
     {
         let painter = painter.clone();
-        let key = (Rc::as_ptr(&p.window) as usize, p.cursor_ts, p.open);
-        use_effect_with(key, move |(_, _, open)| {
+        // A new language repaints the canvas's words too.
+        let key = (Rc::as_ptr(&p.window) as usize, p.cursor_ts, p.open, lang);
+        use_effect_with(key, move |(_, _, open, _)| {
             if *open {
                 request(&painter, false);
             }
@@ -197,7 +201,7 @@ pub fn timeline(p: &TimelineProps) -> Html {
         return html! {
             <section class="timeline closed">
                 <div class="timeline-bar">
-                    <button data-testid="timeline-toggle" onclick={toggle} title="open the per-fd timeline">{ "▸ timeline" }</button>
+                    <button data-testid="timeline-toggle" onclick={toggle} title={Ui::TimelineOpenTitle.t(lang)}>{ Ui::TimelineClosed.t(lang) }</button>
                 </div>
             </section>
         };
@@ -245,7 +249,7 @@ pub fn timeline(p: &TimelineProps) -> Html {
             }
             let text = {
                 let pt = painter.borrow();
-                pt.layout.as_ref().and_then(|l| l.hit(&pt.window, x, y)).map(|h| describe(&h, &pt.window))
+                pt.layout.as_ref().and_then(|l| l.hit(&pt.window, x, y)).map(|h| describe(&h, &pt.window, pt.lang))
             };
             // (No borrow is held here: setting state or seeking may render this component at once.)
             if *hover != text {

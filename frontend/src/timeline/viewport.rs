@@ -3,6 +3,7 @@
 //! pixels and nanoseconds), so it is tested natively; the canvas only paints it.
 
 use super::lanes::{Lane, LaneId, MarkKind, SliceKind, Window};
+use crate::i18n::Lang;
 
 /// The label column on the left.
 pub const GUTTER: f64 = 176.0;
@@ -223,37 +224,51 @@ pub fn name_after_fd(l: &Lane) -> String {
     }
 }
 
-/// The line under the canvas for what the pointer is on.
-pub fn describe(hit: &Hit, w: &Window) -> String {
+/// The line under the canvas for what the pointer is on, in `lang` (syscalls keep their names).
+pub fn describe(hit: &Hit, w: &Window, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
     let secs = |ts: u64| format!("{:.6} s", ts as f64 / 1e9);
+    let event = |index: u64| if zh { format!("第 {index} 个事件") } else { format!("event {index}") };
+    let lp = if zh { "循环" } else { "loop" };
     match *hit {
         Hit::Mark { lane, index, ts, kind } => {
             let l = &w.lanes[lane as usize];
-            let what = match kind {
-                MarkKind::Recv => "recv".to_string(),
-                MarkKind::RecvEmpty => "recv → EAGAIN".to_string(),
-                MarkKind::Send => "send".to_string(),
-                MarkKind::Ctl(op) => format!("ctl {}", format!("{op:?}").to_lowercase()),
-                MarkKind::Accept => "accept".to_string(),
-                MarkKind::Close => "close".to_string(),
-                MarkKind::Broadcast => "broadcast".to_string(),
-                MarkKind::Gap => "gap".to_string(),
-                MarkKind::Switch => "model switch".to_string(),
+            let what = match (kind, zh) {
+                (MarkKind::Recv, _) => "recv".to_string(),
+                (MarkKind::RecvEmpty, _) => "recv → EAGAIN".to_string(),
+                (MarkKind::Send, _) => "send".to_string(),
+                (MarkKind::Ctl(op), _) => format!("ctl {}", format!("{op:?}").to_lowercase()),
+                (MarkKind::Accept, _) => "accept".to_string(),
+                (MarkKind::Close, _) => "close".to_string(),
+                (MarkKind::Broadcast, false) => "broadcast".to_string(),
+                (MarkKind::Broadcast, true) => "广播".to_string(),
+                (MarkKind::Gap, false) => "gap".to_string(),
+                (MarkKind::Gap, true) => "缺口".to_string(),
+                (MarkKind::Switch, false) => "model switch".to_string(),
+                (MarkKind::Switch, true) => "切换模型".to_string(),
             };
-            format!("fd {}{} · {what} · event {index} · {}", l.fd, name_after_fd(l), secs(ts))
+            format!("fd {}{} · {what} · {} · {}", l.fd, name_after_fd(l), event(index), secs(ts))
         }
         Hit::LoopMark { index, ts, kind } => {
-            let what = if kind == MarkKind::Gap { "events not seen (gap)" } else { "model switch" };
-            format!("loop · {what} · event {index} · {}", secs(ts))
+            let what = match (kind == MarkKind::Gap, zh) {
+                (true, false) => "events not seen (gap)",
+                (false, false) => "model switch",
+                (true, true) => "没看到的事件（缺口）",
+                (false, true) => "切换模型",
+            };
+            format!("{lp} · {what} · {} · {}", event(index), secs(ts))
         }
         Hit::Slice { index, start, end, kind } => {
-            let what = match kind {
-                SliceKind::Wait { ready } => format!("waited, then {ready} ready"),
-                SliceKind::Uring => "io_uring_enter blocked".to_string(),
-                SliceKind::Sleep => "napped after an empty sweep".to_string(),
+            let what = match (kind, zh) {
+                (SliceKind::Wait { ready }, false) => format!("waited, then {ready} ready"),
+                (SliceKind::Wait { ready }, true) => format!("等待后 {ready} 个就绪"),
+                (SliceKind::Uring, false) => "io_uring_enter blocked".to_string(),
+                (SliceKind::Uring, true) => "io_uring_enter 阻塞".to_string(),
+                (SliceKind::Sleep, false) => "napped after an empty sweep".to_string(),
+                (SliceKind::Sleep, true) => "一轮轮询落空后小睡".to_string(),
             };
-            format!("loop · {what} · {:.3} ms · event {index} · {}", (end - start) as f64 / 1e6, secs(end))
+            format!("{lp} · {what} · {:.3} ms · {} · {}", (end - start) as f64 / 1e6, event(index), secs(end))
         }
-        Hit::Time { index, ts } => format!("{} · event {index}", secs(ts)),
+        Hit::Time { index, ts } => format!("{} · {}", secs(ts), event(index)),
     }
 }
