@@ -36,6 +36,8 @@ mod tests;
 #[cfg(test)]
 mod tests_models;
 #[cfg(test)]
+mod tests_open;
+#[cfg(test)]
 mod tests_props;
 mod update;
 
@@ -243,8 +245,13 @@ impl Model {
     }
 
     fn note(&mut self, note: Note) {
-        let id = self.id();
         let at = self.timeline.end_index();
+        self.note_at(note, at);
+    }
+
+    /// A note placed at history index `at` (it shows once the cursor is there).
+    fn note_at(&mut self, note: Note, at: u64) {
+        let id = self.id();
         push_capped(&mut self.notes, NoteEntry { id, at, note }, LOG_CAP);
     }
 }

@@ -55,6 +55,8 @@ impl Model {
 
     fn apply(&mut self, action: Action) -> bool {
         match action {
+            // A recording is on show: the live stream's comings and goings are not its story.
+            Action::Connected(_) | Action::StreamClosed { .. } if self.source != super::Source::Live => return false,
             Action::Connected(c) => {
                 if self.connected == c {
                     return false;
@@ -91,17 +93,20 @@ impl Model {
                 self.player.anchor = None;
             }
             Action::Step => {
+                let was_paused = self.player.paused;
                 self.pause_here();
                 if !self.timeline.step_forward() {
                     match self.player.queue.pop_front() {
                         Some(item) => self.play(item),
-                        None => return false,
+                        // Nothing to step to: the pause alone changed the page.
+                        None => return !was_paused,
                     }
                 }
             }
             Action::StepBack => {
+                let was_paused = self.player.paused;
                 self.pause_here();
-                return self.timeline.step_back();
+                return self.timeline.step_back() || !was_paused;
             }
             Action::Seek(i) => {
                 let was_paused = self.player.paused;
@@ -127,15 +132,22 @@ impl Model {
             Action::Open(msgs) => {
                 let history = History::from_recording(msgs, self.timeline().history().bound());
                 let events = history.end_index();
-                self.player.live_ts_ns = history.head().ts_ns;
+                let evicted = history.stats().evicted;
+                // A new story: nothing of the live page's player (its queue, its flood's calm
+                // point, its clock), notes or rates carries over into the recording's.
+                let speed = self.player.speed;
+                self.player = super::Player { recorded: true, paused: true, speed, live_ts_ns: history.head().ts_ns, ..Default::default() };
+                self.tally = super::Tally::default();
+                self.notes.clear();
                 self.timeline = Timeline::new(history);
                 let first = self.timeline().first_index();
                 self.timeline.seek(first);
-                self.player.queue.clear();
-                self.player.recorded = true;
-                self.player.anchor = None;
-                self.player.paused = true;
-                self.note(Note::Opened { events });
+                // Said where the recording starts, where the picture is now.
+                self.note_at(Note::Opened { events }, first);
+                if evicted > 0 {
+                    // The page keeps what its history bound holds: the start went first.
+                    self.note_at(Note::Evicted { events: evicted }, first);
+                }
             }
             Action::Source(source) => {
                 if self.source == source {
