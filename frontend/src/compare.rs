@@ -1,6 +1,7 @@
 //! The compare panel's table: one row per model that has served in this session, as
 //! `GET /api/models` measured it on the live traffic. Pure, tested natively.
 
+use crate::i18n::Lang;
 use muxscope_shared::{ModelStats, ModelsReport};
 
 /// The table's columns, the model's name first (their words are in `crate::i18n`).
@@ -55,10 +56,16 @@ pub fn rows(r: &ModelsReport) -> Vec<CompareRow> {
 }
 
 /// What `GET /api/models` answered `status` and `body` means: the report, or why there is none.
-pub fn report(status: u16, body: &str) -> Result<ModelsReport, String> {
+pub fn report(status: u16, body: &str, lang: Lang) -> Result<ModelsReport, String> {
     match status {
-        200 => serde_json::from_str(body).map_err(|e| format!("GET /api/models: not a report: {e}")),
-        0 => Err(format!("GET /api/models: no answer ({body})")),
+        200 => serde_json::from_str(body).map_err(|e| match lang {
+            Lang::En => format!("GET /api/models: not a report: {e}"),
+            Lang::Zh => format!("GET /api/models：回答不是报告：{e}"),
+        }),
+        0 => Err(match lang {
+            Lang::En => format!("GET /api/models: no answer ({body})"),
+            Lang::Zh => format!("GET /api/models：没有回答（{body}）"),
+        }),
         _ => {
             let said = serde_json::from_str::<serde_json::Value>(body)
                 .ok()
@@ -115,9 +122,11 @@ mod tests {
     #[test]
     fn a_report_or_why_there_is_none() {
         let r = ModelsReport { current: Model::Poll, available: vec![], rows: vec![stats(Model::Poll, true)] };
-        assert_eq!(report(200, &serde_json::to_string(&r).unwrap()), Ok(r));
-        assert_eq!(report(404, "").unwrap_err(), "GET /api/models: HTTP 404");
-        assert_eq!(report(500, r#"{"error":"loop gone"}"#).unwrap_err(), "GET /api/models: HTTP 500 loop gone");
-        assert!(report(200, "{}").unwrap_err().contains("not a report"));
+        assert_eq!(report(200, &serde_json::to_string(&r).unwrap(), Lang::En), Ok(r));
+        assert_eq!(report(404, "", Lang::En).unwrap_err(), "GET /api/models: HTTP 404");
+        assert_eq!(report(500, r#"{"error":"loop gone"}"#, Lang::En).unwrap_err(), "GET /api/models: HTTP 500 loop gone");
+        assert!(report(200, "{}", Lang::En).unwrap_err().contains("not a report"));
+        assert!(report(200, "{}", Lang::Zh).unwrap_err().contains("不是报告"));
+        assert!(report(0, "x", Lang::Zh).unwrap_err().contains("没有回答"));
     }
 }

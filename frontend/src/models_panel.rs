@@ -31,7 +31,8 @@ pub fn use_models_report(dispatch: Dispatch, switches: u64) {
             fetch::get("/api/models", move |status, text| {
                 if n > *shown.borrow() {
                     shown.replace(n);
-                    dispatch.dispatch(Action::Report(compare::report(status, &text).map(Rc::new)));
+                    let lang = dispatch.with(|m| m.lang);
+                    dispatch.dispatch(Action::Report(compare::report(status, &text, lang).map(Rc::new)));
                 }
             });
         };

@@ -55,7 +55,7 @@ pub fn model_picker(p: &PickerProps) -> Html {
             }
             pick.set(Pick::Pending { to });
             let pick = pick.clone();
-            fetch::post_json("/api/model", request_body(to), move |status, text| pick.set(Pick::answered(status, &text, serving)));
+            fetch::post_json("/api/model", request_body(to), move |status, text| pick.set(Pick::answered(status, &text, serving, lang)));
         })
     };
     let available = p.report.as_ref().map(|r| r.available.as_slice()).unwrap_or_default();

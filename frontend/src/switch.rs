@@ -28,19 +28,24 @@ pub fn request_body(model: IoModel) -> String {
 }
 
 /// What the server answered `status` and `body` means: the model now serving, or why not (the
-/// server's own words when it gave any). Status 0: the request never got an answer.
-pub fn answer(status: u16, body: &str) -> Result<IoModel, String> {
+/// server's own words when it gave any, the page's in `lang`). Status 0: the request never got
+/// an answer.
+pub fn answer(status: u16, body: &str, lang: Lang) -> Result<IoModel, String> {
     #[derive(serde::Deserialize)]
     struct Refusal {
         error: String,
     }
     if status == 200 {
-        return serde_json::from_str::<ModelRequest>(body)
-            .map(|r| r.model)
-            .map_err(|e| format!("the server switched, but its answer is not a model: {e}"));
+        return serde_json::from_str::<ModelRequest>(body).map(|r| r.model).map_err(|e| match lang {
+            Lang::En => format!("the server switched, but its answer is not a model: {e}"),
+            Lang::Zh => format!("服务器已切换，但它的回答不是一个模型：{e}"),
+        });
     }
     if status == 0 {
-        return Err(format!("no answer from the server: {body}"));
+        return Err(match lang {
+            Lang::En => format!("no answer from the server: {body}"),
+            Lang::Zh => format!("服务器没有回答：{body}"),
+        });
     }
     match serde_json::from_str::<Refusal>(body) {
         Ok(r) => Err(r.error),
@@ -84,8 +89,8 @@ impl Pick {
     }
 
     /// After the server answered a request made while `from` served.
-    pub fn answered(status: u16, body: &str, from: Option<IoModel>) -> Pick {
-        match answer(status, body) {
+    pub fn answered(status: u16, body: &str, from: Option<IoModel>, lang: Lang) -> Pick {
+        match answer(status, body, lang) {
             Ok(to) => Pick::Switched { to, from },
             Err(why) => Pick::Failed(why),
         }
@@ -112,16 +117,18 @@ mod tests {
 
     #[test]
     fn answers_are_the_model_or_the_servers_reason() {
-        assert_eq!(answer(200, r#"{"model":"poll"}"#), Ok(IoModel::Poll));
+        assert_eq!(answer(200, r#"{"model":"poll"}"#, Lang::En), Ok(IoModel::Poll));
         let refused = r#"{"error":"select() cannot watch fd 1500: fd_set holds only FD_SETSIZE=1024 fds; still on epoll"}"#;
         assert_eq!(
-            answer(409, refused).unwrap_err(),
+            answer(409, refused, Lang::En).unwrap_err(),
             "select() cannot watch fd 1500: fd_set holds only FD_SETSIZE=1024 fds; still on epoll"
         );
-        assert_eq!(answer(400, r#"{"error":"expected {\"model\":\"NAME\"}"}"#).unwrap_err(), r#"expected {"model":"NAME"}"#);
-        assert_eq!(answer(502, "Bad Gateway\n").unwrap_err(), "HTTP 502: Bad Gateway");
-        assert!(answer(0, "TypeError: Failed to fetch").unwrap_err().contains("Failed to fetch"));
-        assert!(answer(200, "ok").is_err());
+        assert_eq!(answer(400, r#"{"error":"expected {\"model\":\"NAME\"}"}"#, Lang::En).unwrap_err(), r#"expected {"model":"NAME"}"#);
+        assert_eq!(answer(502, "Bad Gateway\n", Lang::En).unwrap_err(), "HTTP 502: Bad Gateway");
+        assert!(answer(0, "TypeError: Failed to fetch", Lang::En).unwrap_err().contains("Failed to fetch"));
+        assert!(answer(200, "ok", Lang::En).is_err());
+        assert!(answer(0, "TypeError", Lang::Zh).unwrap_err().starts_with("服务器没有回答"));
+        assert!(answer(200, "ok", Lang::Zh).unwrap_err().starts_with("服务器已切换"));
     }
 
     #[test]
@@ -130,13 +137,13 @@ mod tests {
         assert_eq!(Pick::Idle.shown(epoll), epoll);
         let pending = Pick::Pending { to: IoModel::Poll };
         assert_eq!((pending.shown(epoll), pending.status(Lang::En).as_deref()), (Some(IoModel::Poll), Some("switching…")));
-        let ok = Pick::answered(200, r#"{"model":"poll"}"#, epoll);
+        let ok = Pick::answered(200, r#"{"model":"poll"}"#, epoll, Lang::En);
         assert_eq!((ok.shown(epoll), ok.status(Lang::En)), (Some(IoModel::Poll), None));
         assert_eq!(ok.shown(Some(IoModel::Poll)), Some(IoModel::Poll));
         // Switched elsewhere (curl) after ours: the stream wins.
         assert_eq!(ok.shown(Some(IoModel::Sigio)), Some(IoModel::Sigio));
         // Refused: back to the model serving, the reason beside it.
-        let refused = Pick::answered(409, r#"{"error":"cannot start io_uring"}"#, epoll);
+        let refused = Pick::answered(409, r#"{"error":"cannot start io_uring"}"#, epoll, Lang::En);
         assert_eq!((refused.shown(epoll), refused.status(Lang::En).as_deref()), (epoll, Some("cannot start io_uring")));
     }
 }
