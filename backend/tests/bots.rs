@@ -114,14 +114,14 @@ async fn bots_join_as_role_bot_talk_at_their_rate_are_bounded_and_leave() {
     assert!((100..=300).contains(&heard), "heard {heard} bot lines in 2 s, want about 200");
 
     // Over a bound: the message, and no more bots.
-    for (req, says) in [
-        (r#"{"add":4990,"rate":0}"#, "at most 5000 bots"),
-        (r#"{"add":1,"rate":100}"#, "at most 20 lines a second for each bot"),
-        (r#"{"add":980,"rate":6}"#, "at most 5000 lines a second across all bots"),
+    for (req, says, bound) in [
+        (r#"{"add":4990,"rate":0}"#, "at most 5000 bots", r#""bound":"bots""#),
+        (r#"{"add":1,"rate":100}"#, "at most 20 lines a second for each bot", r#""bound":"rate_each""#),
+        (r#"{"add":980,"rate":6}"#, "at most 5000 lines a second across all bots", r#""bound":"total_rate""#),
     ] {
         let (status, body) = http(web, "POST", "/api/bots", req);
         assert_eq!(status, 409, "{req}: {body}");
-        assert!(body.contains(says), "{req}: {body}");
+        assert!(body.contains(says) && body.contains(bound) && body.contains("\"limit\":"), "{req}: {body}");
     }
     assert_eq!(http(web, "POST", "/api/bots", r#"{"add":-1}"#).0, 400);
     assert_eq!(http(web, "POST", "/api/bots", "not json").0, 400);

@@ -247,6 +247,7 @@ pub fn app() -> Html {
                     <div class="panels">
                         <IoModels model={model.io_model()} lit={models::lit_phase(scene.phase.as_ref().map(|p| p.step()))} />
                         <Compare report={model.report.clone()} error={model.report_error.clone()} />
+                        <crate::bots_panel::BotsPanel />
                     </div>
                 </section>
                 <aside class="side">

@@ -21,6 +21,8 @@ mod app;
 #[cfg(target_arch = "wasm32")]
 mod bench;
 #[cfg(target_arch = "wasm32")]
+mod bots_panel;
+#[cfg(target_arch = "wasm32")]
 mod chat_pane;
 #[cfg(target_arch = "wasm32")]
 mod controls;

@@ -1,7 +1,8 @@
 //! `/api/bots`: `POST {"add":N,"rate":R}` adds N bots and sets every bot's rate (lines a second
 //! each; `rate` may be left out to keep it, `add` to only set it) → `200 {"bots":TOTAL,"rate":R,…}`;
 //! `400 {"error":…}` for a body that is not such a request; `409 {"error":…}` over a bound (see
-//! the module above: nothing is changed). `DELETE` closes them all → `{"bots":0,…}`. `GET` →
+//! the module above: nothing is changed; `"bound"` says which, `bots`, `rate_each` or
+//! `total_rate`, and `"limit"` its value). `DELETE` closes them all → `{"bots":0,…}`. `GET` →
 //! `{"bots":N,"rate":R,"said":LINES,"max_bots":…,"max_rate_each":…,"max_total_rate":…}`.
 //! Host and Origin are checked by the gateway's guard, as for `POST /api/model`.
 
@@ -36,6 +37,12 @@ pub async fn add(State(st): State<AppState>, body: Bytes) -> Response {
     match st.bots.add(req.add, req.rate).await {
         Ok(status) => Json(status).into_response(),
         Err(r @ Refused::Bad(_)) => error(StatusCode::BAD_REQUEST, r.message().to_string()),
+        Err(Refused::Over(bound, why)) => {
+            // 5000, not 5000.0: a whole limit reads as one.
+            let limit = bound.limit();
+            let limit = if limit.fract() == 0.0 { serde_json::json!(limit as u64) } else { serde_json::json!(limit) };
+            (StatusCode::CONFLICT, Json(serde_json::json!({ "error": why, "bound": bound, "limit": limit }))).into_response()
+        }
         Err(r) => error(StatusCode::CONFLICT, r.message().to_string()),
     }
 }

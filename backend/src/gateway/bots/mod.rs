@@ -42,13 +42,37 @@ const CONNECTING_AT_ONCE: usize = 128;
 /// How long one bot may take to connect and introduce itself.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Which bound a request is over: the 409's `"bound"`, so the page can say it in its own
+/// language (the `"error"` beside it is English, for curl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    /// [`MAX_BOTS`].
+    Bots,
+    /// [`MAX_RATE_EACH`].
+    RateEach,
+    /// [`MAX_TOTAL_RATE`].
+    TotalRate,
+}
+
+impl Bound {
+    /// The bound's value, as the 409's `"limit"`.
+    pub fn limit(self) -> f64 {
+        match self {
+            Bound::Bots => MAX_BOTS as f64,
+            Bound::RateEach => MAX_RATE_EACH,
+            Bound::TotalRate => MAX_TOTAL_RATE,
+        }
+    }
+}
+
 /// Why a request was refused.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Refused {
     /// Not a request: a rate that is no number of lines a second (HTTP 400).
     Bad(String),
     /// Over a bound (HTTP 409): nothing was changed.
-    Over(String),
+    Over(Bound, String),
     /// The chat port did not take them all (HTTP 409): this request's bots were closed again.
     Unreachable(String),
 }
@@ -56,7 +80,7 @@ pub enum Refused {
 impl Refused {
     pub fn message(&self) -> &str {
         match self {
-            Refused::Bad(m) | Refused::Over(m) | Refused::Unreachable(m) => m,
+            Refused::Bad(m) | Refused::Over(_, m) | Refused::Unreachable(m) => m,
         }
     }
 }
@@ -68,21 +92,30 @@ pub fn check(running: usize, add: usize, rate: f64) -> Result<(), Refused> {
         return Err(Refused::Bad(format!("rate is lines a second for each bot, a number from 0 to {MAX_RATE_EACH}; got {rate}")));
     }
     if rate > MAX_RATE_EACH {
-        return Err(Refused::Over(format!("at most {MAX_RATE_EACH} lines a second for each bot (asked {rate}); nothing changed")));
+        return Err(Refused::Over(
+            Bound::RateEach,
+            format!("at most {MAX_RATE_EACH} lines a second for each bot (asked {rate}); nothing changed"),
+        ));
     }
     let total = running.saturating_add(add);
     if total > MAX_BOTS {
-        return Err(Refused::Over(format!(
-            "at most {MAX_BOTS} bots: {running} running, {add} more asked; no bot added (add at most {})",
-            MAX_BOTS - running.min(MAX_BOTS)
-        )));
+        return Err(Refused::Over(
+            Bound::Bots,
+            format!(
+                "at most {MAX_BOTS} bots: {running} running, {add} more asked; no bot added (add at most {})",
+                MAX_BOTS - running.min(MAX_BOTS)
+            ),
+        ));
     }
     let lines = total as f64 * rate;
     if lines > MAX_TOTAL_RATE {
-        return Err(Refused::Over(format!(
-            "at most {MAX_TOTAL_RATE} lines a second across all bots: {total} bots × {rate} a second would be {lines}; \
+        return Err(Refused::Over(
+            Bound::TotalRate,
+            format!(
+                "at most {MAX_TOTAL_RATE} lines a second across all bots: {total} bots × {rate} a second would be {lines}; \
              nothing changed (lower the rate or add fewer)"
-        )));
+            ),
+        ));
     }
     Ok(())
 }

@@ -12,16 +12,16 @@ fn within_every_bound_is_fine() {
 
 #[test]
 fn too_many_bots_is_refused_with_the_cap_and_what_fits() {
-    let Err(Refused::Over(m)) = check(4_950, 100, 0.1) else { panic!("5,050 bots accepted") };
+    let Err(Refused::Over(Bound::Bots, m)) = check(4_950, 100, 0.1) else { panic!("5,050 bots accepted") };
     assert!(m.contains("at most 5000 bots") && m.contains("4950 running") && m.contains("add at most 50"), "{m}");
-    assert!(matches!(check(0, usize::MAX, 0.0), Err(Refused::Over(_))), "no overflow");
+    assert!(matches!(check(0, usize::MAX, 0.0), Err(Refused::Over(Bound::Bots, _))), "no overflow");
 }
 
 #[test]
 fn a_rate_over_either_cap_is_refused_and_says_which() {
-    let Err(Refused::Over(m)) = check(0, 1, 21.0) else { panic!() };
+    let Err(Refused::Over(Bound::RateEach, m)) = check(0, 1, 21.0) else { panic!() };
     assert!(m.contains("at most 20 lines a second for each bot"), "{m}");
-    let Err(Refused::Over(m)) = check(900, 100, 6.0) else { panic!() };
+    let Err(Refused::Over(Bound::TotalRate, m)) = check(900, 100, 6.0) else { panic!() };
     assert!(m.contains("at most 5000 lines a second across all bots") && m.contains("1000 bots × 6"), "{m}");
 }
 
@@ -53,8 +53,8 @@ async fn over_a_bound_nothing_changes_and_remove_all_ends_them() {
     let bots = Bots::new(sink().await);
     let s = bots.add(3, Some(2.0)).await.unwrap();
     assert_eq!((s.bots, s.rate), (3, 2.0));
-    assert!(matches!(bots.add(MAX_BOTS, None).await, Err(Refused::Over(_))));
-    assert!(matches!(bots.add(0, Some(50.0)).await, Err(Refused::Over(_))));
+    assert!(matches!(bots.add(MAX_BOTS, None).await, Err(Refused::Over(..))));
+    assert!(matches!(bots.add(0, Some(50.0)).await, Err(Refused::Over(..))));
     let s = bots.status().await;
     assert_eq!((s.bots, s.rate), (3, 2.0), "a refused request adds nothing and keeps the rate");
     assert_eq!(bots.add(0, Some(0.0)).await.unwrap().rate, 0.0, "add 0 only sets the rate");
