@@ -5,11 +5,11 @@
 
 use crate::dispatch::Dispatch;
 use crate::fetch;
-use crate::i18n::{Lang, Ui};
+use crate::i18n::Ui;
 use crate::state::{Action, Model, Source};
 use crate::text;
 use muxscope_shared::record::{self, RecordHeader, Writer};
-use muxscope_shared::{trace, ServerMsg};
+use muxscope_shared::trace;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -30,11 +30,13 @@ export function download(bytes, name, mime) {
   // For tests and the curious: what the last download was.
   window.muxscopeLastDownload = { name, bytes: bytes.length, text: mime.startsWith("application/json") ? new TextDecoder().decode(bytes) : null };
 }
-export function read_chosen(input, done) {
+export function read_chosen(input, max, done) {
   const f = input.files && input.files[0];
   if (!f) return;
-  f.arrayBuffer().then(b => done(f.name, new Uint8Array(b), ""), e => done(f.name, new Uint8Array(0), String(e)));
   input.value = "";
+  // Too big: said before a byte of it is read.
+  if (f.size > max) { done(f.name, new Uint8Array(0), "", f.size); return; }
+  f.arrayBuffer().then(b => done(f.name, new Uint8Array(b), "", f.size), e => done(f.name, new Uint8Array(0), String(e), f.size));
 }
 export function fetch_bytes(url, done) {
   fetch(url, { cache: "no-store", credentials: "same-origin" })
@@ -45,13 +47,16 @@ export function now_unix_ms() { return Date.now(); }
 "#)]
 extern "C" {
     fn download(bytes: &[u8], name: &str, mime: &str);
-    fn read_chosen(input: &HtmlInputElement, done: &JsValue);
+    fn read_chosen(input: &HtmlInputElement, max: f64, done: &JsValue);
     fn fetch_bytes(url: &str, done: &JsValue);
     fn now_unix_ms() -> f64;
 }
 
-/// Most bytes a recording opened in the page may have (it is held in memory, twice while read).
-pub const MAX_OPEN_BYTES: usize = 512 << 20;
+/// Most bytes a recording opened in the page may have: what the history keeps (packed events
+/// read back into it cost about what they cost on disk; a bigger file is `muxscope replay`'s).
+pub const MAX_OPEN_BYTES: usize = crate::history::DEFAULT_BOUND;
+/// Most events an export holds, the newest (a trace is ~700 bytes an event: ~140 MB here).
+pub const EXPORT_MAX_EVENTS: u64 = 200_000;
 
 /// The bar: export, save, open (and close, while a file is on show).
 pub(crate) fn file_bar(m: &Model, d: &Dispatch) -> Html {
@@ -59,8 +64,12 @@ pub(crate) fn file_bar(m: &Model, d: &Dispatch) -> Html {
     let export = {
         let d = d.clone();
         Callback::from(move |_: MouseEvent| {
-            let r = d.with(|m| export_trace(&m.recording(), m.lang));
+            let r = d.with(export_trace);
             finish(&d, r.map(|(bytes, name)| download(&bytes, &name, "application/json")));
+            let (all, lang) = d.with(|m| (m.timeline().end_index() - m.timeline().first_index(), m.lang));
+            if all > EXPORT_MAX_EVENTS {
+                d.dispatch(Action::ChatStatus(text::exported_newest(EXPORT_MAX_EVENTS, all, lang)));
+            }
         })
     };
     let save = {
@@ -75,13 +84,19 @@ pub(crate) fn file_bar(m: &Model, d: &Dispatch) -> Html {
         Callback::from(move |e: Event| {
             let input: HtmlInputElement = e.target_unchecked_into();
             let d = d.clone();
-            let done = Closure::once_into_js(move |name: String, bytes: js_sys::Uint8Array, err: String| {
-                let bytes = bytes.to_vec();
-                let r = if err.is_empty() { load(&d, Source::File { name: name.clone() }, &bytes) } else { Err(err) };
+            let done = Closure::once_into_js(move |name: String, bytes: js_sys::Uint8Array, err: String, size: f64| {
+                let lang = d.with(|m| m.lang);
+                let r = if size > MAX_OPEN_BYTES as f64 {
+                    Err(text::too_big(size as usize >> 20, MAX_OPEN_BYTES >> 20, lang))
+                } else if err.is_empty() {
+                    load(&d, Source::File { name: name.clone() }, &bytes.to_vec())
+                } else {
+                    Err(err)
+                };
                 let lang = d.with(|m| m.lang);
                 finish(&d, r.map_err(|e| text::cannot_open(&name, &e, lang)));
             });
-            read_chosen(&input, &done);
+            read_chosen(&input, MAX_OPEN_BYTES as f64, &done);
         })
     };
     let empty = m.timeline().end_index() == m.timeline().first_index();
@@ -116,10 +131,17 @@ fn finish(d: &Dispatch, r: Result<(), String>) {
     }
 }
 
-/// The history as a trace (its flows bounded by the exporter's default budget).
-fn export_trace(items: &[ServerMsg], lang: Lang) -> Result<(Vec<u8>, String), String> {
+/// The history as a trace: its newest [`EXPORT_MAX_EVENTS`], decoded a segment at a time and
+/// written as they come (its flows bounded by the exporter's default budget).
+fn export_trace(m: &Model) -> Result<(Vec<u8>, String), String> {
+    let from = m.timeline().end_index().saturating_sub(EXPORT_MAX_EVENTS);
+    let failed = |e: std::io::Error| text::export_failed(&e.to_string(), m.lang);
     let mut out = Vec::new();
-    trace::write_chrome_trace(items.iter(), &mut out).map_err(|e| text::export_failed(&e.to_string(), lang))?;
+    let mut t = trace::ChromeTrace::new(&mut out).map_err(failed)?;
+    for item in m.recording_from(from) {
+        t.push(&item).map_err(failed)?;
+    }
+    t.finish().map_err(failed)?;
     Ok((out, format!("muxscope-{}.trace.json", stamp())))
 }
 
@@ -133,7 +155,7 @@ fn save_recording(m: &Model) -> Result<(Vec<u8>, String), String> {
         model: snap.model,
     };
     let mut w = Writer::new(Vec::new(), &header).map_err(|e| e.to_string())?;
-    for item in m.recording() {
+    for item in m.recording_from(0) {
         w.item(&item).map_err(|e| text::save_failed(&e.to_string(), m.lang))?;
     }
     Ok((w.into_inner(), format!("muxscope-{}.muxrec", stamp())))
@@ -162,6 +184,16 @@ pub(crate) fn load_replay(d: Dispatch) {
         }
         let Ok(stats) = serde_json::from_str::<serde_json::Value>(&text) else { return };
         let Some(name) = stats["replay"]["file"].as_str().map(str::to_string) else { return };
+        // A recording bigger than the page keeps stays on the server: the page shows it as the
+        // paced stream `/ws/events` plays (and keeps what its history holds).
+        if stats["replay"]["bytes"].as_u64().is_some_and(|b| b > MAX_OPEN_BYTES as u64) {
+            d.dispatch(Action::ChatStatus(text::too_big(
+                stats["replay"]["bytes"].as_u64().unwrap_or(0) as usize >> 20,
+                MAX_OPEN_BYTES >> 20,
+                d.with(|m| m.lang),
+            )));
+            return;
+        }
         let done = Closure::once_into_js(move |status: u16, bytes: js_sys::Uint8Array| {
             let r = if status == 200 {
                 load(&d, Source::Replay { name: name.clone() }, &bytes.to_vec())

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
-use muxscope_shared::record::Recording;
+use muxscope_shared::record::{self, RecordHeader};
 use muxscope_shared::{Event, ServerMsg};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -35,8 +35,13 @@ const BATCH_MAX: usize = 512;
 pub struct Replay {
     /// The file's name, as given.
     pub name: String,
+    /// The file as it is: served whole at `/api/recording`, and decoded a chunk at a time by
+    /// each watcher as it plays (the decoded events of a big recording would not fit).
     pub raw: Bytes,
-    pub rec: Recording,
+    pub header: RecordHeader,
+    /// Events in it (gaps included), and whether it was cut inside a chunk.
+    pub events: usize,
+    pub truncated: bool,
 }
 
 #[derive(Clone)]
@@ -74,13 +79,14 @@ async fn stats(State(st): State<St>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "replay": {
             "file": r.name,
-            "events": r.rec.event_count(),
-            "truncated": r.rec.truncated,
-            "started_unix_ms": r.rec.header.started_unix_ms,
-            "writer": r.rec.header.writer,
+            "events": r.events,
+            "bytes": r.raw.len(),
+            "truncated": r.truncated,
+            "started_unix_ms": r.header.started_unix_ms,
+            "writer": r.header.writer,
         },
-        "model": r.rec.header.model,
-        "chat_addr": r.rec.header.chat_addr,
+        "model": r.header.model,
+        "chat_addr": r.header.chat_addr,
         "watchers": st.watchers.load(Ordering::Relaxed),
         "max_watchers": st.max_watchers,
         "page_embedded": assets::page_is_embedded(),
@@ -140,10 +146,12 @@ async fn play<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, replay: &Replay) -> b
     let mut due = Duration::ZERO;
     let mut last_ts: Option<u64> = None;
     let mut batch: Vec<Event> = Vec::new();
-    for item in &replay.rec.items {
-        match item {
+    let Ok(items) = record::Reader::new(&replay.raw[..]) else { return false };
+    // Checked whole at start-up; an item that fails now ends the play like a cut file.
+    for item in items.map_while(Result::ok) {
+        match &item {
             ServerMsg::Snapshot(_) => {
-                if !flush(w, &mut batch).await || !put(w, item).await {
+                if !flush(w, &mut batch).await || !put(w, &item).await {
                     return false;
                 }
             }

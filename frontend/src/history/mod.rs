@@ -198,19 +198,21 @@ impl History {
     /// and each snapshot the stream brought) and the events between. Played again it gives the
     /// same pictures (the same indices too, when nothing was let go).
     pub fn to_recording(&self) -> Vec<ServerMsg> {
-        let mut out = Vec::new();
-        for (k, seg) in self.segments.iter().enumerate() {
-            // The oldest keyframe stands for everything let go before it (a history that
+        self.recording_from(0).collect()
+    }
+
+    /// The same, lazily (one segment decoded at a time), from the segment that holds index
+    /// `from` (earlier ones are left out; that segment's keyframe starts it as a snapshot).
+    pub fn recording_from(&self, from: u64) -> impl Iterator<Item = ServerMsg> + '_ {
+        let first = self.segments.partition_point(|s| s.start <= from).saturating_sub(1);
+        self.segments.iter().enumerate().skip(first).flat_map(move |(k, seg)| {
+            // The oldest keyframe shown stands for everything before it (a history that
             // starts at 0 starts from nothing, as its replay will).
-            if seg.after_snapshot || (k == 0 && seg.start > 0) {
-                out.push(ServerMsg::Snapshot(snapshot_of(&seg.keyframe)));
-            }
+            let snapshot = (seg.after_snapshot || (k == first && seg.start > 0)).then(|| ServerMsg::Snapshot(snapshot_of(&seg.keyframe)));
             let events: Vec<_> = seg.decode().map(|(_, e)| e).collect();
-            if !events.is_empty() {
-                out.push(ServerMsg::Events { events });
-            }
-        }
-        out
+            let events = (!events.is_empty()).then_some(ServerMsg::Events { events });
+            snapshot.into_iter().chain(events)
+        })
     }
 }
 

@@ -57,6 +57,23 @@ fn a_history_saved_as_a_recording_plays_back_the_same() {
 }
 
 #[test]
+fn a_recording_of_the_newest_part_starts_from_a_keyframe_and_ends_the_same() {
+    let h = sample();
+    for from in [0, 5, 17, 33, 41, 50, 61] {
+        let part: Vec<ServerMsg> = h.recording_from(from).collect();
+        let again = History::from_recording(part.clone(), usize::MAX);
+        // It holds `from` and what follows; its last picture is the history's.
+        let held = part.iter().map(|m| if let ServerMsg::Events { events } = m { events.len() } else { 0 }).sum::<usize>();
+        assert!(held as u64 >= h.end_index().saturating_sub(from + 2), "from {from}: {held} events");
+        assert_eq!(again.seek(again.end_index()).map(|s| s.snap), h.seek(h.end_index()).map(|s| s.snap), "from {from}");
+        if from > 0 {
+            assert!(matches!(part.first(), Some(ServerMsg::Snapshot(_))), "from {from}: a keyframe's snapshot first");
+        }
+    }
+    assert_eq!(h.recording_from(0).collect::<Vec<_>>(), h.to_recording());
+}
+
+#[test]
 fn an_opened_recording_starts_paused_at_its_start_and_plays_at_its_pace() {
     let mut m = Model::default();
     m.update(Action::Tick(0.0));

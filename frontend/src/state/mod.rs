@@ -234,9 +234,10 @@ impl Model {
         self.notes.iter()
     }
 
-    /// The history as a recording (to save it, or to export it).
-    pub fn recording(&self) -> Vec<muxscope_shared::ServerMsg> {
-        self.timeline.history().to_recording()
+    /// The history as a recording (to save it, or to export it), from the segment holding
+    /// index `from`, decoded one segment at a time.
+    pub fn recording_from(&self, from: u64) -> impl Iterator<Item = muxscope_shared::ServerMsg> + '_ {
+        self.timeline.history().recording_from(from)
     }
 
     fn id(&mut self) -> u64 {

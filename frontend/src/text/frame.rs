@@ -127,6 +127,18 @@ pub fn too_big(mib: usize, max_mib: usize, lang: Lang) -> String {
     }
 }
 
+/// An export of a long history holds its newest part (a trace is ~700 bytes an event).
+pub fn exported_newest(shown: u64, all: u64, lang: Lang) -> String {
+    match lang {
+        Lang::En => format!(
+            "the trace holds the newest {shown} of the {all} events kept (save a recording and run `muxscope export FILE` for all of it)"
+        ),
+        Lang::Zh => {
+            format!("追踪文件只含最新的 {shown} 个事件（共保留 {all} 个；要导出全部，请保存录制文件并运行 `muxscope export FILE`）")
+        }
+    }
+}
+
 pub fn cannot_open(name: &str, why: &str, lang: Lang) -> String {
     match lang {
         Lang::En => format!("cannot open {name}: {why}"),
