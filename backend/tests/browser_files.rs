@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const STATUS: &str = "return document.querySelector('[data-testid=stream-status]').innerText";
+const STATUS: &str = "return (document.querySelector('[data-testid=stream-status]')?.innerText ?? '')";
 /// The index of the event the picture is at (the marked line of the log).
 const AT: &str = "return document.querySelector('[data-testid=event-log] .ev.at')?.dataset.index ?? ''";
 /// Where the timeline's canvas has a bright mark (CSS pixels, right half first): recv, send,
@@ -152,6 +152,16 @@ async fn timeline_export_save_open_and_replay_in_a_real_browser() {
     )
     .await;
     assert_eq!(b.js("return document.querySelector('[data-testid=chat-send]').disabled").await, Value::Bool(true));
+    // The page shows the file it fetched; the paced stream it opened first is let go.
+    let t0 = Instant::now();
+    loop {
+        let stats: Value = serde_json::from_slice(&http(web, "GET", "/api/stats", "").1).unwrap();
+        if stats["watchers"] == 0 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "the replay page still holds its stream: {stats}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let total = b
         .until(
             "the whole recording in the history",

@@ -52,6 +52,16 @@ pub fn app() -> Html {
     // frame or two a second instead of every frame.
     let events: Rc<RefCell<Option<Socket>>> = use_mut_ref(|| None);
     {
+        // A recording on show (a replay, a file): the live stream is let go, not kept open to
+        // be ignored (it would hold a watcher's place and cost a parse per frame).
+        let events = events.clone();
+        use_effect_with(dispatch.with(|m| m.source.recording().is_some()), move |showing| {
+            if *showing {
+                events.borrow_mut().take();
+            }
+        });
+    }
+    {
         let events = events.clone();
         use_effect_with(dispatch.with(Model::draws_still), move |s| {
             if let Some(sock) = events.borrow().as_ref() {
