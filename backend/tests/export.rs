@@ -128,6 +128,32 @@ fn export_a_session(model: &str) {
         assert!(ts(e) >= prev, "time went back on {}: {prev} then {e}", names[&tid]);
     }
 
+    // Waits are slices with their duration on the loop's track (named by the model's call);
+    // the IO calls are instants with their fields on the fds' tracks.
+    let loop_tid = *names.iter().find(|(_, n)| *n == "event loop").expect("the loop's track").0;
+    if model == "epoll" {
+        let waits: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["ph"] == "X" && e["tid"] == loop_tid && (e["name"] == "epoll_wait" || e["name"] == "poll"))
+            .collect();
+        assert!(waits.iter().any(|w| w["name"] == "epoll_wait") && waits.iter().any(|w| w["name"] == "poll"), "both models' waits");
+        assert!(waits.iter().all(|w| w["dur"].as_f64().is_some_and(|d| d >= 0.0) && w["args"]["registered"].is_u64()));
+        assert!(waits.iter().any(|w| w["dur"].as_f64().unwrap() > 1000.0), "a wait that blocked for more than a millisecond");
+    }
+    for kind in ["accept", "recv", "ctl add", "ctl del"] {
+        let marks: Vec<&Value> = events.iter().filter(|e| e["name"] == kind).collect();
+        assert!(!marks.is_empty() && marks.iter().all(|e| e["ph"] == "i" && e["tid"] != loop_tid), "{kind} marks on the fds' tracks");
+    }
+    assert!(events.iter().any(|e| e["name"] == "recv" && e["args"]["bytes"].as_u64() > Some(0)), "recv marks carry their fields");
+    assert!(events.iter().any(|e| e["name"] == "close" && e["args"]["reason"] == "quit"), "the quit's close");
+    for f in events.iter().filter(|e| e["ph"] == "f") {
+        let track = &names[&f["tid"].as_u64().unwrap()];
+        assert!(
+            track.starts_with("fd ") && (track.contains("(tcp)") || track.contains("(web)")),
+            "a flow ends on a client's track: {track}"
+        );
+    }
+
     // Every broadcast starts one flow per recipient, right after its slice, and each one ends
     // once, on a slice of a recipient's track.
     let mut ends: HashMap<u64, usize> = HashMap::new();
