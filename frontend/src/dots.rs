@@ -353,6 +353,14 @@ mod tests {
     }
 
     #[test]
+    fn a_bot_is_drawn_as_a_bot() {
+        let bot = FdInfo { role: Role::Bot, ..fd(9, "bot-1", Interest::Read) };
+        let mut s = String::new();
+        Dot::new(&bot, (1.0, 2.0, 3.0), None).markup(&mut s);
+        assert!(s.contains("data-role=\"bot\"") && s.contains("class=\"node bot\""), "{s}");
+    }
+
+    #[test]
     fn tenths_are_written_like_the_formatter_would() {
         for v in [0, 5, 10, 1234, 99999, -5, -1234, i32::MAX] {
             let mut s = String::new();
