@@ -209,3 +209,20 @@ fn a_replay_refuses_bots() {
     let _ = replay.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every IO model draws a bot as a bot, and hears it (the protocol is the same in each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_are_bots_in_every_model() {
+    for model in MODELS {
+        let server = Server::start(model, &["--web-addr", "127.0.0.1:0"]);
+        let web = server.web.unwrap();
+        let mut me = server.joined();
+        let (status, body) = http(web, "POST", "/api/bots", r#"{"add":5,"rate":4}"#);
+        assert_eq!(status, 200, "{model}: {body}");
+        until_online(&mut me, 6);
+        until_bot_fds(web, 5).await;
+        assert!(bot_lines_in(&mut me, Duration::from_millis(1500)) > 0, "{model}: no bot said anything");
+        assert_eq!(http(web, "DELETE", "/api/bots", "").0, 200);
+        until_bot_fds(web, 0).await;
+    }
+}
