@@ -262,7 +262,9 @@ pub fn app() -> Html {
                 </section>
                 <aside class="side">
                     <ChatPane dispatch={d.clone()} lines={chat} read_only={model.source.recording().map(|n| text::chat_read_only(&model.source, n, lang))} />
+                    { crate::insight::view::warnings(&model) }
                     { counters(&model) }
+                    { crate::insight::view::plots(&model) }
                 </aside>
             </main>
             { event_log(&model, &d) }

@@ -8,6 +8,7 @@ pub mod compare;
 pub mod dots;
 pub mod history;
 pub mod i18n;
+pub mod insight;
 pub mod marks;
 pub mod models;
 pub mod state;

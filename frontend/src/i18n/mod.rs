@@ -9,6 +9,7 @@
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
+mod insight;
 mod panels;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ mod ui;
 
 #[cfg(target_arch = "wasm32")]
 pub use browser::{initial, remember};
+pub use insight::Sight;
 pub use panels::{Panel, COLUMNS};
 #[cfg(target_arch = "wasm32")]
 pub(crate) use toggle::lang_toggle;

@@ -89,6 +89,7 @@ impl Scene {
             EventBody::Recv { fd, bytes, .. } if *bytes > 0 => name_of(&self.snap, *fd),
             _ => None,
         };
+        self.insight.see(index, &e, name.as_deref(), &self.snap, self.building);
         let model_before = self.snap.model;
         self.snap.apply(&e);
         match (back, &e.body) {

@@ -92,6 +92,8 @@ pub struct Scene {
     pub log: VecDeque<LogEntry>,
     /// The non-blocking model's EAGAINs and naps.
     pub sweeps: Sweeps,
+    /// The warnings and the plots' histograms, folded like the rest (`crate::insight`).
+    pub insight: crate::insight::Insight,
     pub totals: Totals,
     /// The model a switch under way builds its table for (from its `handover` event).
     pub(super) building: Option<IoModel>,
@@ -113,6 +115,7 @@ impl Default for Scene {
             banner: None,
             log: VecDeque::new(),
             sweeps: Sweeps::default(),
+            insight: Default::default(),
             totals: Totals::default(),
             building: None,
             gone: HashMap::new(),
@@ -156,7 +159,7 @@ impl Scene {
         let flashes = map(self.flashes.capacity(), size_of::<(i32, (Flash, u64))>());
         let gone = map(self.gone.capacity(), size_of::<(i32, FdInfo)>()) + self.gone.values().map(|f| f.name.capacity()).sum::<usize>();
         let log = self.log.capacity() * size_of::<LogEntry>() + self.log.iter().map(LogEntry::heap_bytes).sum::<usize>();
-        size_of::<Scene>() + snap + flashes + gone + log
+        size_of::<Scene>() + snap + flashes + gone + log + self.insight.heap_bytes()
     }
 }
 
