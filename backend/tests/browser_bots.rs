@@ -40,4 +40,16 @@ async fn the_bots_panel_adds_a_hundred_bots_and_removes_them() {
     b.until("no bot nodes", &format!("{BOT_NODES} === 0")).await;
     b.until("the count says 0", "return document.querySelector('[data-testid=bots-count]').innerText === '0'").await;
     assert_eq!(me.who_count(), 1);
+
+    // In Chinese, the panel and a bound's refusal are too.
+    b.client.goto(&format!("http://{}/?lang=zh", server.web.unwrap())).await.unwrap();
+    b.until("the panel in Chinese", "return document.querySelector('[data-testid=bots] summary')?.innerText.includes('机器人')").await;
+    b.type_into("bots-rate", "100").await;
+    b.click("bots-add-10").await;
+    b.until(
+        "the refusal in Chinese",
+        "return document.querySelector('[data-testid=bots-error]')?.innerText.includes('每个机器人每秒最多')",
+    )
+    .await;
+    assert_eq!(me.who_count(), 1);
 }
