@@ -12,7 +12,9 @@
 //!
 //! One rate holds for every bot (a classroom's knob: "make the room busier"); a request that
 //! sets it changes the bots already running too. A request whose bots cannot all connect (the
-//! server refuses them, or is gone) closes the ones it did connect.
+//! server refuses them, or is gone) closes the ones it did connect. A bot the server closes
+//! later (past `--max-clients`, or cut as a slow consumer) ends and leaves the count, which is
+//! always the bots connected now.
 
 mod api;
 mod bot;
