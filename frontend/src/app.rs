@@ -248,6 +248,7 @@ pub fn app() -> Html {
             </header>
             <main>
                 <section class="stage-wrap">
+                    <crate::tour::panel::TourPanel dispatch={d.clone()} end={model.timeline().end_index()} />
                     { wait_bar(&model) }
                     { stage(&model, &marks, crowd_node, threads_node) }
                     { phase(&model) }

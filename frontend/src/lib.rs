@@ -16,6 +16,7 @@ pub mod switch;
 pub mod text;
 pub mod threads;
 pub mod timeline;
+pub mod tour;
 
 #[cfg(target_arch = "wasm32")]
 mod app;

@@ -15,6 +15,7 @@ mod panels;
 mod tests;
 #[cfg(target_arch = "wasm32")]
 mod toggle;
+mod tours;
 mod ui;
 
 #[cfg(target_arch = "wasm32")]
@@ -23,6 +24,7 @@ pub use insight::Sight;
 pub use panels::{Panel, COLUMNS};
 #[cfg(target_arch = "wasm32")]
 pub(crate) use toggle::lang_toggle;
+pub use tours::TourText;
 pub use ui::Ui;
 
 /// The page's language.

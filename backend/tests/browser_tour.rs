@@ -1,0 +1,82 @@
+//! The "one message's life" tour in a real browser, from its link `/#tour=message`: each step
+//! arrives (the loop did what the step describes), lights what it talks about and says which
+//! step it is; *next* runs it to its last step, *back* goes back once (to where that step
+//! arrived, no bot added again); ending it removes the bots it added.
+//!
+//! Runs where `cargo xtask test` runs the other browser tests; elsewhere it says so and skips.
+
+mod common;
+use common::browser::*;
+use common::cli::*;
+use common::*;
+use serde_json::Value;
+
+const PANEL: &str = "document.querySelector('[data-testid=tour]')";
+/// How many steps the tour has (`frontend/src/tour/tours.rs`).
+const STEPS: u64 = 6;
+
+fn bots(web: std::net::SocketAddr) -> u64 {
+    let (status, body) = http(web, "GET", "/api/bots", "");
+    assert_eq!(status, 200);
+    serde_json::from_slice::<Value>(&body).unwrap()["bots"].as_u64().unwrap()
+}
+
+/// Waits until the panel shows `step` arrived, with its highlight on the page.
+async fn arrived(b: &Browser, step: u64) {
+    b.until(
+        &format!("step {step} arrived"),
+        &format!(
+            "const p = {PANEL}; return p && p.dataset.tour === 'message' && p.dataset.step === '{step}' && p.dataset.arrived === 'true'"
+        ),
+    )
+    .await;
+    let lit = b
+        .until(
+            &format!("step {step}'s highlight"),
+            &format!(
+                "const p = {PANEL}; const t = p.dataset.target; \
+                 return t && document.querySelector(t) !== null && document.querySelector('.tour-hl') !== null ? t : ''"
+            ),
+        )
+        .await;
+    assert!(!lit.as_str().unwrap_or("").is_empty());
+    let text = b.js(&format!("return {PANEL}.querySelector('.tour-text').innerText")).await;
+    assert!(text.as_str().unwrap_or("").len() > 20, "step {step} says something: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_tour_runs_from_its_link_to_its_last_step_and_back_once() {
+    if !browser_available() {
+        return;
+    }
+    let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0"]);
+    let web = server.web.unwrap();
+    let b = Browser::start().await;
+    b.client.goto(&format!("http://{web}/#tour=message")).await.unwrap();
+    b.until("the tour panel", &format!("return {PANEL}?.dataset.tour === 'message'")).await;
+    arrived(&b, 0).await;
+    assert_eq!(bots(web), 1, "the tour's bot joined");
+
+    let mut backed = false;
+    let mut step = 0;
+    while step + 1 < STEPS {
+        b.click("tour-next").await;
+        step += 1;
+        arrived(&b, step).await;
+        if step == 3 && !backed {
+            backed = true;
+            b.click("tour-back").await;
+            arrived(&b, 2).await;
+            b.click("tour-next").await;
+            arrived(&b, 3).await;
+        }
+    }
+    assert_eq!(b.js(&format!("return {PANEL}.querySelector('[data-testid=tour-next]').disabled")).await, Value::Bool(true));
+    assert_eq!(bots(web), 1, "going back and forth added no bot");
+
+    b.click("tour-end").await;
+    b.until("the panel gone", &format!("return {PANEL} === null")).await;
+    b.until("the tour's bots gone", "return document.querySelectorAll('[data-testid=fd-node][data-role=bot]').length === 0").await;
+    assert_eq!(bots(web), 0, "GET /api/bots after the tour");
+    assert_eq!(b.js("return document.querySelectorAll('.tour-hl').length").await.as_u64(), Some(0), "nothing lit after");
+}
