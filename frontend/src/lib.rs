@@ -5,6 +5,7 @@
 //! tested natively); the Yew components that draw it exist only in the wasm build.
 
 pub mod compare;
+pub mod corrections;
 pub mod dots;
 pub mod history;
 pub mod i18n;

@@ -2,9 +2,10 @@
 //! compare table of what each model cost while it served, with the fetch that keeps it fresh.
 
 use crate::compare::{self, COLUMNS};
+use crate::corrections::CORRECTIONS;
 use crate::dispatch::Dispatch;
 use crate::fetch;
-use crate::i18n::{Lang, Panel};
+use crate::i18n::{Fix, Lang, Panel};
 use crate::models;
 use crate::state::Action;
 use crate::text;
@@ -85,7 +86,24 @@ pub fn io_models_panel(p: &IoModelsProps) -> Html {
             </table>
             <p class="note">{ models::model_note(p.model, lang) }</p>
             <p class="note">{ Panel::NotFaster.t(lang) }</p>
+            { corrections(lang) }
         </details>
+    }
+}
+
+/// What the tutorial gets wrong, each with the fact and where to check it.
+fn corrections(lang: Lang) -> Html {
+    html! {
+        <div class="fixes" data-testid="corrections">
+            <h4>{ Fix::Title.t(lang) }</h4>
+            { for CORRECTIONS.iter().map(|c| html! {
+                <div class="fix" data-fix={c.key}>
+                    <p><b>{ Fix::Claim.t(lang) }</b>{ " " }{ c.claim.t(lang) }</p>
+                    <p><b>{ Fix::Fact.t(lang) }</b>{ " " }{ c.fact.t(lang) }</p>
+                    <p class="source">{ Fix::Source.t(lang) }{ ": " }{ c.sources.join("; ") }</p>
+                </div>
+            }) }
+        </div>
     }
 }
 

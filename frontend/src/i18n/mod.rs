@@ -9,6 +9,7 @@
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
+mod corrections;
 mod insight;
 mod panels;
 #[cfg(test)]
@@ -21,6 +22,7 @@ mod ui;
 #[cfg(target_arch = "wasm32")]
 pub use browser::{initial, remember};
 pub use insight::Sight;
+pub use corrections::Fix;
 pub use panels::{Panel, COLUMNS};
 #[cfg(target_arch = "wasm32")]
 pub(crate) use toggle::lang_toggle;

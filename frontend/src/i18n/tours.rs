@@ -61,8 +61,8 @@ words! {
         SelectServed => "Everyone under the wall is still served: the loop keeps broadcasting. poll and epoll have no such wall.",
             "上限以下的所有人照常得到服务：循环继续广播。poll 和 epoll 没有这个上限。";
         // scan-cost
-        ScanIdle => "1,000 idle bots join (rate 0), and one more says a line every 2 s. They need a minute's patience on two cores.",
-            "1000 个空闲机器人加入（速率 0），另有一个每 2 秒说一行。在两个核上要耐心等一会儿。";
+        ScanIdle => "1,000 nearly idle bots join: each says a line every 100 s, so the loop wakes about 10 times a second with one ready fd among 1,000. Joining takes a few seconds.",
+            "1000 个几乎空闲的机器人加入：每个每 100 秒说一行，所以循环每秒约醒来 10 次，1000 个 fd 中只有一个就绪。加入要几秒钟。";
         ScanPoll => "Under poll every wait hands the kernel the whole pollfd array, and it scans all of it to find one ready fd: see the scanned count in the wait bar.",
             "在 poll 下，每次等待都把整个 pollfd 数组交给内核，内核扫描全部才找到一个就绪的 fd：看等待栏里的扫描数。";
         ScanEpoll => "The same clients under epoll: the interest list stays in the kernel, the wait returns only the ready fd, nothing is scanned. The compare panel has both side by side.",

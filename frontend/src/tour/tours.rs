@@ -105,7 +105,7 @@ pub static TOURS: [Tour; 7] = [
             Step {
                 text: T::ScanIdle,
                 target: Target::TestId("bots"),
-                drive: &[Drive::AddBots { add: 1000, rate: 0.0 }, Drive::AddBots { add: 1, rate: 0.5 }],
+                drive: &[Drive::AddBots { add: 1000, rate: 0.01 }],
                 until: until(&[CtlAdd], 0),
             },
             Step {
