@@ -242,3 +242,26 @@ fn every_word_is_in_both_languages() {
         assert!(has_cjk(plot_title(p).t(Lang::Zh)) && !has_cjk(plot_title(p).t(Lang::En)));
     }
 }
+
+/// A slow consumer's cut reaches the warnings only as a `close` event: folded into a snapshot,
+/// its reason is gone. A still page's gateway folds even a quiet loop's few events a second,
+/// and those folds must not keep the page still (and the gateway folding) after a flood.
+#[test]
+fn a_folded_trickle_lets_the_page_calm_down_but_a_flood_does_not() {
+    use crate::state::{Action, Model, BUSY_MS};
+    use muxscope_shared::ServerMsg;
+    let gap = |seq, n| Event { seq, ts_ns: seq, body: EventBody::folded(n, false, Counters::default()) };
+    let mut m = Model::default();
+    m.update(Action::Receive(vec![ServerMsg::Snapshot(snapshot(IoModel::Epoll, &[5], 10, 0))], 1000.0));
+    m.update(Action::Receive(vec![ServerMsg::Events { events: vec![gap(0, 5000)] }], 1000.0));
+    assert!(m.busy(), "a flood folded upstream is drawn still");
+    let mut now = 1000.0;
+    for _ in 0..8 {
+        now += 400.0;
+        m.update(Action::Receive(vec![ServerMsg::Events { events: vec![gap(0, 4)] }], now));
+        m.update(Action::Tick(now));
+    }
+    assert!(now > 1000.0 + BUSY_MS && !m.busy(), "a trickle of small folds is no flood");
+    m.update(Action::Receive(vec![ServerMsg::Events { events: vec![gap(0, 500)] }], now + 10.0));
+    assert!(m.busy());
+}

@@ -256,9 +256,13 @@ impl Model {
 
     /// One item into the history (and into the picture, if the cursor is at the end).
     pub(super) fn play(&mut self, item: Item) {
-        // Folded upstream: the view draws still marks for a while.
-        if let Item::Event(Event { body: EventBody::Gap { folded: true, .. }, .. }) = &item {
-            self.player.folded_at_ms = self.player.now_ms;
+        // Folded upstream: the view draws still marks for a while. Not for a trickle: a still
+        // page's gateway folds the few events a second of a quiet loop too, and counting those
+        // kept the page still (and the gateway folding, closes and all) for as long as it lasted.
+        if let Item::Event(Event { body: EventBody::Gap { folded: true, dropped, .. }, .. }) = &item {
+            if *dropped > ANIMATE_PER_TICK as u64 {
+                self.player.folded_at_ms = self.player.now_ms;
+            }
         }
         let gone = self.timeline.push(item);
         if gone > 0 {
