@@ -79,8 +79,10 @@ fn plots_canvas(p: &Props) -> Html {
             let draw = {
                 let painter = painter.clone();
                 move || {
+                    // The timer that runs this stays in `pending` (dropping it from inside its own
+                    // callback would free the closure while it runs); the next one replaces it.
                     let mut pt = painter.borrow_mut();
-                    (pt.last_ms, pt.key, pt.pending) = (crate::net::now_ms(), (wide, lang), None);
+                    (pt.last_ms, pt.key) = (crate::net::now_ms(), (wide, lang));
                     if let Some(c) = canvas.cast::<HtmlCanvasElement>() {
                         paint(&c, &sums[usize::from(wide)], lang);
                     }
