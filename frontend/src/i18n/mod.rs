@@ -21,8 +21,8 @@ mod ui;
 
 #[cfg(target_arch = "wasm32")]
 pub use browser::{initial, remember};
-pub use insight::Sight;
 pub use corrections::Fix;
+pub use insight::Sight;
 pub use panels::{Panel, COLUMNS};
 #[cfg(target_arch = "wasm32")]
 pub(crate) use toggle::lang_toggle;
