@@ -96,6 +96,10 @@ fn a_long_wait_is_no_blocked_loop() {
     // 2 s asleep in the kernel, 40 ms of work: blocking in the wait is what a loop should do.
     f.at(MS, wait(0, &[5])).at(2 * MS, recv(5, 10, false)).at(2_041 * MS, wait(2_000 * MS, &[]));
     f.at(2_042 * MS, EventBody::UringEnter { submitted: 1, wait_nr: 1, blocked_ns: 0 });
+    // A switch that takes a while is not a handler's turn.
+    f.at(2_043 * MS, EventBody::Handover { from: IoModel::Epoll, to: IoModel::Poll });
+    f.at(2_300 * MS, EventBody::Model { model: IoModel::Poll, from: Some(IoModel::Epoll) });
+    f.at(2_301 * MS, wait(0, &[])).at(2_302 * MS, wait(0, &[]));
     assert!(f.none(), "{:?}", f.scene.insight.warnings);
 }
 

@@ -19,7 +19,11 @@
 //!   [`SELECT_NEAR`] or more (select cannot watch fd 1024 and above).
 //!
 //! A gap (events the page never saw) resets what spans turns: missing reads must not look like
-//! starvation.
+//! starvation. A model switch is not timed as a turn either (it is no handler).
+//!
+//! The rules run on the events' kinds; only the multiplexing models, sigio and io_uring have
+//! waits (turns), so the blocking and non-blocking models get the cut and climbing rules
+//! only.
 
 use muxscope_shared::{CloseReason, CtlOp, Event, EventBody, Model as IoModel, Snapshot};
 
@@ -172,6 +176,8 @@ impl Warnings {
                     self.fire(Kind::SlowConsumer, e, index, Some(*fd), soft, name);
                 }
             }
+            // A switch is no handler: the turn it interrupts is not timed.
+            EventBody::Handover { .. } => self.turn_start = None,
             EventBody::Gap { .. } => {
                 self.owed.clear();
                 self.turn_start = None;
