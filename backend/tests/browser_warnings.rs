@@ -3,6 +3,7 @@
 //! `--out-soft-seconds`, and the loop cuts it: the page shows a `slow-consumer` badge
 //! (`[data-testid=warning][data-kind=slow-consumer]`) naming its fd, in the page's language.
 //! The plots' canvas (`[data-testid=plots]`) has bars drawn on it, and its window toggles.
+//! Saves `target/muxscope-warnings.png`.
 //!
 //! The soft limit, not the hard one, makes the cut: it comes a few seconds after the flood,
 //! when the page is back to drawing every event, so the `close` reaches it as an event and not
@@ -69,6 +70,10 @@ async fn a_slow_consumer_cut_is_a_badge_and_the_plots_are_drawn() {
 
     // The plots: bars on the canvas, and the window toggles (redrawn at once).
     b.until("bars on the plots' canvas", &format!("{BARS} > 0")).await;
+    // For a look: the side column with its badges, counters and plots.
+    b.js("document.querySelector('[data-testid=warning] summary').click(); return true").await;
+    let png = b.client.screenshot().await.unwrap();
+    std::fs::write(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/muxscope-warnings.png"), png).unwrap();
     assert_eq!(b.text_of("plots-window").await, "10 s");
     b.click("plots-window").await;
     b.until("the 60 s window", "return document.querySelector('[data-testid=plots-window]').innerText.includes('60')").await;

@@ -15,9 +15,10 @@ words! {
         PlotBlocked => "time blocked per wait", "每次等待的阻塞时间";
         PlotEvents => "events per wakeup", "每次唤醒的事件数";
         PlotBytes => "bytes per send", "每次发送的字节数";
-        PlotRoundTrip => "line's round trip to its sender (recv → send back)", "消息回到发送者的往返时间（recv → 回送）";
-        PlotsTitle => "histograms of the window before the picture (log-scale buckets; frozen when paused)",
-            "画面之前这段时间的直方图（对数刻度分桶；暂停时冻结）";
+        // Short: it is a canvas title; the README and `insight::plots` say what it measures.
+        PlotRoundTrip => "round trip to sender", "回到发送者的往返时间";
+        PlotsTitle => "histograms of the window before the picture (log-scale buckets; frozen when paused); a line's round trip is from the recv that read it to the send that brings it back to its sender",
+            "画面之前这段时间的直方图（对数刻度分桶；暂停时冻结）；消息的往返时间从读到它的 recv 算起，到把它送回发送者的 send 为止";
         Window10 => "10 s", "10 秒";
         Window60 => "60 s", "60 秒";
         WindowTitle => "the plots' window: the last 10 or 60 seconds", "直方图的时间窗口：最近 10 秒或 60 秒";

@@ -167,7 +167,10 @@ fn panel(ctx: &Ctx, plot: Plot, now: &[u32; BUCKETS], before: &[u32; BUCKETS], (
     }
     ctx.set_fill_style_str(DIM);
     ctx.fill_rect(bx, by + bh, bw, 0.5);
-    for b in [0, BUCKETS / 2, BUCKETS - 1] {
-        let _ = ctx.fill_text(&edge(plot, b), bx + b as f64 * col, by + bh + 10.0);
+    // The first bucket's edge, the middle one's, and the last one's ending at the right edge.
+    for (b, align, x) in [(0, "left", bx), (BUCKETS / 2, "left", bx + (BUCKETS / 2) as f64 * col), (BUCKETS - 1, "right", bx + bw)] {
+        ctx.set_text_align(align);
+        let _ = ctx.fill_text(&edge(plot, b), x, by + bh + 10.0);
     }
+    ctx.set_text_align("left");
 }
