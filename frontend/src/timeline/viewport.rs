@@ -237,7 +237,7 @@ pub fn describe(hit: &Hit, w: &Window, lang: Lang) -> String {
                 (MarkKind::Recv, _) => "recv".to_string(),
                 (MarkKind::RecvEmpty, _) => "recv → EAGAIN".to_string(),
                 (MarkKind::Send, _) => "send".to_string(),
-                (MarkKind::Ctl(op), _) => format!("ctl {}", format!("{op:?}").to_lowercase()),
+                (MarkKind::Ctl(op), _) => format!("ctl {}", format!("{op:?}").to_ascii_lowercase()),
                 (MarkKind::Accept, _) => "accept".to_string(),
                 (MarkKind::Close, _) => "close".to_string(),
                 (MarkKind::Broadcast, false) => "broadcast".to_string(),
