@@ -80,3 +80,62 @@ async fn the_message_tour_runs_from_its_link_to_its_last_step_and_back_once() {
     assert_eq!(bots(web), 0, "GET /api/bots after the tour");
     assert_eq!(b.js("return document.querySelectorAll('.tour-hl').length").await.as_u64(), Some(0), "nothing lit after");
 }
+
+/// Polls `script` until it is true, for at most `secs` (some tours wait on the loop for long).
+async fn wait_true(b: &Browser, what: &str, script: &str, secs: u64) {
+    let t0 = std::time::Instant::now();
+    while b.js(script).await != Value::Bool(true) {
+        let panel = b.js(&format!("return {PANEL}?.outerHTML ?? 'no panel'")).await;
+        assert!(t0.elapsed().as_secs() < secs, "timed out waiting for {what}: {panel}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Runs tour `name` from its link to its last step (each arrived, its highlight on the page),
+/// ends it, and checks its bots are gone and the model it switched from is back.
+async fn run_tour(b: &Browser, web: std::net::SocketAddr, name: &str, steps: u64, secs: u64) {
+    b.client.goto(&format!("http://{web}/#tour={name}")).await.unwrap();
+    for step in 0..steps {
+        if step > 0 {
+            b.click("tour-next").await;
+        }
+        wait_true(
+            b,
+            &format!("{name} step {step}"),
+            &format!(
+                "const p = {PANEL}; return !!p && p.dataset.tour === '{name}' && p.dataset.step === '{step}' && p.dataset.arrived === 'true' \
+                 && document.querySelector(p.dataset.target) !== null"
+            ),
+            secs,
+        )
+        .await;
+    }
+    b.click("tour-end").await;
+    wait_true(
+        b,
+        &format!("{name}'s bots gone"),
+        "return document.querySelectorAll('[data-testid=fd-node][data-role=bot]').length === 0",
+        60,
+    )
+    .await;
+    assert_eq!(bots(web), 0, "{name}: GET /api/bots after the tour");
+    let (_, body) = http(web, "GET", "/api/stats", "");
+    let stats: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(stats["model"], "epoll", "{name}: the model it switched from is back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_tours_arrive_at_every_step_and_clean_up() {
+    if !browser_available() {
+        return;
+    }
+    raise_fd_limit();
+    let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0"]);
+    let web = server.web.unwrap();
+    let b = Browser::start().await;
+    run_tour(&b, web, "join", 3, 20).await;
+    run_tour(&b, web, "et", 3, 20).await;
+    run_tour(&b, web, "threads", 3, 30).await;
+    run_tour(&b, web, "select-wall", 4, 60).await;
+    run_tour(&b, web, "scan-cost", 3, 90).await;
+}

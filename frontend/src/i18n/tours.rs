@@ -56,13 +56,15 @@ words! {
         // select-wall
         SelectSwitch => "Switch to select: its fd_set is a bitmap of FD_SETSIZE = 1,024 bits, so it cannot watch an fd numbered 1,024 or more.",
             "切换到 select：它的 fd_set 是 FD_SETSIZE = 1024 位的位图，所以编号 ≥ 1024 的 fd 它无法关注。";
-        SelectPush => "600 bots join. Each costs this process two fds (its own end and the loop's), so the loop's fds pass 1,024 at about 500 bots: those are refused, with a line saying why.",
-            "600 个机器人加入。每个机器人在这个进程里占两个 fd（它自己的一端和循环的一端），所以大约 500 个机器人时循环的 fd 就超过 1024：这些会被拒绝，并收到一行说明原因。";
-        SelectServed => "Everyone under the wall is still served: the loop keeps broadcasting. poll and epoll have no such wall.",
-            "上限以下的所有人照常得到服务：循环继续广播。poll 和 epoll 没有这个上限。";
+        SelectFill => "480 silent bots join. Each costs this process two fds, its own end and the loop's: about 980 fds, just under the wall. Joining takes a few seconds.",
+            "480 个不说话的机器人加入。每个机器人在这个进程里占两个 fd（它自己的一端和循环的一端）：大约 980 个 fd，刚好在上限之下。加入要几秒钟。";
+        SelectPush => "60 more bots: the loop's new fds pass 1,023, and select cannot hold them. Those bots are refused, each with a line saying why (see the log).",
+            "再加 60 个机器人：循环的新 fd 超过 1023，select 装不下它们。这些机器人被拒绝，每个都收到一行说明原因（看日志）。";
+        SelectServed => "Now the bots talk (a line every 10 s each): everyone under the wall is still served, the loop keeps broadcasting. poll and epoll have no such wall.",
+            "现在机器人开始说话（每个每 10 秒一行）：上限以下的所有人照常得到服务，循环继续广播。poll 和 epoll 没有这个上限。";
         // scan-cost
-        ScanIdle => "1,000 nearly idle bots join: each says a line every 100 s, so the loop wakes about 10 times a second with one ready fd among 1,000. Joining takes a few seconds.",
-            "1000 个几乎空闲的机器人加入：每个每 100 秒说一行，所以循环每秒约醒来 10 次，1000 个 fd 中只有一个就绪。加入要几秒钟。";
+        ScanIdle => "1,000 nearly idle bots join: each says a line every 20 s, so each wakeup finds one or two ready fds among 1,000. Joining takes a few seconds, the first lines half a minute.",
+            "1000 个几乎空闲的机器人加入：每个每 20 秒说一行，所以每次唤醒时 1000 个 fd 中只有一两个就绪。加入要几秒钟，第一行要半分钟左右。";
         ScanPoll => "Under poll every wait hands the kernel the whole pollfd array, and it scans all of it to find one ready fd: see the scanned count in the wait bar.",
             "在 poll 下，每次等待都把整个 pollfd 数组交给内核，内核扫描全部才找到一个就绪的 fd：看等待栏里的扫描数。";
         ScanEpoll => "The same clients under epoll: the interest list stays in the kernel, the wait returns only the ready fd, nothing is scanned. The compare panel has both side by side.",

@@ -13,6 +13,9 @@ pub enum Cond {
     CtlAdd,
     /// A bot named itself (`/role bot`, `/nick`): from here its lines are chat, not its hello.
     BotNamed,
+    /// At least this many clients online (the history's end shows it: see
+    /// [`Matcher::see_state`]); never met by an event.
+    Clients(u32),
     /// `n` such adds (counted from where the pattern got to).
     Adds(u32),
     /// A wakeup with a non-empty ready list. A later one replaces it while the condition after
@@ -122,6 +125,26 @@ impl Matcher {
                 self.ready = ready_fds(e);
             }
             self.hits.push(i);
+        }
+        self.done().then_some(&self.hits[..])
+    }
+}
+
+impl Matcher {
+    /// What the history's end shows, at index `i`: the model serving and the clients online.
+    /// They meet a [`Cond::Model`] or [`Cond::Clients`] waiting for them even when the events
+    /// that told them were not kept (a flood the gateway folded is told by a fresh snapshot);
+    /// a switch to the model already serving changes nothing to wait for.
+    pub fn see_state(&mut self, i: u64, serving: Option<IoModel>, clients: usize) -> Option<&[u64]> {
+        if !self.done() {
+            let met = match self.pattern[self.hits.len()] {
+                Cond::Model(m) => serving == Some(m),
+                Cond::Clients(n) => clients >= n as usize,
+                _ => false,
+            };
+            if met {
+                self.hits.push(i);
+            }
         }
         self.done().then_some(&self.hits[..])
     }

@@ -179,20 +179,27 @@ impl Run {
 
     /// Events the history holds after [`Run::fed`], up to `end` (the history's end): when the
     /// step's pattern is complete, the step has arrived and the picture goes to its event.
-    pub fn feed(&mut self, events: &[(u64, Event)], end: u64) -> Option<Effect> {
+    /// `serving` and `clients` are what the history's end shows (see [`Matcher::see_state`]).
+    pub fn feed(&mut self, events: &[(u64, Event)], end: u64, serving: Option<IoModel>, clients: usize) -> Option<Effect> {
         self.fed = self.fed.max(end);
         if self.is_arrived() {
             return None;
         }
         let want = self.current().until.at;
+        // A switch the events do not tell is placed at the first of them (the views feed a
+        // tick's worth at a time), so what follows it can still match.
+        let first = events.first().map_or(end.saturating_sub(1), |(i, _)| *i);
+        let mut hits = self.matcher.see_state(first, serving, clients).map(<[u64]>::to_vec);
         for (i, e) in events {
-            if let Some(hits) = self.matcher.see(*i, &e.body) {
-                let at = hits[want.min(hits.len() - 1)];
-                self.arrived[self.step] = Some(at);
-                return Some(Effect::Seek(at + 1));
+            if hits.is_some() {
+                break;
             }
+            hits = self.matcher.see(*i, &e.body).map(<[u64]>::to_vec);
         }
-        None
+        let hits = hits?;
+        let at = hits[want.min(hits.len() - 1)];
+        self.arrived[self.step] = Some(at);
+        Some(Effect::Seek(at + 1))
     }
 
     /// Into step `self.step`: shown where it arrived, or (the first time) its drives and a

@@ -9,10 +9,12 @@ use crate::dispatch::Dispatch;
 use crate::fetch;
 use crate::i18n::{Lang, TourText};
 use crate::state::Action;
-use gloo_timers::callback::Interval;
+use gloo_timers::callback::{Interval, Timeout};
 use std::cell::RefCell;
 use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsCast;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
@@ -31,6 +33,12 @@ extern "C" {
     fn tour_light(sel: &str) -> u32;
 }
 
+/// How long after the page is calm a step's drives go (its pace reaching the gateway).
+const DRIVE_AFTER_MS: u32 = 400;
+/// How often, and how many times, the page is looked at for calm before a drive goes anyway.
+const CALM_LOOK_MS: u32 = 250;
+const CALM_TRIES: u32 = 40;
+
 /// How often the highlight is laid again: the stage redraws its nodes' classes as they flash.
 const RELIGHT_MS: u32 = 400;
 
@@ -47,12 +55,30 @@ fn carry(d: &Dispatch, fx: Vec<Effect>) {
         match e {
             Effect::Live => d.dispatch(Action::Live),
             Effect::Seek(i) => d.dispatch(Action::Seek(i)),
-            Effect::Drive(drive) => {
-                let (method, path, body) = drive.request();
-                fetch::request(method, path, body, |_, _| {});
-            }
+            Effect::Drive(drive) => drive_when_calm(d.clone(), drive, CALM_TRIES),
         }
     }
+}
+
+/// Sends `drive` once the page draws every event again (or after [`CALM_TRIES`] looks): while
+/// it draws still pictures (paused, or calming down after a flood it folded) the gateway folds
+/// the stream for it, and what the drive makes happen (a refusal, a switch) would reach the
+/// page folded into a gap. The page tells the gateway as it changes, so the drive waits a
+/// little more after that.
+fn drive_when_calm(d: Dispatch, drive: super::Drive, tries: u32) {
+    let calm = !d.with(|m| m.draws_still());
+    let later = move || {
+        if calm || tries == 0 {
+            let _ = Timeout::new(DRIVE_AFTER_MS, move || {
+                let (method, path, body) = drive.request();
+                fetch::request(method, path, body, |_, _| {});
+            })
+            .forget();
+        } else {
+            drive_when_calm(d, drive, tries - 1);
+        }
+    };
+    let _ = Timeout::new(CALM_LOOK_MS, later).forget();
 }
 
 fn end_index(d: &Dispatch) -> u64 {
@@ -68,8 +94,11 @@ fn feed(d: &Dispatch, run: &RefCell<Option<Run>>) -> bool {
         if run.fed() >= end && run.is_arrived() {
             return false;
         }
-        let events = d.with(|m| m.timeline().events_between(run.fed(), end));
-        run.feed(&events, end)
+        let (events, serving, clients) = d.with(|m| {
+            let head = m.timeline().history().head();
+            (m.timeline().events_between(run.fed(), end), head.snap.model, head.clients())
+        });
+        run.feed(&events, end, serving, clients)
     };
     let arrived = fx.is_some();
     carry(d, fx.into_iter().collect());
@@ -97,12 +126,26 @@ pub fn tour_panel(p: &TourProps) -> Html {
         })
     };
     {
-        // A link `/#tour=NAME` starts its tour.
+        // A link `/#tour=NAME` starts its tour: as the page opens, and when a link in the page
+        // changes the hash (no reload then).
         let start = start.clone();
         use_effect_with((), move |_| {
-            let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
-            if let Some(t) = from_hash(&hash) {
-                start.emit(t.name.to_string());
+            let from_location = move || {
+                let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+                if let Some(t) = from_hash(&hash) {
+                    start.emit(t.name.to_string());
+                }
+            };
+            from_location();
+            let on_hash = Closure::<dyn Fn()>::new(from_location);
+            let window = web_sys::window();
+            if let Some(w) = &window {
+                let _ = w.add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
+            }
+            move || {
+                if let Some(w) = &window {
+                    let _ = w.remove_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
+                }
             }
         });
     }

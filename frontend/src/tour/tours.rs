@@ -20,7 +20,6 @@ const NONE: &[Drive] = &[];
 const JOINED: &str = "[data-testid=\"fd-node\"][data-role=\"bot\"], [data-testid=\"fd-node\"][data-role=\"tcp\"]";
 
 const MESSAGE: &[Cond] = &[BotNamed, WaitReady, RecvData, Broadcast, Send];
-const SELECT: &[Cond] = &[Refused, Broadcast];
 
 pub static TOURS: [Tour; 7] = [
     Tour {
@@ -89,13 +88,28 @@ pub static TOURS: [Tour; 7] = [
                 drive: &[Drive::Model(M::Select)],
                 until: until(&[Model(M::Select)], 0),
             },
+            // Up to the wall first, then over it in a small step: a join of hundreds at once is
+            // a flood the gateway folds, and the refusals would be folded with it.
+            Step {
+                text: T::SelectFill,
+                target: Target::TestId("counter-clients"),
+                drive: &[Drive::AddBots { add: 480, rate: 0.0 }],
+                until: until(&[Clients(480)], 0),
+            },
             Step {
                 text: T::SelectPush,
                 target: Target::TestId("event-log"),
-                drive: &[Drive::AddBots { add: 600, rate: 0.1 }],
-                until: until(SELECT, 0),
+                drive: &[Drive::AddBots { add: 60, rate: 0.0 }],
+                until: until(&[Refused], 0),
             },
-            Step { text: T::SelectServed, target: Target::Role("bot"), drive: NONE, until: until(SELECT, 1) },
+            // The bots stay silent until now: a room of 500 chatting is a flood whose events the
+            // gateway folds, refusals among them.
+            Step {
+                text: T::SelectServed,
+                target: Target::Role("bot"),
+                drive: &[Drive::AddBots { add: 0, rate: 0.1 }],
+                until: until(&[Broadcast], 0),
+            },
         ],
     },
     Tour {
@@ -105,8 +119,8 @@ pub static TOURS: [Tour; 7] = [
             Step {
                 text: T::ScanIdle,
                 target: Target::TestId("bots"),
-                drive: &[Drive::AddBots { add: 1000, rate: 0.01 }],
-                until: until(&[CtlAdd], 0),
+                drive: &[Drive::AddBots { add: 1000, rate: 0.05 }],
+                until: until(&[Clients(1000)], 0),
             },
             Step {
                 text: T::ScanPoll,
@@ -154,9 +168,9 @@ pub static TOURS: [Tour; 7] = [
                 text: T::ThreadsBlocking,
                 target: Target::Css("[data-testid=\"thread-count\"], rect.user"),
                 drive: &[Drive::Model(M::Blocking), Drive::AddBots { add: 20, rate: 0.5 }],
-                until: until(&[Model(M::Blocking), Spawn], 1),
+                until: until(&[Model(M::Blocking)], 0),
             },
-            Step { text: T::ThreadsCost, target: Target::TestId("compare"), drive: NONE, until: until(&[Model(M::Blocking), Spawn], 1) },
+            Step { text: T::ThreadsCost, target: Target::TestId("compare"), drive: NONE, until: until(&[Model(M::Blocking)], 0) },
             Step {
                 text: T::ThreadsMux,
                 target: Target::TestId("compare"),
