@@ -139,3 +139,37 @@ async fn the_other_tours_arrive_at_every_step_and_clean_up() {
     run_tour(&b, web, "select-wall", 4, 60).await;
     run_tour(&b, web, "scan-cost", 3, 90).await;
 }
+
+/// The slow reader: a client that never reads (the class's nc stopped with Ctrl-Z) is owed
+/// output, armed for writing, and cut at the limit, while 250 bots talk at the bots' bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slow_reader_tour_follows_a_client_that_never_reads_to_its_cut() {
+    if !browser_available() {
+        return;
+    }
+    raise_fd_limit();
+    let server = Server::start("epoll", &["--web-addr", "127.0.0.1:0"]);
+    let web = server.web.unwrap();
+    let b = Browser::start().await;
+    b.client.goto(&format!("http://{web}/#tour=slow-reader")).await.unwrap();
+    b.until("the tour panel", &format!("return {PANEL}?.dataset.tour === 'slow-reader'")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Never read from: its kernel buffers fill, then the loop's queue for it.
+    let _stopped = server.client();
+    let steps = [0, 1, 2, 3];
+    for step in steps {
+        if step > 0 {
+            b.click("tour-next").await;
+        }
+        wait_true(
+            &b,
+            &format!("slow-reader step {step}"),
+            &format!("const p = {PANEL}; return !!p && p.dataset.step === '{step}' && p.dataset.arrived === 'true'"),
+            150,
+        )
+        .await;
+    }
+    b.click("tour-end").await;
+    wait_true(&b, "the bots gone", "return document.querySelectorAll('[data-testid=fd-node][data-role=bot]').length === 0", 60).await;
+    assert_eq!(bots(web), 0);
+}

@@ -51,8 +51,8 @@ words! {
             "现在 250 个机器人每秒说 5000 行（机器人的上限）。停下的客户端的 socket 缓冲区被填满，send 只发出一部分，其余留在它的输出队列里。";
         SlowArmed => "Write interest is armed for it (EPOLLOUT, the dashed ring): the loop will be told when it can take more. Everyone else is still served.",
             "循环为它布置了写关注（EPOLLOUT，虚线圈）：它能再收数据时循环会得到通知。其他人照常得到服务。";
-        SlowCut => "The cut: a queue over 2 MiB for too long, or over 8 MiB, is closed. At this rate the default limits take about half a minute: the cut is slow on purpose.",
-            "切断：输出队列超过 2 MiB 太久，或超过 8 MiB，连接就被关闭。按这个速率，默认的上限大约要半分钟：切断本来就是慢的。";
+        SlowCut => "The cut: a queue over 2 MiB for 10 s, or over 8 MiB, is closed. The kernel's socket buffers fill first, so with the default limits this takes about a minute (50 s on two cores): the cut is slow on purpose.",
+            "切断：输出队列超过 2 MiB 持续 10 秒，或超过 8 MiB，连接就被关闭。内核的 socket 缓冲区要先被填满，所以按默认上限大约要一分钟（两个核上 50 秒）：切断本来就是慢的。";
         // select-wall
         SelectSwitch => "Switch to select: its fd_set is a bitmap of FD_SETSIZE = 1,024 bits, so it cannot watch an fd numbered 1,024 or more.",
             "切换到 select：它的 fd_set 是 FD_SETSIZE = 1024 位的位图，所以编号 ≥ 1024 的 fd 它无法关注。";

@@ -86,11 +86,13 @@ pub struct Matcher {
     ready: Vec<i32>,
     /// Adds counted towards an [`Cond::Adds`].
     count: u32,
+    /// The fd whose output queued (a slow reader's story follows it).
+    watched: Option<i32>,
 }
 
 impl Matcher {
     pub fn new(pattern: &'static [Cond]) -> Matcher {
-        Matcher { pattern, hits: Vec::new(), ready: Vec::new(), count: 0 }
+        Matcher { pattern, hits: Vec::new(), ready: Vec::new(), count: 0, watched: None }
     }
 
     /// Whether the whole pattern was seen.
@@ -124,27 +126,69 @@ impl Matcher {
             if cond == Cond::WaitReady {
                 self.ready = ready_fds(e);
             }
+            if let (Cond::SendQueued, EventBody::Send { fd, .. }) = (cond, e) {
+                self.watched = Some(*fd);
+            }
             self.hits.push(i);
         }
         self.done().then_some(&self.hits[..])
     }
 }
 
+/// What the history's end shows, for the conditions a flood could hide: the gateway folds
+/// what a busy page cannot draw into gaps and a fresh snapshot, so a switch, a room filling, a
+/// queue owed or a cut may come with no event of its own.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct End {
+    pub serving: Option<IoModel>,
+    pub clients: usize,
+    /// Clients owing output, and fds with write interest armed.
+    pub owed: Vec<i32>,
+    pub armed: Vec<i32>,
+    /// Every fd in the table.
+    pub fds: Vec<i32>,
+}
+
+impl End {
+    pub fn of(scene: &crate::state::Scene) -> End {
+        let fds = &scene.snap.fds;
+        // A reader the class stopped (nc) before a bot that lagged a moment.
+        let mut owed: Vec<_> = fds.iter().filter(|f| f.role.is_client() && f.pending_out > 0).collect();
+        owed.sort_by_key(|f| f.role == muxscope_shared::Role::Bot);
+        End {
+            serving: scene.snap.model,
+            clients: scene.clients(),
+            owed: owed.iter().map(|f| f.fd).collect(),
+            armed: fds.iter().filter(|f| f.interest != Interest::Read).map(|f| f.fd).collect(),
+            fds: fds.iter().map(|f| f.fd).collect(),
+        }
+    }
+}
+
 impl Matcher {
-    /// What the history's end shows, at index `i`: the model serving and the clients online.
-    /// They meet a [`Cond::Model`] or [`Cond::Clients`] waiting for them even when the events
-    /// that told them were not kept (a flood the gateway folded is told by a fresh snapshot);
-    /// a switch to the model already serving changes nothing to wait for.
-    pub fn see_state(&mut self, i: u64, serving: Option<IoModel>, clients: usize) -> Option<&[u64]> {
-        if !self.done() {
+    /// The history's end, at index `i`: it meets the condition waiting when what that
+    /// condition looks for shows there (a switch to the model already serving, too, has nothing
+    /// to wait for). The fd that owes output is watched: its write interest, then its cut.
+    pub fn see_state(&mut self, i: u64, end: &End) -> Option<&[u64]> {
+        while !self.done() {
             let met = match self.pattern[self.hits.len()] {
-                Cond::Model(m) => serving == Some(m),
-                Cond::Clients(n) => clients >= n as usize,
+                Cond::Model(m) => end.serving == Some(m),
+                Cond::Clients(n) => end.clients >= n as usize,
+                Cond::SendQueued => match end.owed.first() {
+                    Some(fd) => {
+                        self.watched = Some(*fd);
+                        true
+                    }
+                    None => false,
+                },
+                Cond::WriteArmed => self.watched.map_or(!end.armed.is_empty(), |fd| end.armed.contains(&fd)),
+                Cond::Cut => self.watched.is_some_and(|fd| !end.fds.contains(&fd)),
                 _ => false,
             };
-            if met {
-                self.hits.push(i);
+            if !met {
+                break;
             }
+            self.hits.push(i);
         }
         self.done().then_some(&self.hits[..])
     }

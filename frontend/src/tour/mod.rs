@@ -18,7 +18,7 @@ mod tests;
 mod tours;
 
 use crate::i18n::{Lang, TourText};
-pub use matcher::{Cond, Matcher};
+pub use matcher::{Cond, End, Matcher};
 use muxscope_shared::{Event, Model as IoModel};
 pub use tours::TOURS;
 
@@ -179,8 +179,8 @@ impl Run {
 
     /// Events the history holds after [`Run::fed`], up to `end` (the history's end): when the
     /// step's pattern is complete, the step has arrived and the picture goes to its event.
-    /// `serving` and `clients` are what the history's end shows (see [`Matcher::see_state`]).
-    pub fn feed(&mut self, events: &[(u64, Event)], end: u64, serving: Option<IoModel>, clients: usize) -> Option<Effect> {
+    /// `shows` is what the history's end shows (see [`Matcher::see_state`]).
+    pub fn feed(&mut self, events: &[(u64, Event)], end: u64, shows: &End) -> Option<Effect> {
         self.fed = self.fed.max(end);
         if self.is_arrived() {
             return None;
@@ -189,7 +189,7 @@ impl Run {
         // A switch the events do not tell is placed at the first of them (the views feed a
         // tick's worth at a time), so what follows it can still match.
         let first = events.first().map_or(end.saturating_sub(1), |(i, _)| *i);
-        let mut hits = self.matcher.see_state(first, serving, clients).map(<[u64]>::to_vec);
+        let mut hits = self.matcher.see_state(first, shows).map(<[u64]>::to_vec);
         for (i, e) in events {
             if hits.is_some() {
                 break;

@@ -4,7 +4,7 @@
 //! player's `Live` and `Seek` through the page's reducer (a tour's pause is the page's pause,
 //! so the controls and the history work as ever while it shows).
 
-use super::{find, from_hash, Effect, Run, TOURS};
+use super::{find, from_hash, Effect, End, Run, TOURS};
 use crate::dispatch::Dispatch;
 use crate::fetch;
 use crate::i18n::{Lang, TourText};
@@ -94,11 +94,8 @@ fn feed(d: &Dispatch, run: &RefCell<Option<Run>>) -> bool {
         if run.fed() >= end && run.is_arrived() {
             return false;
         }
-        let (events, serving, clients) = d.with(|m| {
-            let head = m.timeline().history().head();
-            (m.timeline().events_between(run.fed(), end), head.snap.model, head.clients())
-        });
-        run.feed(&events, end, serving, clients)
+        let (events, shows) = d.with(|m| (m.timeline().events_between(run.fed(), end), End::of(m.timeline().history().head())));
+        run.feed(&events, end, &shows)
     };
     let arrived = fx.is_some();
     carry(d, fx.into_iter().collect());

@@ -95,18 +95,18 @@ fn the_message_tour_walks_one_message_and_back() {
     assert_eq!(run.fed(), 10);
     let events = one_message();
     // The bot's hello (`/role bot`) arrives the first step, at its event.
-    assert_eq!(run.feed(&events[..3], 12, None, 0), Some(Effect::Seek(12)));
+    assert_eq!(run.feed(&events[..3], 12, &End::default()), Some(Effect::Seek(12)));
     assert!(run.is_arrived());
     // Next: no drive, the pattern is matched again from the origin, the newest wakeup wins.
     assert_eq!(run.next(12), [Effect::Live]);
     assert_eq!(run.fed(), 10, "matched from where the room was driven");
-    assert_eq!(run.feed(&events[..6], 15, None, 0), None, "a wakeup, but no recv of its ready fd yet");
-    assert_eq!(run.feed(&events[6..], 20, None, 0), Some(Effect::Seek(15)), "the wakeup whose ready fd recv copied from");
+    assert_eq!(run.feed(&events[..6], 15, &End::default()), None, "a wakeup, but no recv of its ready fd yet");
+    assert_eq!(run.feed(&events[6..], 20, &End::default()), Some(Effect::Seek(15)), "the wakeup whose ready fd recv copied from");
     let arrivals: Vec<Option<Effect>> = (2..6)
         .map(|_| {
             run.next(20);
             let from = run.fed();
-            run.feed(&events.iter().filter(|(i, _)| *i >= from).cloned().collect::<Vec<_>>(), 20, None, 0)
+            run.feed(&events.iter().filter(|(i, _)| *i >= from).cloned().collect::<Vec<_>>(), 20, &End::default())
         })
         .collect();
     // ready list (the same wakeup), recv, broadcast, the first send.
@@ -186,18 +186,48 @@ fn a_switch_told_by_a_snapshot_still_arrives() {
     use muxscope_shared::Model as M;
     let (mut run, _) = Run::start(find("et").unwrap(), 0, Some(M::Epoll));
     // No `model` event kept (folded), the history's end serving epoll: not yet.
-    assert_eq!(run.feed(&[ev(3, recv(5, 4))], 4, Some(M::Epoll), 0), None);
+    assert_eq!(run.feed(&[ev(3, recv(5, 4))], 4, &End { serving: Some(M::Epoll), clients: 0, ..End::default() }), None);
     // Then the end shows epoll-et: arrived there.
-    assert_eq!(run.feed(&[], 9, Some(M::EpollEt), 0), Some(Effect::Seek(9)));
+    assert_eq!(run.feed(&[], 9, &End { serving: Some(M::EpollEt), clients: 0, ..End::default() }), Some(Effect::Seek(9)));
     // The step after matches from the same origin: the model again, then a drain.
     run.next(9);
-    assert_eq!(run.feed(&[ev(9, recv(5, 7)), ev(10, recv(5, 0))], 11, Some(M::EpollEt), 0), Some(Effect::Seek(11)));
+    assert_eq!(
+        run.feed(&[ev(9, recv(5, 7)), ev(10, recv(5, 0))], 11, &End { serving: Some(M::EpollEt), clients: 0, ..End::default() }),
+        Some(Effect::Seek(11))
+    );
 }
 
 #[test]
 fn a_room_filled_in_a_flood_arrives_by_its_count() {
     // The joins were folded away: the count at the history's end tells.
     let (mut run, _) = Run::start(find("scan-cost").unwrap(), 0, Some(muxscope_shared::Model::Epoll));
-    assert_eq!(run.feed(&[ev(0, wait(&[3], 1))], 1, Some(muxscope_shared::Model::Epoll), 400), None);
-    assert_eq!(run.feed(&[ev(1, wait(&[3], 1))], 2, Some(muxscope_shared::Model::Epoll), 1000), Some(Effect::Seek(2)));
+    assert_eq!(
+        run.feed(&[ev(0, wait(&[3], 1))], 1, &End { serving: Some(muxscope_shared::Model::Epoll), clients: 400, ..End::default() }),
+        None
+    );
+    assert_eq!(
+        run.feed(&[ev(1, wait(&[3], 1))], 2, &End { serving: Some(muxscope_shared::Model::Epoll), clients: 1000, ..End::default() }),
+        Some(Effect::Seek(2))
+    );
+}
+
+#[test]
+fn a_slow_reader_folded_in_a_flood_is_followed_by_what_the_end_shows() {
+    let (mut run, _) = Run::start(find("slow-reader").unwrap(), 0, None);
+    assert_eq!(
+        run.feed(&[ev(0, EventBody::Accept { fd: 9, peer: "127.0.0.1:2".into(), listener: 3 })], 1, &End::default()),
+        Some(Effect::Seek(1))
+    );
+    run.next(1);
+    let owed = End { owed: vec![9], fds: vec![3, 9], ..End::default() };
+    assert_eq!(run.feed(&[], 5, &End { fds: vec![3, 9], ..End::default() }), None, "nothing owed yet");
+    assert_eq!(run.feed(&[], 8, &owed), Some(Effect::Seek(8)));
+    run.next(8);
+    // Matched again from the origin: owed, then fd 9's write interest (another fd's is not it).
+    let armed_other = End { armed: vec![4], ..owed.clone() };
+    assert_eq!(run.feed(&[], 9, &armed_other), None);
+    assert_eq!(run.feed(&[], 12, &End { armed: vec![9], ..owed.clone() }), Some(Effect::Seek(12)));
+    run.next(12);
+    assert_eq!(run.feed(&[], 14, &owed), None, "still there");
+    assert_eq!(run.feed(&[], 20, &End { fds: vec![3], ..End::default() }), Some(Effect::Seek(20)), "gone: cut");
 }
