@@ -270,12 +270,22 @@ async fn page_under_load() {
     let ready_ms = b.until("the first picture", "return window.muxscopeReadyMs || 0").await.as_f64().unwrap();
     let bin = std::env::var("MUXSCOPE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_muxscope").to_string());
     let load_secs = 14.0;
-    let load = Command::new(bin)
-        .args(["bench", "chat-load", "--target", &server.chat.to_string(), "--clients", &clients.to_string()])
-        .args(["--rate", &rate.to_string(), "--seconds", &load_secs.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // LOAD_BOTS=1: the room is the gateway's own bots (`POST /api/bots`), in the server's
+    // process, instead of a load generator's clients.
+    let bots = std::env::var("LOAD_BOTS").is_ok_and(|v| v == "1");
+    let load = (!bots).then(|| {
+        Command::new(&bin)
+            .args(["bench", "chat-load", "--target", &server.chat.to_string(), "--clients", &clients.to_string()])
+            .args(["--rate", &rate.to_string(), "--seconds", &load_secs.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    });
+    if bots {
+        let body = json!({ "add": clients, "rate": rate / clients as f64 }).to_string();
+        let answer = reqwest_like_post(server.web.unwrap(), "/api/bots", &body);
+        assert!(answer.starts_with("HTTP/1.1 200"), "bots refused: {answer}");
+    }
     // Let the clients join and the room get busy, then record every animation frame for 8 s.
     tokio::time::sleep(Duration::from_secs(4)).await;
     if let Ok(sel) = std::env::var("LOAD_HIDE") {
@@ -288,8 +298,10 @@ async fn page_under_load() {
     let nodes = b.js("return document.querySelectorAll('[data-testid=fd-node]').length").await;
     let folded = b.js("return document.querySelector('[data-testid=counter-folded] b').innerText").await;
     let page_stats = b.js("return window.muxscopeStats || null").await;
-    let out = load.wait_with_output().unwrap();
-    let load_json = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let load_json = match load {
+        Some(load) => String::from_utf8_lossy(&load.wait_with_output().unwrap().stdout).trim().to_string(),
+        None => reqwest_like_get(server.web.unwrap(), "/api/bots").split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    };
     let mut deltas: Vec<f64> = frames.as_array().unwrap().iter().filter_map(|v| v.as_f64()).collect();
     assert!(deltas.len() > 50, "only {} frames in 8 s", deltas.len());
     deltas.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -302,6 +314,22 @@ async fn page_under_load() {
         })
     );
     b.client.clone().close().await.unwrap();
+}
+
+/// A tiny HTTP POST of a JSON body over a raw socket; the whole answer.
+fn reqwest_like_post(addr: std::net::SocketAddr, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let origin = format!("http://{addr}");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
 }
 
 /// A tiny HTTP GET over a raw socket (no client library needed for one request).
