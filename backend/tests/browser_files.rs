@@ -31,8 +31,12 @@ const SPAN: &str = "return (() => { const c = document.querySelector('canvas[dat
 async fn downloaded(dir: &Path, suffix: &str) -> PathBuf {
     let t0 = Instant::now();
     loop {
-        let found = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with(suffix));
-        if let Some(p) = found {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+        // Chromium reserves the final name with an empty file and writes to a `.crdownload`
+        // beside it, renamed over the placeholder when done.
+        let writing = files.iter().any(|p| p.to_string_lossy().ends_with(".crdownload"));
+        let found = files.into_iter().find(|p| p.to_string_lossy().ends_with(suffix) && std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
+        if let (Some(p), false) = (found, writing) {
             return p;
         }
         assert!(t0.elapsed() < Duration::from_secs(15), "no *{suffix} in {}", dir.display());
