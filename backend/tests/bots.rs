@@ -4,6 +4,7 @@
 //! terminal; a replay refuses bots.
 
 mod common;
+use common::cli::{self, bin, replay, temp_file, terminate};
 use common::*;
 use futures_util::StreamExt;
 use muxscope_shared::{Role, ServerMsg, Snapshot};
@@ -13,24 +14,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-fn bin() -> String {
-    std::env::var("MUXSCOPE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_muxscope").to_string())
-}
-
-/// One request to the gateway: the answer's status and body.
+/// One request to the gateway: the answer's status and body, as text.
 fn http(web: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(web).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {web}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
+    let (status, body) = cli::http(web, method, path, body);
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 fn bots_of(body: &str) -> u64 {
@@ -177,29 +164,11 @@ fn muxscope_bots_adds_clients_that_talk_until_its_time_is_up() {
 
 #[test]
 fn a_replay_refuses_bots() {
-    let dir = std::env::temp_dir().join(format!("muxscope-bots-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("r.muxrec");
+    let file = temp_file("bots", "r.muxrec");
     let mut server = Server::start("epoll", &["--record", file.to_str().unwrap()]);
     server.joined().send("hi\n");
-    // SAFETY: kill(2) on our own child's pid: SIGTERM makes it finish the recording.
-    unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
-    let _ = server.child.wait();
-    let mut replay = Command::new(bin())
-        .args(["replay", file.to_str().unwrap(), "--web-addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(replay.stdout.take().unwrap());
-    let mut line = String::new();
-    let web: SocketAddr = loop {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "replay exited before saying where it serves");
-        if let Some(rest) = line.strip_prefix("muxscope: web on http://") {
-            break rest.trim().trim_end_matches('/').parse().unwrap();
-        }
-    };
+    terminate(&mut server);
+    let (mut replay, web) = replay(&file);
     for method in ["GET", "POST", "DELETE"] {
         let (status, body) = http(web, method, "/api/bots", r#"{"add":1}"#);
         assert_eq!(status, 409, "{method}: {body}");
@@ -207,7 +176,7 @@ fn a_replay_refuses_bots() {
     }
     let _ = replay.kill();
     let _ = replay.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&file);
 }
 
 /// Every IO model draws a bot as a bot, and hears it (the protocol is the same in each).
