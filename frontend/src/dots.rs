@@ -77,6 +77,7 @@ pub fn role_class(r: Role) -> &'static str {
         Role::Web => "web",
         Role::Waker => "waker",
         Role::Bot => "bot",
+        Role::Relay => "relay",
     }
 }
 

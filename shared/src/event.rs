@@ -18,6 +18,9 @@ pub enum Role {
     /// A bot: a real TCP client the gateway (or `muxscope bots`) runs, so a class has a room to
     /// watch. Last, so the packed codec's older indices keep their meaning.
     Bot,
+    /// The cluster relay: this node's one connection to Redis (`--cluster`). Lines from other
+    /// nodes arrive on it (phase one and two of IO like any client's), local lines leave on it.
+    Relay,
 }
 
 impl Role {

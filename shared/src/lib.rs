@@ -41,6 +41,7 @@
 //! The types here are versioned by [`PROTOCOL_VERSION`]; new kinds and new optional fields may be
 //! added, existing names are never changed.
 
+pub mod cluster;
 mod event;
 mod interest;
 mod model;
@@ -52,6 +53,7 @@ mod snapshot;
 mod tests;
 pub mod trace;
 
+pub use cluster::{ClusterNode, RelayState, RelayStatus};
 pub use event::*;
 pub use interest::*;
 pub use model::*;

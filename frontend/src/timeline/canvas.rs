@@ -36,6 +36,8 @@ pub fn role_color(r: Role) -> &'static str {
         Role::Waker => DIM,
         // As the stage's `--bot` (static/style.css).
         Role::Bot => "#c792ea",
+        // As the stage's `--relay` (static/style.css).
+        Role::Relay => "#ff7a59",
     }
 }
 
@@ -47,6 +49,7 @@ fn role_name(r: Role) -> &'static str {
         Role::Web => "web",
         Role::Waker => "waker",
         Role::Bot => "bot",
+        Role::Relay => "relay",
     }
 }
 

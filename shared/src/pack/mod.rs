@@ -248,7 +248,7 @@ fn put_body(b: &mut Vec<u8>, body: &EventBody) {
 }
 
 /// A role's index is its packed byte: new roles go at the end (recordings keep their meaning).
-const ROLES: [Role; 5] = [Role::Listener, Role::Tcp, Role::Web, Role::Waker, Role::Bot];
+const ROLES: [Role; 6] = [Role::Listener, Role::Tcp, Role::Web, Role::Waker, Role::Bot, Role::Relay];
 const REASONS: [CloseReason; 12] = [
     CloseReason::Eof,
     CloseReason::Quit,

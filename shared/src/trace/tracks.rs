@@ -56,6 +56,7 @@ impl Track {
                 Role::Web => " (web)",
                 Role::Waker => " (waker)",
                 Role::Bot => " (bot)",
+                Role::Relay => " (relay)",
             });
         }
         if self.generation > 1 {
