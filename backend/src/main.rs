@@ -87,6 +87,13 @@ struct Cli {
     /// the recorder cannot keep is counted and written as a gap.
     #[arg(long, value_name = "FILE")]
     record: Option<std::path::PathBuf>,
+    /// Share the chat room with every muxscope node on this Redis (pub/sub): one more fd in the
+    /// loop, with role `relay`. Multiplexing models only (select, poll, epoll, epoll-et).
+    #[arg(long, value_name = "redis://HOST:PORT")]
+    cluster: Option<String>,
+    /// This node's name in the cluster (default: hostname:chat-port).
+    #[arg(long, value_name = "NAME", requires = "cluster", value_parser = parse_node)]
+    node: Option<String>,
     /// Conformance testing only: serve /ws/echo with the gateway's WebSocket limits.
     #[arg(long, hide = true)]
     ws_echo: bool,
@@ -188,6 +195,15 @@ fn secs(what: &str, v: f64) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(v).map_err(|_| anyhow::anyhow!("--{what} must be a non-negative number of seconds, got {v}"))
 }
 
+/// A node's name: as a nick (it is shown as `NAME@NODE`), without `@`.
+fn parse_node(s: &str) -> Result<String, String> {
+    if muxscope_shared::valid_nick(s) && !s.contains('@') {
+        Ok(s.to_string())
+    } else {
+        Err("a node name is 1 to 32 characters, without spaces, brackets or '@'".into())
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let limit = muxscope::sys::raise_nofile_limit().unwrap_or(1024);
     tracing::debug!(limit, "open file limit");
@@ -214,6 +230,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         out_hard_limit: cli.out_hard_limit,
         out_soft_limit: cli.out_soft_limit,
         out_soft_time: secs("out-soft-seconds", cli.out_soft_seconds)?,
+        cluster: cli.cluster.clone(),
+        node: cli.node.clone(),
         ..Config::default()
     };
     let recorder = match &cli.record {

@@ -1,6 +1,6 @@
 //! One step of the loop: the event vocabulary (see the crate docs for the table).
 
-use crate::{Counters, Interest, Model, ReadyFlags};
+use crate::{Counters, Interest, Model, ReadyFlags, RelayStatus};
 use serde::{Deserialize, Serialize};
 
 /// What an fd is, for the picture.
@@ -220,6 +220,11 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// (extension, cluster) The relay's link to Redis or the nodes it hears changed: the whole
+    /// status, so one event redraws the cluster strip.
+    Relay {
+        relay: RelayStatus,
+    },
     /// `dropped` events were not delivered to this consumer. `folded` (optional, default false):
     /// they were left out on purpose, only counted: by the loop, past the first few hundred of
     /// a flooded turn that leave the fd table alone (such a gap has a seq), or by the gateway,
@@ -271,7 +276,8 @@ impl EventBody {
             | EventBody::Close { .. }
             | EventBody::Model { .. }
             | EventBody::Handover { .. }
-            | EventBody::Thread { .. } => true,
+            | EventBody::Thread { .. }
+            | EventBody::Relay { .. } => true,
             EventBody::Send { queued, .. } => *queued > 0,
             // A gap that lost such events stands for them.
             EventBody::Gap { resync, .. } => *resync,
@@ -301,6 +307,7 @@ impl EventBody {
             EventBody::Handover { .. } => "handover",
             EventBody::Thread { .. } => "thread",
             EventBody::UringEnter { .. } => "uring_enter",
+            EventBody::Relay { .. } => "relay",
             EventBody::Gap { .. } => "gap",
         }
     }

@@ -1,6 +1,6 @@
 //! The present state of the loop, and how events move it forward.
 
-use crate::{CtlOp, Event, EventBody, Interest, Model, Role, ThreadOp, ThreadRole, PROTOCOL_VERSION};
+use crate::{CtlOp, Event, EventBody, Interest, Model, RelayStatus, Role, ThreadOp, ThreadRole, PROTOCOL_VERSION};
 use serde::{Deserialize, Serialize};
 
 /// One registered fd as a snapshot sees it.
@@ -59,6 +59,9 @@ pub struct Snapshot {
     /// (blocking model) The threads serving connections, by tid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub threads: Vec<ThreadInfo>,
+    /// (cluster) The relay's link to Redis and the nodes it hears.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<RelayStatus>,
     pub counters: Counters,
     /// Events after this snapshot have `seq > seq`.
     pub seq: u64,
@@ -76,6 +79,7 @@ impl Snapshot {
             fds: Vec::new(),
             handover: false,
             threads: Vec::new(),
+            relay: None,
             counters: Counters::default(),
             seq: 0,
             ts_ns: 0,
@@ -148,6 +152,9 @@ impl Snapshot {
                             Some(f) if self.handover => (f.name.clone(), f.pending_out),
                             Some(f) => (f.name.clone(), 0),
                             None if *role == Role::Listener => (self.chat_addr.clone(), 0),
+                            None if *role == Role::Relay => {
+                                (self.relay.as_ref().map_or_else(|| format!("fd {fd}"), |r| r.redis.clone()), 0)
+                            }
                             None => (format!("fd {fd}"), 0),
                         };
                         let role = match self.fd(*fd) {
@@ -217,6 +224,12 @@ impl Snapshot {
             }
             EventBody::AcceptEagain { .. } => c.eagain += 1,
             EventBody::Handover { .. } => self.handover = true,
+            EventBody::Relay { relay } => {
+                for f in self.fds.iter_mut().filter(|f| f.role == Role::Relay) {
+                    f.name = relay.redis.clone();
+                }
+                self.relay = Some(relay.clone());
+            }
             EventBody::Gap { .. } | EventBody::UringEnter { .. } | EventBody::Sleep { .. } => {}
         }
     }

@@ -5,6 +5,7 @@ pub mod framer;
 mod outq;
 pub mod per_ip;
 pub mod protocol;
+pub mod relay;
 mod server;
 
 use crate::sys;
@@ -50,6 +51,10 @@ pub struct Config {
     pub read_budget: usize,
     /// Connections accepted in one loop turn before the loop moves on.
     pub accept_budget: usize,
+    /// `--cluster redis://HOST:PORT`: share the room with every node on that Redis.
+    pub cluster: Option<String>,
+    /// `--node NAME` (default: hostname:chat-port).
+    pub node: Option<String>,
 }
 
 impl Default for Config {
@@ -69,6 +74,8 @@ impl Default for Config {
             out_soft_time: Duration::from_secs(10),
             read_budget: 256 << 10,
             accept_budget: 1024,
+            cluster: None,
+            node: None,
         }
     }
 }
@@ -95,6 +102,8 @@ struct ControlInner {
     /// The loop's totals as of its last turn: events (its seq), messages, deliveries, wakeups,
     /// EAGAINs (read by `GET /api/models`, never waited on).
     totals: [AtomicU64; 5],
+    /// (cluster) The relay's status as of its last change or heartbeat, for `GET /api/stats`.
+    relay: Mutex<Option<muxscope_shared::RelayStatus>>,
     waker: OwnedFd,
 }
 
@@ -109,9 +118,19 @@ impl Control {
                 signal_tid: AtomicI32::new(0),
                 snapshot: AtomicU64::new(0),
                 totals: Default::default(),
+                relay: Mutex::new(None),
                 waker: sys::eventfd()?,
             }),
         })
+    }
+
+    /// The cluster relay's status (`None` without `--cluster`).
+    pub fn relay(&self) -> Option<muxscope_shared::RelayStatus> {
+        self.inner.relay.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_relay(&self, status: muxscope_shared::RelayStatus) {
+        *self.inner.relay.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
     }
 
     pub fn stop(&self) {

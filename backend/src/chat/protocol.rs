@@ -49,11 +49,18 @@ pub const BAD_NICK: &[u8] = b"* error: a nick is 1 to 32 characters, without spa
 pub const WHO_LISTS: usize = 50;
 
 /// The answer to `/who`: how many are online and the first [`WHO_LISTS`] names, sorted.
-pub fn who_line(mut names: Vec<String>) -> String {
+pub fn who_line(names: Vec<String>) -> String {
+    let total = names.len() as u64;
+    who_line_of(names, total)
+}
+
+/// `/who` when `total` online are more than the `names` known (a cluster: other nodes send
+/// only their first names).
+pub fn who_line_of(mut names: Vec<String>, total: u64) -> String {
     names.sort();
-    let total = names.len();
+    let total = total.max(names.len() as u64);
     names.truncate(WHO_LISTS);
-    let more = if total > names.len() { format!(" … and {} more", total - names.len()) } else { String::new() };
+    let more = if total > names.len() as u64 { format!(" … and {} more", total - names.len() as u64) } else { String::new() };
     format!("* {total} online: {}{more}\n", names.join(", "))
 }
 

@@ -96,6 +96,9 @@ struct Stats {
     folded_events: u64,
     loop_dropped_events: u64,
     page_embedded: bool,
+    /// (`--cluster`) The relay's link, the nodes up, and what was not relayed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relay: Option<muxscope_shared::RelayStatus>,
 }
 
 async fn stats(State(st): State<AppState>) -> Json<Stats> {
@@ -112,6 +115,7 @@ async fn stats(State(st): State<AppState>) -> Json<Stats> {
         folded_events: st.hub.folded_events.load(Ordering::Relaxed),
         loop_dropped_events: st.hub.loop_dropped(),
         page_embedded: assets::page_is_embedded(),
+        relay: st.control.relay(),
     })
 }
 

@@ -26,6 +26,7 @@ pub(super) fn snapshot(model: IoModel, fds: &[i32], seq: u64, ts_ns: u64) -> Sna
         fds: all,
         handover: false,
         threads: vec![],
+        relay: None,
         counters: Counters::default(),
         seq,
         ts_ns,

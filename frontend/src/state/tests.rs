@@ -10,6 +10,7 @@ pub(super) fn snap(seq: u64) -> Snapshot {
         model: Some(IoModel::Epoll),
         handover: false,
         threads: vec![],
+        relay: None,
         chat_addr: "127.0.0.1:3999".into(),
         fds: vec![
             FdInfo { fd: 3, role: Role::Listener, interest: Interest::Read, name: "127.0.0.1:3999".into(), pending_out: 0 },

@@ -89,6 +89,7 @@ impl Sim {
             fds,
             handover: false,
             threads: vec![],
+            relay: None,
             counters: Counters { wakeups: self.seq, ..Counters::default() },
             seq: self.seq,
             ts_ns: self.ts,

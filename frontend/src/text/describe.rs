@@ -249,11 +249,38 @@ pub fn describe(e: &EventBody, model: IoModel, name: Option<&str>, lang: Lang) -
             let who = name.map(|n| format!(" [{n}]")).unwrap_or_default();
             format!("close(fd {fd}){who} — {}{d}", close_reason(*reason, lang))
         }
+        EventBody::Relay { relay } => relay_line(relay, lang),
         EventBody::Gap { dropped, folded, .. } => match (folded, zh) {
             (false, false) => format!("gap: {dropped} events dropped"),
             (true, false) => format!("gap: {dropped} events folded (counted, not described)"),
             (false, true) => format!("缺口：丢弃了 {dropped} 个事件"),
             (true, true) => format!("缺口：折叠了 {dropped} 个事件（已计数，未描述）"),
         },
+    }
+}
+
+/// `HH:MM:SS UTC` of a wall-clock time in ms since the epoch.
+pub fn clock(ms: u64) -> String {
+    let s = ms / 1000 % 86_400;
+    format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The cluster relay's state in one line: the link, the nodes up, what was not relayed.
+fn relay_line(r: &muxscope_shared::RelayStatus, lang: Lang) -> String {
+    use muxscope_shared::RelayState;
+    let zh = lang == Lang::Zh;
+    let nodes: Vec<String> = r.nodes.iter().map(|n| format!("{} ({})", n.name, n.clients)).collect();
+    let lost = r.lost_down + r.lost_slow;
+    match (r.state, zh) {
+        (RelayState::Connecting, false) => format!("relay connecting to {} (node {})", r.redis, r.node),
+        (RelayState::Connecting, true) => format!("中继正在连接 {}（节点 {}）", r.redis, r.node),
+        (RelayState::Up, false) => format!("relay up: subscribed on {}; {} nodes: {}", r.redis, nodes.len(), nodes.join(", ")),
+        (RelayState::Up, true) => format!("中继已连接：已在 {} 订阅；{} 个节点：{}", r.redis, nodes.len(), nodes.join("、")),
+        (RelayState::Down, false) => {
+            format!("relay down since {}: {}; {lost} lines not relayed", clock(r.since_ms), r.error.as_deref().unwrap_or("no connection"))
+        }
+        (RelayState::Down, true) => {
+            format!("中继自 {} 起断开：{}；{lost} 行未转发", clock(r.since_ms), r.error.as_deref().unwrap_or("未连接"))
+        }
     }
 }

@@ -32,6 +32,7 @@ fn syscall_of(e: &EventBody, model: IoModel) -> Option<&'static str> {
         | EventBody::Nick { .. }
         | EventBody::Model { .. }
         | EventBody::Handover { .. }
+        | EventBody::Relay { .. }
         | EventBody::Gap { .. } => None,
     }
 }

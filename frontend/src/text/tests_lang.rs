@@ -169,6 +169,25 @@ fn kinds() -> Vec<EventBody> {
     ] {
         all.push(EventBody::Close { fd: 5, reason, detail: None });
     }
+    for state in muxscope_shared::RelayState::ALL {
+        let nodes = vec![muxscope_shared::ClusterNode { name: "A".into(), clients: 3, me: true }];
+        all.push(EventBody::Relay {
+            relay: muxscope_shared::RelayStatus {
+                node: "A".into(),
+                redis: "redis://127.0.0.1:6379".into(),
+                state,
+                fd: Some(7),
+                since_ms: 1_700_000_000_000,
+                error: None,
+                nodes,
+                published: 1,
+                received: 2,
+                lost_down: 3,
+                lost_slow: 0,
+                missed: 0,
+            },
+        });
+    }
     all
 }
 

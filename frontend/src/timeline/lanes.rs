@@ -324,6 +324,8 @@ impl Builder {
                 self.loop_lane.slices.push(Slice { start: ts.saturating_sub(*ns), end: ts, index, kind: SliceKind::Sleep });
             }
             EventBody::Gap { .. } => self.loop_lane.marks.push(Mark { ts, index, kind: MarkKind::Gap }),
+            // The cluster strip tells it; the relay fd's own lane shows its calls.
+            EventBody::Relay { .. } => {}
             EventBody::Handover { .. } | EventBody::Model { .. } => {
                 self.loop_lane.marks.push(Mark { ts, index, kind: MarkKind::Switch });
             }

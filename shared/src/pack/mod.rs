@@ -142,6 +142,7 @@ fn tag(b: &EventBody) -> u8 {
         EventBody::Model { .. } => 12,
         EventBody::Close { .. } => 13,
         EventBody::Gap { .. } => 14,
+        EventBody::Relay { .. } => 15,
     }
 }
 
@@ -234,6 +235,8 @@ fn put_body(b: &mut Vec<u8>, body: &EventBody) {
             b.push(*reason as u8);
             put_opt_str(b, detail.as_deref());
         }
+        // Rare (a link change, a node coming or going): JSON keeps it simple.
+        EventBody::Relay { relay } => put_str(b, &serde_json::to_string(relay).expect("plain data")),
         EventBody::Gap { dropped, folded, resync, counters } => {
             put_u(b, *dropped);
             b.push(*folded as u8 | (*resync as u8) << 1 | (counters.is_some() as u8) << 2);

@@ -124,6 +124,7 @@ fn get_body(r: &mut Reader, tag: u8) -> Result<EventBody, PackError> {
             };
             EventBody::Gap { dropped, folded: flags & 1 != 0, resync: flags & 2 != 0, counters }
         }
+        15 => EventBody::Relay { relay: serde_json::from_str(&r.str()?).map_err(|_| r.err("bad relay status"))? },
         _ => return Err(r.err("unknown event tag")),
     })
 }

@@ -72,6 +72,10 @@ impl<W: Write> ChromeTrace<W> {
                 waited(sink, &mut tracks.lp, ts, *ns, "clock_nanosleep", e)?;
                 None
             }
+            EventBody::Relay { .. } => {
+                instant(sink, &mut tracks.lp, "relay", e)?;
+                None
+            }
             EventBody::Gap { dropped, .. } => {
                 self.seen.dropped += dropped;
                 instant(sink, &mut tracks.lp, "gap", e)?;

@@ -30,6 +30,7 @@ impl ChatServer {
     }
 
     pub(super) fn shutdown(&mut self) {
+        self.relay_bye();
         for fd in self.live.clone() {
             self.close_client(fd, CloseReason::Shutdown, None);
         }

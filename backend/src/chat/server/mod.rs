@@ -31,6 +31,7 @@ mod accept;
 mod blocking;
 mod close;
 mod read;
+mod relay;
 mod snapshot;
 mod switch;
 mod timers;
@@ -181,6 +182,8 @@ pub struct ChatServer {
     /// A switch into the blocking or io_uring model is answered once their threads or ring
     /// serve, not when the tables are handed over.
     reply_when_serving: Option<std::sync::mpsc::Sender<Result<Model, String>>>,
+    /// `--cluster`: the link to Redis and what it carries.
+    relay: Option<Box<relay::RelayLink>>,
 }
 
 // SAFETY: the iovec pointers are scratch space only filled and used within one call; ChatServer
@@ -207,6 +210,20 @@ impl ChatServer {
         if cfg.model == Model::Blocking && cfg.max_threads < 2 {
             return Err(io::Error::other("--max-threads must be at least 2 for the blocking model (an acceptor and one reader)"));
         }
+        let relay = match &cfg.cluster {
+            None => None,
+            Some(_) if !cfg.model.is_poller() => {
+                return Err(io::Error::other(format!(
+                    "--cluster works with the multiplexing models (select, poll, epoll, epoll-et), not {}",
+                    cfg.model
+                )))
+            }
+            Some(url) => {
+                let node = cfg.node.clone().unwrap_or_else(|| format!("{}:{}", sys::hostname(), local_addr.port()));
+                let r = crate::chat::relay::Relay::new(url, node, cfg.out_hard_limit, Instant::now()).map_err(io::Error::other)?;
+                Some(Box::new(relay::RelayLink::new(r)))
+            }
+        };
         sel.register(listen_fd, Interest::Read, Role::Listener)?;
         sel.register(control.waker_fd(), Interest::Read, Role::Waker)?;
         let now = Instant::now();
@@ -244,6 +261,7 @@ impl ChatServer {
             },
             uring_leaving: None,
             reply_when_serving: None,
+            relay,
         })
     }
 
@@ -325,10 +343,13 @@ impl ChatServer {
                     Role::Waker if nonblocking => {}
                     Role::Waker => sys::eventfd_drain(key.fd),
                     Role::Tcp | Role::Web | Role::Bot => self.client_ready(key.fd, flags),
+                    Role::Relay => self.relay_ready(key.fd, flags),
                 }
             }
             self.run_carried();
+            self.relay_carried();
             self.flush_turn();
+            self.relay_turn();
             if Instant::now() >= self.next_sweep {
                 self.sweep();
             }
@@ -400,6 +421,6 @@ impl ChatServer {
         let owed =
             self.sel.tel.owes_gap() || self.control.snapshot_wanted(self.snapshot_served).is_some() || self.sel.tel.record_wants_snapshot();
         let gap = owed.then_some(GAP_RETRY);
-        sweep.into_iter().chain(gap).min()
+        sweep.into_iter().chain(gap).chain(self.relay_timeout()).min()
     }
 }

@@ -159,6 +159,10 @@ impl ChatServer {
                 }
             }
             Some(Command::Who) => {
+                if let Some(line) = self.cluster_who() {
+                    self.send_private(fd, line.as_bytes());
+                    return ControlFlow::Continue(());
+                }
                 let names = self
                     .live
                     .iter()
@@ -202,6 +206,7 @@ impl ChatServer {
         // The name (a formatted peer address for an unnamed client) is built only with the event:
         // past the turn's cap, a watched flood only counts its broadcasts.
         self.sel.tel.emit(|| EventBody::Broadcast { from: fd, name: c.name(), recipients, bytes, text: text.to_string() });
+        self.relay_publish(fd, text);
     }
 
     /// `--app echo`: the line goes back to its sender only, encoded as a broadcast is.

@@ -11,6 +11,7 @@ impl ChatServer {
                 let (name, pending_out, role) = match (&self.slots.get(k.fd as usize), k.data) {
                     (Some(Slot::Client(c)), _) => (c.name(), c.out.bytes() as u64, c.role),
                     (_, Role::Listener) => (self.local_addr.to_string(), 0, Role::Listener),
+                    (_, Role::Relay) => (self.relay.as_ref().map(|l| l.relay.url.clone()).unwrap_or_default(), 0, Role::Relay),
                     (_, role) => ("eventfd".to_string(), 0, role),
                 };
                 FdInfo { fd: k.fd, role, interest: k.interest, name, pending_out }
@@ -27,6 +28,7 @@ impl ChatServer {
             fds,
             handover: false,
             threads,
+            relay: self.relay_status(),
             counters,
             seq: self.sel.tel.seq(),
             ts_ns: self.sel.tel.now_ns(),

@@ -10,6 +10,11 @@ impl ChatServer {
     /// Whether `model` can take over every connection now; the reason if not.
     pub(super) fn can_switch(&self, model: Model) -> Result<(), String> {
         let from = self.sel.kind();
+        if self.relay.is_some() && !model.is_poller() {
+            return Err(format!(
+                "the cluster relay runs in the multiplexing models (select, poll, epoll, epoll-et), not {model}; still on {from}"
+            ));
+        }
         if model == Model::Select {
             if let Some(k) = self.sel.keys().find(|k| k.fd >= libc::FD_SETSIZE as RawFd) {
                 return Err(format!(
