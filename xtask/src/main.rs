@@ -217,7 +217,7 @@ fn run(args: &[String]) -> Result {
 }
 
 fn test(args: &[String]) -> Result {
-    setup(true, false)?;
+    setup(true, true)?;
     step("checking the format (cargo fmt --check)");
     status(cmd("cargo").args(["fmt", "--all", "--check"]))?;
     step("linting (cargo clippy --workspace --all-targets -- -D warnings)");
