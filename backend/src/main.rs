@@ -94,6 +94,10 @@ struct Cli {
     /// This node's name in the cluster (default: hostname:chat-port).
     #[arg(long, value_name = "NAME", requires = "cluster", value_parser = parse_node)]
     node: Option<String>,
+    /// Tests only: milliseconds between the node's presence heartbeats (nodes unheard for three
+    /// are dropped), so a traced loop can be quiet.
+    #[arg(long, hide = true, value_name = "MS", default_value_t = 1000)]
+    cluster_heartbeat_ms: u64,
     /// Conformance testing only: serve /ws/echo with the gateway's WebSocket limits.
     #[arg(long, hide = true)]
     ws_echo: bool,
@@ -232,6 +236,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         out_soft_time: secs("out-soft-seconds", cli.out_soft_seconds)?,
         cluster: cli.cluster.clone(),
         node: cli.node.clone(),
+        heartbeat: Duration::from_millis(cli.cluster_heartbeat_ms.max(10)),
         ..Config::default()
     };
     let recorder = match &cli.record {

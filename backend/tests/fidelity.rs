@@ -114,9 +114,10 @@
 mod common;
 mod fidelity_support;
 use common::*;
-use fidelity_support::session::session;
+use fidelity_support::session::{session, session_with, Extra};
 use fidelity_support::strace::strace_binary;
 use fidelity_support::table::table;
+use muxscope_shared::{EventBody, Role};
 
 const REQUIRE: &str = "MUXSCOPE_REQUIRE_STRACE";
 
@@ -143,6 +144,61 @@ fn every_event_is_a_syscall_and_every_syscall_an_event() {
     }
     eprintln!("{}", table(&rows));
     assert!(failures.is_empty(), "events and syscalls differ:\n{}\n{}", failures.join("\n"), table(&rows));
+}
+
+/// The cluster relay's fd is one more fd: its `recv`s (remote lines, PUBLISH replies, its own
+/// lines coming back) and `send`s (PUBLISH) are held to strace exactly like a client's, inside
+/// the same scripted session (epoll; the relay runs in every multiplexing model alike). A
+/// second node on the same Redis says three lines before the script: they arrive on the relay
+/// fd and are fanned out (three more broadcasts than the script's own).
+#[test]
+fn the_relay_fd_is_traced_like_any_other() {
+    let Some(strace) = strace_binary() else {
+        skip_or_fail("strace is not installed (apt-get install strace)");
+        return;
+    };
+    if !common::redis::redis_available("MUXSCOPE_REQUIRE_REDIS") {
+        return;
+    }
+    let redis = common::redis::Redis::start();
+    let url = redis.url();
+    // Heartbeats every 10 minutes: the traced loop must go quiet for the window to end.
+    let quiet = ["--cluster", url.as_str(), "--cluster-heartbeat-ms", "600000"];
+    let b = Server::start("epoll", &[&quiet[..], &["--node", "B"]].concat());
+    let say = |w: &fidelity_support::watcher::Watcher| -> u64 {
+        for i in 0..3 {
+            talker_send(&b, i);
+        }
+        let mut from = 0;
+        for i in 0..3 {
+            let text = format!("remote line {i}");
+            let (e, at) =
+                w.wait_for("a remote line on the relay fd", from, |e| matches!(e, EventBody::Broadcast { text: t, .. } if *t == text));
+            let EventBody::Broadcast { from: fd, name, .. } = e else { unreachable!() };
+            assert!(name.ends_with("@B"), "a remote line is named NAME@NODE: {name}");
+            assert_eq!(Some(fd), w.snapshot.fds.iter().find(|f| f.role == Role::Relay).map(|f| f.fd), "it came on the relay fd");
+            from = at + 1;
+        }
+        3
+    };
+    let args = [&quiet[..], &["--node", "A"]].concat();
+    let report = session_with(&strace, "epoll", Extra { args: &args, before: Some(&say) });
+    let r = match report {
+        Ok(Some(r)) => r,
+        Ok(None) => return skip_or_fail("strace cannot attach to the chat's threads (ptrace not permitted?)"),
+        Err(e) => panic!("{e}"),
+    };
+    let failures = r.failures.clone();
+    let rows = [("epoll + relay", r)];
+    eprintln!("{}", table(&rows));
+    assert!(failures.is_empty(), "events and syscalls differ:\n{}", failures.join("\n"));
+}
+
+/// A line from node B's own client (a fresh connection each, so the closure needs no `mut`).
+fn talker_send(b: &Server, i: usize) {
+    let mut c = b.joined();
+    c.send(&format!("/nick bea{i}\nremote line {i}\n"));
+    c.line_until(&format!("[bea{i}] remote line {i}"));
 }
 
 fn skip_or_fail(why: &str) {

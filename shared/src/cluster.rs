@@ -58,6 +58,10 @@ pub struct RelayStatus {
     pub lost_down: u64,
     /// Local lines not relayed because the relay's output queue was full (a slow Redis).
     pub lost_slow: u64,
+    /// Local lines written to Redis just before the link broke, whose PUBLISH Redis never
+    /// answered: they may or may not have reached the other nodes.
+    #[serde(default)]
+    pub unconfirmed: u64,
     /// Remote lines that never arrived (a gap in another node's sequence numbers: published
     /// while this node's link was down, or cut by Redis).
     pub missed: u64,

@@ -223,7 +223,7 @@ pub enum EventBody {
     /// (extension, cluster) The relay's link to Redis or the nodes it hears changed: the whole
     /// status, so one event redraws the cluster strip.
     Relay {
-        relay: RelayStatus,
+        relay: Box<RelayStatus>,
     },
     /// `dropped` events were not delivered to this consumer. `folded` (optional, default false):
     /// they were left out on purpose, only counted: by the loop, past the first few hundred of

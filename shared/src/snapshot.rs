@@ -61,7 +61,7 @@ pub struct Snapshot {
     pub threads: Vec<ThreadInfo>,
     /// (cluster) The relay's link to Redis and the nodes it hears.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relay: Option<RelayStatus>,
+    pub relay: Option<Box<RelayStatus>>,
     pub counters: Counters,
     /// Events after this snapshot have `seq > seq`.
     pub seq: u64,

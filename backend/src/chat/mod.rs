@@ -55,6 +55,8 @@ pub struct Config {
     pub cluster: Option<String>,
     /// `--node NAME` (default: hostname:chat-port).
     pub node: Option<String>,
+    /// How often the node tells the others it is up (tests stretch it to keep the loop quiet).
+    pub heartbeat: Duration,
 }
 
 impl Default for Config {
@@ -76,6 +78,7 @@ impl Default for Config {
             accept_budget: 1024,
             cluster: None,
             node: None,
+            heartbeat: relay::HEARTBEAT,
         }
     }
 }

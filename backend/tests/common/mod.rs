@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod cli;
+pub mod redis;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -174,6 +175,21 @@ impl Client {
             }
             skipped.push(l);
         }
+    }
+
+    /// Reads until a line starting with `prefix`, and returns it.
+    pub fn line_until_prefix(&mut self, prefix: &str) -> String {
+        loop {
+            let l = self.line();
+            if l.starts_with(prefix) {
+                return l;
+            }
+        }
+    }
+
+    /// The buffered reader (lines already read ahead stay in it).
+    pub fn reader_mut(&mut self) -> &mut BufReader<TcpStream> {
+        &mut self.reader
     }
 
     /// Round trip through the server: returns once it has answered `/who`.

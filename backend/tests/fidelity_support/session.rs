@@ -20,11 +20,27 @@ pub const NAP_DELAY_US: u32 = 4000;
 /// this directory as `MODEL.strace` and `MODEL.events` (one JSON event a line).
 pub const KEEP: &str = "MUXSCOPE_FIDELITY_KEEP";
 
+/// What a session adds to the plain one: the server's extra arguments, and a step run once
+/// the watcher has its snapshot and before the script, returning the broadcasts it made (the
+/// cluster test's remote lines arriving on the relay fd).
+#[derive(Default)]
+pub struct Extra<'a> {
+    pub args: &'a [&'a str],
+    pub before: Option<&'a dyn Fn(&Watcher) -> u64>,
+}
+
 /// Runs the session for one model. Ok(None): strace may not attach here (skip).
 pub fn session(strace: &PathBuf, name: &str) -> Result<Option<Report>, String> {
+    session_with(strace, name, Extra::default())
+}
+
+/// [`session`] with `extra`.
+pub fn session_with(strace: &PathBuf, name: &str, extra: Extra) -> Result<Option<Report>, String> {
     let model: Model = name.parse()?;
     let max = MAX_CLIENTS.to_string();
-    let s = Server::start(name, &["--web-addr", "127.0.0.1:0", "--max-clients", &max]);
+    let mut args = vec!["--web-addr", "127.0.0.1:0", "--max-clients", &max];
+    args.extend_from_slice(extra.args);
+    let s = Server::start(name, &args);
     let tid = thread_id(s.pid(), "chat-loop").ok_or("no thread named chat-loop")?;
     // The blocking model's acceptor was started before strace can attach; `-f` attaches it
     // (and every other thread of the process), and follows the threads it and the readers start.
@@ -45,8 +61,10 @@ pub fn session(strace: &PathBuf, name: &str) -> Result<Option<Report>, String> {
     // 2. The watcher: its snapshot is the start of the window.
     let w = Watcher::open(s.web.unwrap());
     let waker = w.snapshot.fds.iter().find(|f| f.role == Role::Waker).map(|f| f.fd).ok_or("the snapshot has no waker fd")?;
-    // 3. The clients.
-    let want = script(&s, &w, model);
+    // 3. The clients (after what the caller adds).
+    let before = extra.before.map_or(0, |f| f(&w));
+    let mut want = script(&s, &w, model);
+    want.broadcasts += before;
     // The loop is blocked in a wait nobody will end (the non-blocking one sweeps on, finding
     // nothing): its syscalls and its events are complete.
     w.quiesce(|e| model == Model::Nonblocking && IDLE.contains(&e.kind()));

@@ -172,7 +172,7 @@ fn kinds() -> Vec<EventBody> {
     for state in muxscope_shared::RelayState::ALL {
         let nodes = vec![muxscope_shared::ClusterNode { name: "A".into(), clients: 3, me: true }];
         all.push(EventBody::Relay {
-            relay: muxscope_shared::RelayStatus {
+            relay: Box::new(muxscope_shared::RelayStatus {
                 node: "A".into(),
                 redis: "redis://127.0.0.1:6379".into(),
                 state,
@@ -184,8 +184,9 @@ fn kinds() -> Vec<EventBody> {
                 received: 2,
                 lost_down: 3,
                 lost_slow: 0,
+                unconfirmed: 0,
                 missed: 0,
-            },
+            }),
         });
     }
     all

@@ -15,7 +15,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wire::Msg;
 
-/// How often this node says it is up (and how many clients it has).
+/// How often this node says it is up (and how many clients it has), unless told otherwise
+/// (`--cluster-heartbeat-ms`, for tests); a node unheard for three heartbeats is gone.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Reconnect backoff: doubles from the first to the last.
 pub const BACKOFF_FIRST: Duration = Duration::from_millis(100);
@@ -70,10 +71,14 @@ pub struct Relay {
     retry_at: Option<Instant>,
     backoff: Duration,
     next_hello: Instant,
+    heartbeat: Duration,
     /// Bytes owed to Redis, and where each queued line's PUBLISH ends in them.
     out: Vec<u8>,
     out_lines: VecDeque<usize>,
     out_limit: usize,
+    /// PUBLISHes Redis has not answered yet, in order (true: a room line, false: presence).
+    awaiting: VecDeque<bool>,
+    unconfirmed: u64,
     input: Vec<u8>,
     next_seq: u64,
     presence: Presence,
@@ -89,7 +94,7 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn new(url: &str, node: String, out_limit: usize, now: Instant) -> Result<Relay, String> {
+    pub fn new(url: &str, node: String, out_limit: usize, heartbeat: Duration, now: Instant) -> Result<Relay, String> {
         let addr = parse_url(url)?;
         let inst =
             SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0) ^ (std::process::id() as u64) << 32;
@@ -106,12 +111,15 @@ impl Relay {
             retry_at: Some(now),
             backoff: BACKOFF_FIRST,
             next_hello: now,
+            heartbeat,
             out: Vec::new(),
             out_lines: VecDeque::new(),
             out_limit,
+            awaiting: VecDeque::new(),
+            unconfirmed: 0,
             input: Vec::new(),
             next_seq: 0,
-            presence: Presence::default(),
+            presence: Presence::new(heartbeat * 3),
             published: 0,
             received: 0,
             lost_down: 0,
@@ -158,6 +166,10 @@ impl Relay {
         let unsent = self.out_lines.len() as u64;
         self.lost_down += unsent;
         self.published -= unsent;
+        // Sent, but Redis never said it took them.
+        let unanswered = self.awaiting.iter().filter(|&&line| line).count() as u64;
+        self.unconfirmed += unanswered.saturating_sub(unsent);
+        self.awaiting.clear();
         self.out.clear();
         self.out_lines.clear();
         self.input.clear();
@@ -200,6 +212,7 @@ impl Relay {
         self.next_seq += 1;
         resp::command(&mut self.out, &[b"PUBLISH", wire::ROOM, &payload]);
         self.out_lines.push_back(self.out.len());
+        self.awaiting.push_back(true);
         self.published += 1;
         Ok(())
     }
@@ -293,7 +306,10 @@ impl Relay {
                     _ => {}
                 }
             }
-            Reply::Hello | Reply::Published(_) | Reply::Other => {}
+            Reply::Published(_) => {
+                self.awaiting.pop_front();
+            }
+            Reply::Hello | Reply::Other => {}
         }
         Ok(())
     }
@@ -305,11 +321,12 @@ impl Relay {
         if self.state != RelayState::Up || now < self.next_hello {
             return false;
         }
-        self.next_hello = now + HEARTBEAT;
+        self.next_hello = now + self.heartbeat;
         let hello = Msg::Hello { node: self.node.clone(), inst: self.inst, clients, names: names() };
         // A heartbeat goes even past the bound: it is small, and without it the others would
         // drop this node from their strips.
         resp::command(&mut self.out, &[b"PUBLISH", wire::PRESENCE, &hello.encode()]);
+        self.awaiting.push_back(false);
         true
     }
 
@@ -318,6 +335,7 @@ impl Relay {
         if self.state == RelayState::Up {
             let bye = Msg::Bye { node: self.node.clone(), inst: self.inst };
             resp::command(&mut self.out, &[b"PUBLISH", wire::PRESENCE, &bye.encode()]);
+            self.awaiting.push_back(false);
         }
     }
 
@@ -343,8 +361,14 @@ impl Relay {
             received: self.received,
             lost_down: self.lost_down,
             lost_slow: self.lost_slow,
+            unconfirmed: self.unconfirmed,
             missed: self.missed,
         }
+    }
+
+    /// Lines published and received so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.published, self.received)
     }
 
     /// Other nodes' names for `/who`.

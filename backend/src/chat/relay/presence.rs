@@ -5,7 +5,7 @@ use muxscope_shared::ClusterNode;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-/// A node unheard this long is gone from the strip (heartbeats come every second).
+/// A node unheard this long is gone from the strip (three heartbeats).
 pub const TTL: Duration = Duration::from_secs(3);
 
 #[derive(Debug)]
@@ -16,8 +16,9 @@ struct Peer {
     last_seen: Instant,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Presence {
+    ttl: Duration,
     /// By node name; a node restarted under the same name replaces its old run.
     peers: BTreeMap<String, Peer>,
     /// The next line sequence number expected from each run (`inst`) a line came from.
@@ -25,6 +26,10 @@ pub struct Presence {
 }
 
 impl Presence {
+    pub fn new(ttl: Duration) -> Presence {
+        Presence { ttl, peers: BTreeMap::new(), next_seq: HashMap::new() }
+    }
+
     /// Takes a presence message from another node. True when the strip changes.
     pub fn heard(&mut self, msg: Msg, now: Instant) -> bool {
         match msg {
@@ -41,11 +46,12 @@ impl Presence {
         }
     }
 
-    /// Drops nodes unheard for [`TTL`]. True when any went.
+    /// Drops nodes unheard for three heartbeats. True when any went.
     pub fn expire(&mut self, now: Instant) -> bool {
         let before = self.peers.len();
-        let gone: Vec<u64> = self.peers.values().filter(|p| now.saturating_duration_since(p.last_seen) >= TTL).map(|p| p.inst).collect();
-        self.peers.retain(|_, p| now.saturating_duration_since(p.last_seen) < TTL);
+        let gone: Vec<u64> =
+            self.peers.values().filter(|p| now.saturating_duration_since(p.last_seen) >= self.ttl).map(|p| p.inst).collect();
+        self.peers.retain(|_, p| now.saturating_duration_since(p.last_seen) < self.ttl);
         for inst in gone {
             self.next_seq.remove(&inst);
         }
@@ -102,7 +108,7 @@ mod tests {
     #[test]
     fn nodes_come_change_and_go() {
         let t0 = Instant::now();
-        let mut p = Presence::default();
+        let mut p = Presence::new(TTL);
         let me = |c| ClusterNode { name: "B".into(), clients: c, me: true };
         assert!(p.heard(hello("A", 1, 3), t0));
         assert!(!p.heard(hello("A", 1, 3), t0), "the same count is no change");
@@ -123,7 +129,7 @@ mod tests {
 
     #[test]
     fn missing_lines_are_counted_once_a_run_was_heard() {
-        let mut p = Presence::default();
+        let mut p = Presence::new(TTL);
         assert_eq!(p.line(7, 40), 0, "joined late: nothing missed");
         assert_eq!(p.line(7, 41), 0);
         assert_eq!(p.line(7, 45), 3);

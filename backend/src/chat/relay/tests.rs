@@ -18,6 +18,8 @@ enum Op {
     /// This node's own line echoed back by Redis.
     Echo,
     Tick,
+    /// Redis answers the oldest PUBLISH it was sent.
+    Ack,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -29,6 +31,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (1u8..4).prop_map(Op::Remote),
         1 => Just(Op::Echo),
         1 => Just(Op::Tick),
+        2 => Just(Op::Ack),
     ]
 }
 
@@ -47,6 +50,19 @@ fn subscribed(r: &mut Relay, now: Instant) {
     let confirm = b">3\r\n$9\r\nsubscribe\r\n$13\r\nmuxscope:room\r\n:1\r\n>3\r\n$9\r\nsubscribe\r\n$17\r\nmuxscope:presence\r\n:2\r\n";
     assert!(r.input(confirm, now).unwrap().is_empty());
     assert_eq!(r.state(), RelayState::Up);
+}
+
+/// PUBLISH commands of any channel in `wire` (whole commands only).
+fn published_commands(wire: &[u8]) -> u64 {
+    let mut at = 0;
+    let mut n = 0;
+    while let Some((frame, used)) = redis_protocol::resp3::decode::complete::decode(&wire[at..]).unwrap() {
+        at += used;
+        if let redis_protocol::resp3::types::OwnedFrame::Array { data, .. } = frame {
+            n += matches!(&data[0], redis_protocol::resp3::types::OwnedFrame::BlobString { data, .. } if data == b"PUBLISH") as u64;
+        }
+    }
+    n
 }
 
 /// The room lines published in `wire` (whole commands only).
@@ -76,13 +92,15 @@ proptest! {
     #[test]
     fn every_line_is_relayed_once_or_counted(ops in proptest::collection::vec(op(), 1..120)) {
         let now = Instant::now();
-        let mut r = Relay::new("redis://127.0.0.1:6379", "B".into(), 2_000, now).unwrap();
+        let mut r = Relay::new("redis://127.0.0.1:6379", "B".into(), 2_000, HEARTBEAT, now).unwrap();
         let mut offered = 0u64;
         let mut wire_out = Vec::new();
         let mut remote_seq = 0u64;
         let mut remote_sent = 0u64;
         let mut remote_got = Vec::new();
         let mut delivered = 0u64;
+        let mut answered = 0u64;
+        let mut conn_start = 0usize;
         for op in ops {
             match op {
                 Op::Say => {
@@ -106,6 +124,7 @@ proptest! {
                     let mut at = 0;
                     while let Some((_, n)) = redis_protocol::resp3::decode::complete::decode(&wire_out[at..]).unwrap() { at += n; }
                     wire_out.truncate(at);
+                    (conn_start, answered) = (wire_out.len(), 0);
                 }
                 Op::Up => {
                     if r.state() != RelayState::Up {
@@ -133,6 +152,14 @@ proptest! {
                 Op::Tick => {
                     r.tick(now + HEARTBEAT * 2, 3, Vec::new);
                 }
+                Op::Ack => {
+                    // Only what was sent whole can be answered.
+                    let sent = published_commands(&wire_out[conn_start..]) - answered;
+                    if r.state() == RelayState::Up && sent > 0 {
+                        r.input(b":1\r\n", now).unwrap();
+                        answered += 1;
+                    }
+                }
             }
             let s = r.status(None, 0);
             let queued = r.out_lines.len() as u64;
@@ -143,6 +170,7 @@ proptest! {
             prop_assert_eq!(seqs.len() as u64, s.published - queued);
             prop_assert!(seqs.windows(2).all(|w| w[0] < w[1]));
             prop_assert_eq!(s.received, delivered);
+            prop_assert!(s.unconfirmed <= s.published, "unconfirmed lines were published lines");
             prop_assert_eq!(delivered, remote_sent);
         }
         let texts: std::collections::HashSet<_> = remote_got.iter().collect();
@@ -162,7 +190,7 @@ fn urls_are_checked() {
 #[test]
 fn backoff_doubles_to_its_cap_and_resets_once_up() {
     let t = Instant::now();
-    let mut r = Relay::new("redis://127.0.0.1:1", "A".into(), 1 << 20, t).unwrap();
+    let mut r = Relay::new("redis://127.0.0.1:1", "A".into(), 1 << 20, HEARTBEAT, t).unwrap();
     assert!(r.connect_due(t));
     let mut waits = Vec::new();
     for _ in 0..8 {
@@ -181,7 +209,7 @@ fn backoff_doubles_to_its_cap_and_resets_once_up() {
 #[test]
 fn senders_are_told_once_an_outage() {
     let t = Instant::now();
-    let mut r = Relay::new("redis://127.0.0.1:1", "A".into(), 1 << 20, t).unwrap();
+    let mut r = Relay::new("redis://127.0.0.1:1", "A".into(), 1 << 20, HEARTBEAT, t).unwrap();
     assert_eq!(r.publish("a", "x"), Err(Lost::Down));
     assert!(r.first_notice(1));
     assert!(!r.first_notice(1));

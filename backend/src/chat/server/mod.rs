@@ -220,7 +220,8 @@ impl ChatServer {
             }
             Some(url) => {
                 let node = cfg.node.clone().unwrap_or_else(|| format!("{}:{}", sys::hostname(), local_addr.port()));
-                let r = crate::chat::relay::Relay::new(url, node, cfg.out_hard_limit, Instant::now()).map_err(io::Error::other)?;
+                let r = crate::chat::relay::Relay::new(url, node, cfg.out_hard_limit, cfg.heartbeat, Instant::now())
+                    .map_err(io::Error::other)?;
                 Some(Box::new(relay::RelayLink::new(r)))
             }
         };

@@ -7,17 +7,24 @@ use super::*;
 use crate::chat::relay::{Lost, Relay};
 use muxscope_shared::RelayState;
 
+/// How often `GET /api/stats`' copy of the relay's counts is brought up to date while lines flow.
+const STATS_EVERY: Duration = Duration::from_millis(100);
+
 /// The relay and its socket while it has one.
 pub(super) struct RelayLink {
     pub(super) relay: Relay,
     sock: Option<OwnedFd>,
     /// Edge-triggered: the read budget ran out before EAGAIN, so read again next turn.
     carry: bool,
+    /// When `GET /api/stats`' copy of the status was last brought up to date, and the counts
+    /// it had then (kept fresh every 100 ms at most, so a busy room pays nothing per line).
+    stats_at: Instant,
+    stats_counts: (u64, u64),
 }
 
 impl RelayLink {
     pub(super) fn new(relay: Relay) -> RelayLink {
-        RelayLink { relay, sock: None, carry: false }
+        RelayLink { relay, sock: None, carry: false, stats_at: Instant::now(), stats_counts: (0, 0) }
     }
 
     pub(super) fn fd(&self) -> Option<RawFd> {
@@ -43,11 +50,14 @@ impl ChatServer {
         let beat = link.relay.tick(now, clients, relay_names);
         self.relay_flush(&mut link);
         let changed = std::mem::take(&mut link.relay.changed);
-        if changed || beat {
+        let counts = link.relay.counts();
+        let stale = counts != link.stats_counts && now.duration_since(link.stats_at) >= STATS_EVERY;
+        if changed || beat || stale {
+            (link.stats_at, link.stats_counts) = (now, counts);
             let status = link.relay.status(link.fd(), clients);
             self.control.set_relay(status.clone());
             if changed {
-                self.sel.tel.emit_table(|| EventBody::Relay { relay: status });
+                self.sel.tel.emit_table(|| EventBody::Relay { relay: Box::new(status) });
             }
         }
         self.relay = Some(link);
@@ -262,8 +272,8 @@ impl ChatServer {
     }
 
     /// The relay's status for a snapshot.
-    pub(super) fn relay_status(&self) -> Option<muxscope_shared::RelayStatus> {
-        self.relay.as_ref().map(|l| l.relay.status(l.fd(), self.clients_online()))
+    pub(super) fn relay_status(&self) -> Option<Box<muxscope_shared::RelayStatus>> {
+        self.relay.as_ref().map(|l| Box::new(l.relay.status(l.fd(), self.clients_online())))
     }
 
     /// Stopping: a goodbye to the other nodes (so their strips drop this one at once), sent
