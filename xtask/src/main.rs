@@ -224,6 +224,14 @@ fn test(args: &[String]) -> Result {
     status(cmd("cargo").args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     build_web()?;
     step("running every test (cargo test --workspace), the real-browser test included");
-    // MUXSCOPE_REQUIRE_BROWSER / _STRACE: the browser and fidelity tests must run here, not skip.
-    status(cmd("cargo").args(["test", "--workspace"]).args(args).env("MUXSCOPE_REQUIRE_BROWSER", "1").env("MUXSCOPE_REQUIRE_STRACE", "1"))
+    // MUXSCOPE_REQUIRE_BROWSER / _STRACE / _REDIS: the browser, fidelity and cluster tests must
+    // run here, not skip.
+    status(
+        cmd("cargo")
+            .args(["test", "--workspace"])
+            .args(args)
+            .env("MUXSCOPE_REQUIRE_BROWSER", "1")
+            .env("MUXSCOPE_REQUIRE_STRACE", "1")
+            .env("MUXSCOPE_REQUIRE_REDIS", "1"),
+    )
 }
