@@ -1,7 +1,10 @@
 //! The messages of `/ws/events`, both ways.
 
 use crate::{Event, Snapshot};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeSeed, Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// (extension) Messages a browser may send on `/ws/events`. `pace` with `still: true`: the page
@@ -22,30 +25,62 @@ pub enum ServerMsg {
     Events { events: Vec<Event> },
 }
 
-/// The same message, read the way serde reads any internally tagged enum (buffering it all
-/// before it knows the type). Used when `type` is not the first key.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum TaggedServerMsg {
-    Snapshot(Snapshot),
-    Events { events: Vec<Event> },
+mod body;
+mod read_event;
+mod reorder;
+#[cfg(test)]
+mod tests;
+
+use read_event::EventSeed;
+
+/// `events`: the array, each element read by [`EventSeed`].
+struct EventsSeed;
+
+impl<'de> DeserializeSeed<'de> for EventsSeed {
+    type Value = Vec<Event>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Event>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Vec<Event>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Event>, A::Error> {
+                // As serde sizes a Vec: a hint, capped.
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+                while let Some(e) = seq.next_element_seed(EventSeed)? {
+                    out.push(e);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(V)
+    }
 }
 
-#[derive(Deserialize)]
-struct EventsBody {
-    events: Vec<Event>,
+/// The rest of an `events` message: `events`, other keys ignored.
+fn events_body<'de, A: MapAccess<'de>>(mut map: A) -> Result<Vec<Event>, A::Error> {
+    let mut events = None;
+    while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        if key != "events" {
+            map.next_value::<IgnoredAny>()?;
+        } else if events.is_some() {
+            return Err(A::Error::duplicate_field("events"));
+        } else {
+            events = Some(map.next_value_seed(EventsSeed)?);
+        }
+    }
+    events.ok_or_else(|| A::Error::missing_field("events"))
 }
 
 /// A browser parses several of these a second while a room floods, so the usual case — `type`
-/// first, as muxscope writes it — reads the rest straight into its type instead of buffering
-/// the whole message first (about half the work for a snapshot of a thousand fds). Any other
-/// key order still parses, the slow way.
+/// first, as muxscope writes it — reads the rest straight into its type, and each event straight
+/// into its kind's fields ([`EventSeed`]), never buffering the message in serde's private
+/// `Content` (whose generic code was a tenth of the page's wasm). Any other key order still
+/// parses, the slow way ([`reorder`]).
 impl<'de> Deserialize<'de> for ServerMsg {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ServerMsg, D::Error> {
-        use serde::de::value::MapAccessDeserializer;
-        use serde::de::{Error, MapAccess, Visitor};
-        use std::borrow::Cow;
-
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = ServerMsg;
@@ -58,26 +93,14 @@ impl<'de> Deserialize<'de> for ServerMsg {
                 let Some(first) = map.next_key::<Cow<'de, str>>()? else {
                     return Err(A::Error::missing_field("type"));
                 };
-                if first == "type" {
-                    let tag = map.next_value::<Cow<'de, str>>()?;
-                    return match tag.as_ref() {
-                        "snapshot" => Snapshot::deserialize(MapAccessDeserializer::new(map)).map(ServerMsg::Snapshot),
-                        "events" => {
-                            EventsBody::deserialize(MapAccessDeserializer::new(map)).map(|b| ServerMsg::Events { events: b.events })
-                        }
-                        other => Err(A::Error::unknown_variant(other, &["snapshot", "events"])),
-                    };
+                if first != "type" {
+                    return reorder::server_msg(map, first.into_owned());
                 }
-                // Another order: gather the object and read it as tagged.
-                let mut whole = serde_json::Map::new();
-                whole.insert(first.into_owned(), map.next_value::<serde_json::Value>()?);
-                while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
-                    whole.insert(k, v);
-                }
-                let whole = serde_json::Value::Object(whole);
-                match TaggedServerMsg::deserialize(whole).map_err(A::Error::custom)? {
-                    TaggedServerMsg::Snapshot(s) => Ok(ServerMsg::Snapshot(s)),
-                    TaggedServerMsg::Events { events } => Ok(ServerMsg::Events { events }),
+                let tag = map.next_value::<Cow<'de, str>>()?;
+                match tag.as_ref() {
+                    "snapshot" => Snapshot::deserialize(MapAccessDeserializer::new(map)).map(ServerMsg::Snapshot),
+                    "events" => events_body(map).map(|events| ServerMsg::Events { events }),
+                    other => Err(A::Error::unknown_variant(other, &["snapshot", "events"])),
                 }
             }
         }
