@@ -227,7 +227,7 @@ impl<R: Read> Reader<R> {
         }
         let mut chunks = Chunks { r, pos: MAGIC.len(), buf: Vec::new(), truncated: false };
         let header = match chunks.next()? {
-            Some((b'H', _)) => serde_json::from_slice(&chunks.buf).map_err(|e| RecordError::Header(e.to_string()))?,
+            Some((b'H', _)) => json(&chunks.buf).map_err(RecordError::Header)?,
             Some((_, at)) => return Err(RecordError::Chunk { offset: at, what: "no header before the first chunk".into() }),
             None => return Err(RecordError::Header("the file ends before its header".into())),
         };
@@ -255,7 +255,7 @@ impl<R: Read> Reader<R> {
         let payload = &self.chunks.buf[..];
         match kind {
             b'H' => Err(RecordError::Chunk { offset: at, what: "a second header".into() }),
-            b'S' => serde_json::from_slice(payload)
+            b'S' => json(payload)
                 .map(|s| Some(ServerMsg::Snapshot(s)))
                 .map_err(|e| RecordError::Chunk { offset: at, what: format!("an unreadable snapshot: {e}") }),
             b'E' => Unpacker::new(payload)
@@ -319,6 +319,13 @@ impl<R: Read> Chunks<R> {
 }
 
 /// Fills `buf` from `r` until it is full or `r` ends; how many bytes it got.
+/// A chunk's JSON, read as a `str` as the page reads its frames: one copy of each type's
+/// reader in the page's wasm instead of one per input type.
+fn json<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(payload).map_err(|e| format!("not UTF-8: {e}"))?;
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {

@@ -177,12 +177,12 @@ fn reference_read(bytes: &[u8]) -> Result<Recording, RecordError> {
         }
         let payload = &bytes[start..start + len];
         match (kind, &header) {
-            (b'H', None) => header = Some(serde_json::from_slice(payload).map_err(|e| RecordError::Header(e.to_string()))?),
+            (b'H', None) => header = Some(json(payload).map_err(RecordError::Header)?),
             (_, None) => return Err(RecordError::Chunk { offset: pos, what: "no header before the first chunk".into() }),
             (b'H', Some(_)) => return Err(RecordError::Chunk { offset: pos, what: "a second header".into() }),
             (b'S', _) => {
-                let s: Snapshot = serde_json::from_slice(payload)
-                    .map_err(|e| RecordError::Chunk { offset: pos, what: format!("an unreadable snapshot: {e}") })?;
+                let s: Snapshot =
+                    json(payload).map_err(|e| RecordError::Chunk { offset: pos, what: format!("an unreadable snapshot: {e}") })?;
                 items.push(ServerMsg::Snapshot(s));
             }
             (b'E', _) => {
@@ -197,6 +197,12 @@ fn reference_read(bytes: &[u8]) -> Result<Recording, RecordError> {
     }
     let header = header.ok_or_else(|| RecordError::Header("the file ends before its header".into()))?;
     Ok(Recording { header, items, truncated })
+}
+
+/// A chunk's JSON: UTF-8 text, then the type.
+fn json<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(payload).map_err(|e| format!("not UTF-8: {e}"))?;
+    serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
 #[test]
