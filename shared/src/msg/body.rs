@@ -68,7 +68,7 @@ pub(super) struct Fields {
     folded: Option<bool>,
     resync: Option<bool>,
     counters: Option<Option<Counters>>,
-    relay: Option<RelayStatus>,
+    relay: Option<Box<RelayStatus>>,
 }
 
 impl Fields {

@@ -62,7 +62,7 @@ fn relay() -> impl Strategy<Value = RelayStatus> {
     (
         (text(), text(), prop::sample::select(RelayState::ALL.to_vec()), prop::option::of(any::<i32>())),
         (any::<u64>(), prop::option::of(text()), prop::collection::vec(node, 0..3)),
-        any::<[u64; 5]>(),
+        any::<[u64; 6]>(),
     )
         .prop_map(|((node, redis, state, fd), (since_ms, error, nodes), n)| RelayStatus {
             node,
@@ -77,6 +77,7 @@ fn relay() -> impl Strategy<Value = RelayStatus> {
             lost_down: n[2],
             lost_slow: n[3],
             missed: n[4],
+            unconfirmed: n[5],
         })
 }
 
@@ -111,7 +112,7 @@ fn body() -> impl Strategy<Value = EventBody> {
         (model(), model()).prop_map(|(from, to)| EventBody::Handover { from, to }),
         (model(), prop::option::of(model())).prop_map(|(model, from)| EventBody::Model { model, from }),
         (any::<i32>(), reason, prop::option::of(text())).prop_map(|(fd, reason, detail)| EventBody::Close { fd, reason, detail }),
-        relay().prop_map(|relay| EventBody::Relay { relay }),
+        relay().prop_map(|relay| EventBody::Relay { relay: Box::new(relay) }),
         (any::<(u64, bool, bool)>(), prop::option::of(counters())).prop_map(|(t, counters)| EventBody::Gap {
             dropped: t.0,
             folded: t.1,
