@@ -6,6 +6,7 @@
 //! there), Redis pub/sub, and the kernel floor; and (h) every IO model of muxscope on the same
 //! connections ([`models`], plotted by [`svg`]). Loopback only; every run bounded.
 
+mod cluster;
 mod models;
 mod record;
 mod svg;
@@ -178,7 +179,7 @@ impl Report {
 
 pub fn main(args: &[String]) -> Result {
     let quick = args.iter().any(|a| a == "--quick");
-    // --only a,b,c,e,models: a subset of the sections ((c) includes (d); `models` or `h` is (h)).
+    // --only a,b,c,e,i,k,models: a subset of the sections ((c) includes (d); `models` or `h` is (h)).
     let only: Option<Vec<String>> =
         args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|v| v.split(',').map(str::to_string).collect());
     let run = |sec: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == sec || (sec == "models" && x == "h")));
@@ -449,6 +450,10 @@ pub fn main(args: &[String]) -> Result {
     // (i) what recording to disk costs the loop
     if run("i") {
         record::section(quick, &mut r)?;
+    }
+    // (k) the cluster's hop through Redis: its own Redis servers and nodes
+    if run("k") {
+        cluster::section(quick, &mut r)?;
     }
     let dir = root().join("bench-results");
     let _ = std::fs::create_dir_all(&dir);

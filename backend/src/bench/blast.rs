@@ -16,10 +16,12 @@ pub struct BlastResult {
 
 /// (b) `clients` receivers, `senders` senders writing 64 B lines as fast as the server takes
 /// them, for `seconds` after a one-second warm-up: deliveries per second at the receivers.
-pub fn blast(target: SocketAddr, proto: Proto, clients: usize, senders: usize, seconds: f64) -> io::Result<BlastResult> {
-    let mut rx = Receivers::connect(target, clients, proto)?;
+/// With several `targets` (nodes of one cluster) receivers and senders are both spread over them
+/// round-robin (the first sender on the first), and every receiver's lines count, on every node.
+pub fn blast(targets: &[SocketAddr], proto: Proto, clients: usize, senders: usize, seconds: f64) -> io::Result<BlastResult> {
+    let mut rx = Receivers::connect_spread(targets, clients, proto)?;
     let idx = rx.index();
-    let mut first = TcpStream::connect(target)?;
+    let mut first = TcpStream::connect(targets[0])?;
     let stop = Arc::new(AtomicBool::new(false));
     let drain0 = drain_in_background(&first, stop.clone())?;
     let base = barrier(&mut rx, &mut first, proto, &idx)?;
@@ -27,7 +29,7 @@ pub fn blast(target: SocketAddr, proto: Proto, clients: usize, senders: usize, s
     let sent = Arc::new(AtomicU64::new(0));
     let mut threads = vec![];
     for s in 0..senders {
-        let sock = if s == 0 { first.try_clone()? } else { TcpStream::connect(target)? };
+        let sock = if s == 0 { first.try_clone()? } else { TcpStream::connect(spread(targets, s))? };
         sock.set_nodelay(true)?;
         let drain = if s == 0 { None } else { Some(drain_in_background(&sock, stop.clone())?) };
         let (stop, sent) = (stop.clone(), sent.clone());

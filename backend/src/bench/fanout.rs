@@ -10,9 +10,12 @@ pub struct FanoutResult {
 }
 
 /// (a) One 64 B message to N idle clients: time until the last one has it, over `rounds` rounds.
-pub fn fanout(target: SocketAddr, proto: Proto, clients: usize, rounds: usize) -> io::Result<FanoutResult> {
-    let mut rx = Receivers::connect(target, clients, proto)?;
-    let mut sender = TcpStream::connect(target)?;
+/// With several `targets` (nodes of one cluster) the clients are spread over them round-robin,
+/// the sender is on the first, and a round ends when the last client on any node has the line
+/// (a remote one arrives as `[name@NODE] text`: still one line, and lines are what is counted).
+pub fn fanout(targets: &[SocketAddr], proto: Proto, clients: usize, rounds: usize) -> io::Result<FanoutResult> {
+    let mut rx = Receivers::connect_spread(targets, clients, proto)?;
+    let mut sender = TcpStream::connect(targets[0])?;
     sender.set_nodelay(true)?;
     let stop = Arc::new(AtomicBool::new(false));
     let drain = drain_in_background(&sender, stop.clone())?;

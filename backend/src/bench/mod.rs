@@ -100,12 +100,23 @@ struct Receivers {
     buf: Vec<u8>,
 }
 
+/// Where the `i`th client (or sender) goes when a scenario spreads them over several servers
+/// (nodes of one cluster): round-robin, so the first goes to the first target.
+pub fn spread(targets: &[SocketAddr], i: usize) -> SocketAddr {
+    targets[i % targets.len()]
+}
+
 impl Receivers {
     fn connect(target: SocketAddr, n: usize, proto: Proto) -> io::Result<Receivers> {
+        Receivers::connect_spread(&[target], n, proto)
+    }
+
+    /// `n` receivers spread round-robin over `targets` ([`spread`]).
+    fn connect_spread(targets: &[SocketAddr], n: usize, proto: Proto) -> io::Result<Receivers> {
         let mut socks = Vec::with_capacity(n);
         let (hello, _) = proto.hello();
-        for _ in 0..n {
-            let s = TcpStream::connect(target)?;
+        for i in 0..n {
+            let s = TcpStream::connect(spread(targets, i))?;
             s.set_nodelay(true)?;
             if !hello.is_empty() {
                 (&s).write_all(hello)?;
@@ -238,4 +249,26 @@ fn hang_up(rx: Receivers, sender: TcpStream, stop: &AtomicBool, drain: std::thre
     drop(rx);
     drop(sender);
     let _ = drain.join();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn bench_spreads_clients_round_robin_over_targets() {
+        let t: Vec<SocketAddr> = (0..3).map(|i| SocketAddr::from(([127, 0, 0, 1], 5000 + i))).collect();
+        // 10 clients over 3 nodes: 4, 3, 3, the first on the first node.
+        let mut per = [0; 3];
+        for i in 0..10 {
+            per[(spread(&t, i).port() - 5000) as usize] += 1;
+        }
+        assert_eq!(per, [4, 3, 3]);
+        assert_eq!(spread(&t, 0), t[0]);
+        // 4 senders over 3 nodes: the 4th joins the first again.
+        assert_eq!((0..4).map(|s| spread(&t, s).port()).collect::<Vec<_>>(), [5000, 5001, 5002, 5000]);
+        // One target: everything on it, as before.
+        assert!((0..5).all(|i| spread(&t[..1], i) == t[0]));
+    }
 }

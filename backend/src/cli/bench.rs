@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 pub enum BenchCmd {
     /// One 64 B message to N idle clients: time until the last has it (p50/p95).
     Fanout {
-        #[arg(long)]
-        target: SocketAddr,
+        /// Repeat for several nodes of one cluster: clients round-robin over them, the sender on the first.
+        #[arg(long, required = true)]
+        target: Vec<SocketAddr>,
         #[arg(long, value_enum, default_value_t = Proto::Line)]
         proto: Proto,
         #[arg(long, default_value_t = 1000)]
@@ -28,8 +29,9 @@ pub enum BenchCmd {
     },
     /// Deliveries/s with N clients while S senders blast 64 B lines.
     Blast {
-        #[arg(long)]
-        target: SocketAddr,
+        /// Repeat for several nodes of one cluster: clients and senders round-robin over them.
+        #[arg(long, required = true)]
+        target: Vec<SocketAddr>,
         #[arg(long, value_enum, default_value_t = Proto::Line)]
         proto: Proto,
         #[arg(long, default_value_t = 1000)]
@@ -94,10 +96,10 @@ pub enum BenchCmd {
 pub fn run_bench(what: BenchCmd) -> anyhow::Result<()> {
     muxscope::sys::raise_nofile_limit()?;
     let json = match what {
-        BenchCmd::Fanout { target, proto, clients, rounds } => serde_json::to_string(&bench::fanout(target, proto, clients, rounds)?)?,
+        BenchCmd::Fanout { target, proto, clients, rounds } => serde_json::to_string(&bench::fanout(&target, proto, clients, rounds)?)?,
         BenchCmd::Floor { clients, rounds } => serde_json::to_string(&bench::floor(clients, rounds)?)?,
         BenchCmd::Blast { target, proto, clients, senders, seconds } => {
-            serde_json::to_string(&bench::blast(target, proto, clients, senders, seconds)?)?
+            serde_json::to_string(&bench::blast(&target, proto, clients, senders, seconds)?)?
         }
         BenchCmd::ChatLoad { target, clients, rate, seconds } => {
             if !(rate > 0.0 && rate.is_finite()) {
