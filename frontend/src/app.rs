@@ -250,6 +250,7 @@ pub fn app() -> Html {
                 <section class="stage-wrap">
                     <crate::tour::panel::TourPanel dispatch={d.clone()} end={model.timeline().end_index()} />
                     { wait_bar(&model) }
+                    <crate::cluster_strip::ClusterStrip relay={scene.snap.relay.clone()} />
                     { stage(&model, &marks, crowd_node, threads_node) }
                     { phase(&model) }
                     <Timeline window={timeline_window} cursor_ts={scene.ts_ns} open={*timeline_open} busy={model.busy()}

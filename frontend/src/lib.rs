@@ -4,6 +4,7 @@
 //! model picker's logic, [`dots`] and [`threads`] the markup of big rooms (all compiled and
 //! tested natively); the Yew components that draw it exist only in the wasm build.
 
+pub mod cluster_strip;
 pub mod compare;
 pub mod corrections;
 pub mod dots;

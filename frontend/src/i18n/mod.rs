@@ -9,6 +9,7 @@
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
+mod cluster;
 mod corrections;
 mod insight;
 mod panels;
@@ -21,6 +22,7 @@ mod ui;
 
 #[cfg(target_arch = "wasm32")]
 pub use browser::{initial, remember};
+pub use cluster::ClusterText;
 pub use corrections::Fix;
 pub use insight::Sight;
 pub use panels::{Panel, COLUMNS};

@@ -14,7 +14,7 @@ mod tests_lang;
 use crate::history::HistoryStats;
 use crate::i18n::Lang;
 use crate::state::{Banner, FoldWhy, LogEntry, LogLine, Note, Played, Source, StreamDown};
-pub use describe::{describe, ms};
+pub use describe::{clock, describe, ms};
 pub use frame::*;
 use muxscope_shared::{EventBody, Model as IoModel};
 
