@@ -159,3 +159,39 @@ fn select_refuses_fds_past_fd_setsize_and_keeps_serving() {
         c.line_until(&want);
     }
 }
+
+/// A private line mid-turn (`/who`'s answer) hands its asker's share of the turn over early;
+/// the lines after it in the same turn must still reach everyone, a receiver whose socket is
+/// full included (its share is then kept, not sent). Found by the cluster test, where the
+/// relay's notice is such a private line.
+#[test]
+fn lines_after_a_private_answer_in_the_same_turn_reach_a_backed_up_receiver() {
+    for poller in POLLERS {
+        // Nobody is cut here: the slow reader reads only at the end.
+        let s = Server::start(poller, &["--out-hard-limit", "100000000", "--out-soft-limit", "100000000"]);
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        sock.connect(&s.chat.into()).unwrap();
+        let mut slow = Client::from_stream(sock.into());
+        slow.sync();
+        let mut talker = s.joined();
+        let mut echo = Client::from_stream(talker.stream.try_clone().unwrap());
+        let reader = std::thread::spawn(move || while echo.line() != "[t] last" {});
+        talker.send("/nick t\n");
+        // Fill the slow reader's socket and queue (6 MB), then one write, one turn: a line,
+        // /who, and a line after it.
+        let filler = "f".repeat(2000);
+        for i in 0..3000 {
+            talker.send(&format!("{i} {filler}\n"));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        talker.send("before\n/who\nafter\nlast\n");
+        reader.join().unwrap();
+        for i in 0..3000 {
+            assert_eq!(slow.line(), format!("[t] {i} {filler}"), "{poller}");
+        }
+        for want in ["[t] before", "[t] after", "[t] last"] {
+            assert_eq!(slow.line(), want, "{poller}: the slow reader's share reaches the turn's end");
+        }
+    }
+}

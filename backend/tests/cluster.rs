@@ -254,3 +254,56 @@ fn the_relay_runs_in_the_multiplexing_models_only() {
     }
     assert_eq!(relay(web)["state"], "up");
 }
+
+#[test]
+fn a_slow_redis_meets_a_bounded_queue_and_every_dropped_line_is_counted() {
+    if !redis_available(REQUIRE) {
+        return;
+    }
+    let redis = Redis::start();
+    // The relay's queue is bounded like a client's: by --out-hard-limit (8 MiB by default).
+    let a = node(&redis, "A", true);
+    let b = node(&redis, "B", false);
+    let web = a.web.unwrap();
+    let (mut sender, mut rb) = (a.joined(), b.joined());
+    sender.send("/nick sal\n");
+    wait_relay(web, "up", &["A", "B"], Duration::from_secs(10));
+    // The sender hears its own lines (the room includes it): read them as they come.
+    let mut echo = Client::from_stream(sender.stream.try_clone().unwrap());
+    let reader = std::thread::spawn(move || drain(&mut echo, Duration::from_millis(3000)));
+    // Redis stops reading: the kernel's buffers fill, then the relay's queue, then lines drop.
+    redis.pause(true);
+    const N: usize = 6000;
+    let line = "x".repeat(4000);
+    let far = std::thread::spawn(move || {
+        let mut seen = 0;
+        // B gets what was relayed, once Redis goes on.
+        loop {
+            let mut s = String::new();
+            rb.stream.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+            match std::io::BufRead::read_line(rb.reader_mut(), &mut s) {
+                Ok(n) if n > 0 => seen += s.starts_with("[sal@A] ") as usize,
+                _ => return seen,
+            }
+        }
+    });
+    for i in 0..N {
+        sender.send(&format!("{i} {line}\n"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while relay(web)["lost_slow"].as_u64().unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "the relay's queue never filled: {}", relay(web));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    redis.pause(false);
+    let own = reader.join().unwrap();
+    assert_eq!(own.iter().filter(|l| l.starts_with("[sal] ")).count(), N, "local delivery lost nothing");
+    assert_eq!(own.iter().filter(|l| l.starts_with("* relay behind")).count(), 1, "the sender is told once");
+    let got = far.join().unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let r = relay(web);
+    let (published, lost) = (r["published"].as_u64().unwrap(), r["lost_slow"].as_u64().unwrap());
+    assert_eq!(published + lost, N as u64, "every line published or counted: {r}");
+    assert_eq!(got as u64, published, "B got exactly the lines published: {r}");
+    assert_eq!(r["state"], "up", "a slow Redis is no outage");
+}

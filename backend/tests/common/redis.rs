@@ -54,6 +54,13 @@ impl Redis {
         }
     }
 
+    /// SIGSTOP / SIGCONT: a Redis that stops reading (a slow or hung server), then goes on.
+    pub fn pause(&self, on: bool) {
+        let pid = self.child.as_ref().expect("running").id() as i32;
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(pid, if on { libc::SIGSTOP } else { libc::SIGCONT }) };
+    }
+
     /// SIGKILL: every connection resets at once, as when Redis crashes.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -21,6 +21,8 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Reconnect backoff: doubles from the first to the last.
 pub const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// A connect (and handshake) that has not finished in this long is given up and retried.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Bytes from Redis held while a frame is incomplete (a line is at most a few KiB; a heartbeat
 /// with its names about 10 KiB).
 pub const IN_LIMIT: usize = 1 << 20;
@@ -67,14 +69,20 @@ pub struct Relay {
     error: Option<String>,
     /// Set once the socket is connected: the handshake is queued, the subscriptions awaited.
     handshaking: bool,
+    /// When the current attempt began (its timeout runs from there).
+    attempt_at: Instant,
     subscribed: u8,
     retry_at: Option<Instant>,
     backoff: Duration,
     next_hello: Instant,
     heartbeat: Duration,
-    /// Bytes owed to Redis, and where each queued line's PUBLISH ends in them.
+    /// Bytes owed to Redis are `out[head..]`; `base` counts the bytes ever dropped from the
+    /// front of `out`, so a queued line's end (where its PUBLISH ends, counted from the start
+    /// of the link) stays fixed while sends take the front.
     out: Vec<u8>,
-    out_lines: VecDeque<usize>,
+    head: usize,
+    base: u64,
+    out_lines: VecDeque<u64>,
     out_limit: usize,
     /// PUBLISHes Redis has not answered yet, in order (true: a room line, false: presence).
     awaiting: VecDeque<bool>,
@@ -107,12 +115,15 @@ impl Relay {
             since_ms: now_ms(),
             error: Some("not connected yet".into()),
             handshaking: false,
+            attempt_at: now,
             subscribed: 0,
             retry_at: Some(now),
             backoff: BACKOFF_FIRST,
             next_hello: now,
             heartbeat,
             out: Vec::new(),
+            head: 0,
+            base: 0,
             out_lines: VecDeque::new(),
             out_limit,
             awaiting: VecDeque::new(),
@@ -139,7 +150,8 @@ impl Relay {
         self.state == RelayState::Down && self.retry_at.is_some_and(|t| now >= t)
     }
 
-    pub fn connecting(&mut self) {
+    pub fn connecting(&mut self, now: Instant) {
+        self.attempt_at = now;
         self.set_state(RelayState::Connecting, None);
         self.retry_at = None;
         self.handshaking = false;
@@ -159,6 +171,12 @@ impl Relay {
         self.handshaking
     }
 
+    /// The attempt under way has taken longer than [`CONNECT_TIMEOUT`] (a black-holed address,
+    /// a Redis that accepts but never answers).
+    pub fn attempt_timed_out(&self, now: Instant) -> bool {
+        self.state == RelayState::Connecting && now.duration_since(self.attempt_at) >= CONNECT_TIMEOUT
+    }
+
     /// The link failed (connect refused, reset, EOF, a Redis error): what was queued is lost
     /// and counted, and the next attempt waits out the backoff.
     pub fn down(&mut self, why: String, now: Instant) {
@@ -171,6 +189,7 @@ impl Relay {
         self.unconfirmed += unanswered.saturating_sub(unsent);
         self.awaiting.clear();
         self.out.clear();
+        (self.head, self.base) = (0, 0);
         self.out_lines.clear();
         self.input.clear();
         self.handshaking = false;
@@ -204,14 +223,14 @@ impl Relay {
         }
         let msg = Msg::Line { node: self.node.clone(), inst: self.inst, seq: self.next_seq, from: from.into(), text: text.into() };
         let payload = msg.encode();
-        if self.out.len() + payload.len() + 64 > self.out_limit {
+        if self.out.len() - self.head + payload.len() + 64 > self.out_limit {
             self.lost_slow += 1;
             self.changed = true;
             return Err(Lost::Slow);
         }
         self.next_seq += 1;
         resp::command(&mut self.out, &[b"PUBLISH", wire::ROOM, &payload]);
-        self.out_lines.push_back(self.out.len());
+        self.out_lines.push_back(self.base + self.out.len() as u64);
         self.awaiting.push_back(true);
         self.published += 1;
         Ok(())
@@ -224,19 +243,24 @@ impl Relay {
 
     /// Bytes owed to Redis.
     pub fn out(&self) -> &[u8] {
-        &self.out
+        &self.out[self.head..]
     }
 
     /// `n` bytes of [`Relay::out`] were sent.
     pub fn sent(&mut self, n: usize) {
-        self.out.drain(..n);
-        while self.out_lines.front().is_some_and(|&end| end <= n) {
+        self.head += n;
+        let done = self.base + self.head as u64;
+        while self.out_lines.front().is_some_and(|&end| end <= done) {
             self.out_lines.pop_front();
         }
-        for end in &mut self.out_lines {
-            *end -= n;
+        // Sent bytes are dropped from the front once they are half the buffer: each byte is
+        // moved at most once, not once a send.
+        if self.head == self.out.len() || self.head > self.out.len() / 2 {
+            self.out.drain(..self.head);
+            self.base += self.head as u64;
+            self.head = 0;
         }
-        if self.out.len() < self.out_limit / 2 && self.lost_slow > 0 && self.state == RelayState::Up {
+        if self.out.len() - self.head < self.out_limit / 2 && self.lost_slow > 0 && self.state == RelayState::Up {
             // Past the slow spell: a sender who loses lines again is told again.
             self.told.clear();
         }
@@ -292,6 +316,10 @@ impl Relay {
                 }
                 match msg {
                     Msg::Line { node, inst, seq, from, text } if channel == wire::ROOM => {
+                        // Anyone on the Redis may publish: what reaches a terminal is made safe
+                        // as a local line is (no control characters, no extra lines, bounded).
+                        let (from, node) = (clean_name(&from), clean_name(&node));
+                        let text: String = crate::chat::framer::sanitize(text.as_bytes()).chars().take(MAX_REMOTE_CHARS).collect();
                         let missed = self.presence.line(inst, seq);
                         if missed > 0 {
                             self.missed += missed;
@@ -344,7 +372,7 @@ impl Relay {
         match self.state {
             RelayState::Down => self.retry_at,
             RelayState::Up => Some(self.next_hello),
-            RelayState::Connecting => None,
+            RelayState::Connecting => Some(self.attempt_at + CONNECT_TIMEOUT),
         }
     }
 
@@ -374,6 +402,24 @@ impl Relay {
     /// Other nodes' names for `/who`.
     pub fn remote_names(&self) -> (Vec<String>, u64) {
         self.presence.remote_names(&self.node)
+    }
+}
+
+/// Longest remote line fanned out, in characters (a local one is at most `--max-line` bytes).
+const MAX_REMOTE_CHARS: usize = 4096;
+
+/// A name from another node, as safe as a nick: no whitespace, control characters or brackets,
+/// at most 32 characters.
+fn clean_name(s: &str) -> String {
+    let n: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control() && *c != '[' && *c != ']')
+        .take(muxscope_shared::MAX_NICK_CHARS)
+        .collect();
+    if n.is_empty() {
+        "?".into()
+    } else {
+        n
     }
 }
 

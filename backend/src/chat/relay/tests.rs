@@ -45,7 +45,7 @@ fn push(channel: &[u8], payload: &[u8]) -> Vec<u8> {
 }
 
 fn subscribed(r: &mut Relay, now: Instant) {
-    r.connecting();
+    r.connecting(now);
     r.connected();
     let confirm = b">3\r\n$9\r\nsubscribe\r\n$13\r\nmuxscope:room\r\n:1\r\n>3\r\n$9\r\nsubscribe\r\n$17\r\nmuxscope:presence\r\n:2\r\n";
     assert!(r.input(confirm, now).unwrap().is_empty());
@@ -194,7 +194,7 @@ fn backoff_doubles_to_its_cap_and_resets_once_up() {
     assert!(r.connect_due(t));
     let mut waits = Vec::new();
     for _ in 0..8 {
-        r.connecting();
+        r.connecting(t);
         r.down("refused".into(), t);
         waits.push(r.deadline().unwrap() - t);
     }
@@ -217,4 +217,36 @@ fn senders_are_told_once_an_outage() {
     r.down("reset".into(), t);
     assert!(r.first_notice(1), "a new outage tells again");
     assert!(matches!(resp::next(b"-ERR x\r\n").unwrap(), Some((Reply::Error(_), 8))));
+}
+
+#[test]
+fn remote_lines_are_made_safe_before_they_reach_a_terminal() {
+    let t = Instant::now();
+    let mut r = Relay::new("redis://127.0.0.1:1", "A".into(), 1 << 20, HEARTBEAT, t).unwrap();
+    subscribed(&mut r, t);
+    let evil = Msg::Line {
+        node: "B\n".into(),
+        inst: 5,
+        seq: 0,
+        from: "m[a]l ory".into(),
+        text: format!("hi\n[root] fake\x1b[2J{}", "x".repeat(9000)),
+    };
+    let got = r.input(&push(wire::ROOM, &evil.encode()), t).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].name, "malory@B");
+    assert!(!got[0].text.contains('\n') && !got[0].text.contains('\x1b'), "{:?}", &got[0].text[..40]);
+    assert_eq!(got[0].text.chars().count(), MAX_REMOTE_CHARS);
+    // Not ours (another program on the channel): skipped, and the link stays up.
+    assert!(r.input(&push(wire::ROOM, b"PING"), t).unwrap().is_empty());
+    assert_eq!(r.state(), RelayState::Up);
+}
+
+#[test]
+fn an_attempt_that_hangs_times_out() {
+    let t = Instant::now();
+    let mut r = Relay::new("redis://127.0.0.1:1", "A".into(), 1 << 20, HEARTBEAT, t).unwrap();
+    r.connecting(t);
+    assert_eq!(r.deadline(), Some(t + CONNECT_TIMEOUT), "the loop wakes for it");
+    assert!(!r.attempt_timed_out(t + CONNECT_TIMEOUT / 2));
+    assert!(r.attempt_timed_out(t + CONNECT_TIMEOUT));
 }

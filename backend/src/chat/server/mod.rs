@@ -136,8 +136,14 @@ struct Turn {
 }
 
 impl Turn {
+    /// The turn's bytes so far, shared. Frozen again if broadcasts came after the last freeze
+    /// (a private line mid-turn materializes one client's share early; the shares taken at the
+    /// flush must still reach the turn's end, or its later lines would be lost for everyone).
     fn shared(&mut self) -> Arc<[u8]> {
-        self.frozen.get_or_insert_with(|| Arc::from(&self.buf[..])).clone()
+        match &self.frozen {
+            Some(f) if f.len() == self.buf.len() => f.clone(),
+            _ => self.frozen.insert(Arc::from(&self.buf[..])).clone(),
+        }
     }
 }
 

@@ -42,6 +42,10 @@ impl ChatServer {
     pub(super) fn relay_turn(&mut self) {
         let Some(mut link) = self.relay.take() else { return };
         let now = Instant::now();
+        if link.relay.attempt_timed_out(now) {
+            let why = format!("no answer from {} within {:?}", link.relay.addr, crate::chat::relay::CONNECT_TIMEOUT);
+            self.relay_fail(&mut link, why);
+        }
         if link.relay.connect_due(now) {
             self.relay_connect(&mut link);
         }
@@ -66,7 +70,7 @@ impl ChatServer {
     /// A non-blocking connect: EINPROGRESS, then the fd joins the interest list for writing;
     /// writable means connected (or refused: SO_ERROR says which).
     fn relay_connect(&mut self, link: &mut RelayLink) {
-        link.relay.connecting();
+        link.relay.connecting(Instant::now());
         let addr = link.relay.addr;
         let sock = match Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking().cloexec(), None) {
             Ok(s) => s,
