@@ -63,6 +63,25 @@ fn every_kind() -> Vec<EventBody> {
         v.push(EventBody::Close { fd: 9, reason, detail: None });
     }
     v.push(EventBody::Close { fd: 9, reason: CloseReason::Error, detail: Some("ECONNRESET".into()) });
+    for state in crate::RelayState::ALL {
+        v.push(EventBody::Relay {
+            relay: Box::new(crate::RelayStatus {
+                node: "A".into(),
+                redis: "redis://127.0.0.1:6379".into(),
+                state,
+                fd: (state != crate::RelayState::Down).then_some(8),
+                since_ms: 1_796_000_000_000,
+                error: (state == crate::RelayState::Down).then(|| "Connection refused".into()),
+                nodes: vec![crate::ClusterNode { name: "A".into(), clients: 3, me: true }, crate::ClusterNode { name: "B".into(), clients: 0, me: false }],
+                published: 1,
+                received: 2,
+                lost_down: 3,
+                lost_slow: 4,
+                unconfirmed: 5,
+                missed: 6,
+            }),
+        });
+    }
     v.push(EventBody::gap(3));
     v.push(EventBody::folded(1 << 33, true, counters(4)));
     v.push(EventBody::Gap { dropped: 0, folded: false, resync: true, counters: Some(counters(0)) });
@@ -202,4 +221,12 @@ fn a_bot_is_role_four_and_named_bot() {
     assert_eq!(unpack(&pack(&e)).unwrap(), e);
     assert!(Role::Bot.is_client() && Role::Web.is_client() && Role::Tcp.is_client());
     assert!(!Role::Listener.is_client() && !Role::Waker.is_client());
+}
+
+#[test]
+fn the_relay_is_role_five_and_no_client() {
+    // Appended after the bot, for the same reason.
+    assert_eq!(ROLES[5], Role::Relay);
+    assert_eq!(serde_json::to_string(&Role::Relay).unwrap(), "\"relay\"");
+    assert!(!Role::Relay.is_client(), "the relay is no broadcast recipient and counts as no one online");
 }
