@@ -74,6 +74,26 @@ fn events_body<'de, A: MapAccess<'de>>(mut map: A) -> Result<Vec<Event>, A::Erro
     events.ok_or_else(|| A::Error::missing_field("events"))
 }
 
+/// A snapshot on its own (a recording's chunk), read by the same code as a `snapshot` frame's
+/// (one copy of its reader in the page's wasm): the same result and errors as
+/// `serde_json::from_str::<Snapshot>` for any object.
+pub(crate) fn snapshot_from_str(text: &str) -> Result<Snapshot, serde_json::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Snapshot;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("struct Snapshot")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Snapshot, A::Error> {
+            Snapshot::deserialize(MapAccessDeserializer::new(map))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let snapshot = de.deserialize_map(V)?;
+    de.end()?;
+    Ok(snapshot)
+}
+
 /// A browser parses several of these a second while a room floods, so the usual case — `type`
 /// first, as muxscope writes it — reads the rest straight into its type, and each event straight
 /// into its kind's fields ([`EventSeed`]), never buffering the message in serde's private

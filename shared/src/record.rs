@@ -255,7 +255,7 @@ impl<R: Read> Reader<R> {
         let payload = &self.chunks.buf[..];
         match kind {
             b'H' => Err(RecordError::Chunk { offset: at, what: "a second header".into() }),
-            b'S' => json(payload)
+            b'S' => json_with(payload, crate::msg::snapshot_from_str)
                 .map(|s| Some(ServerMsg::Snapshot(s)))
                 .map_err(|e| RecordError::Chunk { offset: at, what: format!("an unreadable snapshot: {e}") }),
             b'E' => Unpacker::new(payload)
@@ -322,8 +322,12 @@ impl<R: Read> Chunks<R> {
 /// A chunk's JSON, read as a `str` as the page reads its frames: one copy of each type's
 /// reader in the page's wasm instead of one per input type.
 fn json<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
+    json_with(payload, |text| serde_json::from_str(text))
+}
+
+fn json_with<T>(payload: &[u8], read: impl FnOnce(&str) -> serde_json::Result<T>) -> Result<T, String> {
     let text = std::str::from_utf8(payload).map_err(|e| format!("not UTF-8: {e}"))?;
-    serde_json::from_str(text).map_err(|e| e.to_string())
+    read(text).map_err(|e| e.to_string())
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
