@@ -4,7 +4,7 @@ use crate::{Counters, Interest, Model, ReadyFlags, RelayStatus};
 use serde::{Deserialize, Serialize};
 
 /// What an fd is, for the picture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The listening socket: readable means "a connection waits in the backlog".
@@ -30,7 +30,7 @@ impl Role {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CtlOp {
     Add,
@@ -38,7 +38,7 @@ pub enum CtlOp {
     Del,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ThreadOp {
     Spawn,
@@ -46,7 +46,7 @@ pub enum ThreadOp {
 }
 
 /// What a thread of the blocking model does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ThreadRole {
     /// Blocked in `accept` on the listener.
@@ -58,7 +58,7 @@ pub enum ThreadRole {
 }
 
 /// Why an fd left the loop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
     /// The peer closed its side (recv returned 0).

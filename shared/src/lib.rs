@@ -52,6 +52,7 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 pub mod trace;
+mod unit_enum;
 
 pub use cluster::{ClusterNode, RelayState, RelayStatus};
 pub use event::*;

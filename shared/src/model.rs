@@ -9,7 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// One way to serve the chat: how a connection's data gets from the kernel to the loop.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Model {
     /// A thread per connection: accept and recv block (阻塞IO).
     #[serde(rename = "blocking")]
@@ -39,7 +39,7 @@ pub enum Model {
 }
 
 /// The tutorial's five models; [`Model`] refines multiplexing into its pollers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
     Blocking,
