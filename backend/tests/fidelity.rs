@@ -182,7 +182,7 @@ fn the_relay_fd_is_traced_like_any_other() {
         3
     };
     let args = [&quiet[..], &["--node", "A"]].concat();
-    let report = session_with(&strace, "epoll", Extra { args: &args, before: Some(&say) });
+    let report = session_with(&strace, "epoll", Extra { tag: "-relay", args: &args, before: Some(&say) });
     let r = match report {
         Ok(Some(r)) => r,
         Ok(None) => return skip_or_fail("strace cannot attach to the chat's threads (ptrace not permitted?)"),

@@ -25,6 +25,9 @@ pub const KEEP: &str = "MUXSCOPE_FIDELITY_KEEP";
 /// cluster test's remote lines arriving on the relay fd).
 #[derive(Default)]
 pub struct Extra<'a> {
+    /// Names this session's scratch files apart from a plain session of the same model (the
+    /// tests of one binary run at once).
+    pub tag: &'a str,
     pub args: &'a [&'a str],
     pub before: Option<&'a dyn Fn(&Watcher) -> u64>,
 }
@@ -55,7 +58,7 @@ pub fn session_with(strace: &PathBuf, name: &str, extra: Extra) -> Result<Option
         inject: (model == Model::Nonblocking).then_some(&inject[..]),
     };
     // 1. strace, before anything the test compares happens.
-    let Some(tracer) = Tracer::attach(strace, s.pid(), &opts, name) else {
+    let Some(tracer) = Tracer::attach(strace, s.pid(), &opts, &format!("{name}{}", extra.tag)) else {
         return Ok(None);
     };
     // 2. The watcher: its snapshot is the start of the window.

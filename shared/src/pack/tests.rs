@@ -72,7 +72,10 @@ fn every_kind() -> Vec<EventBody> {
                 fd: (state != crate::RelayState::Down).then_some(8),
                 since_ms: 1_796_000_000_000,
                 error: (state == crate::RelayState::Down).then(|| "Connection refused".into()),
-                nodes: vec![crate::ClusterNode { name: "A".into(), clients: 3, me: true }, crate::ClusterNode { name: "B".into(), clients: 0, me: false }],
+                nodes: vec![
+                    crate::ClusterNode { name: "A".into(), clients: 3, me: true },
+                    crate::ClusterNode { name: "B".into(), clients: 0, me: false },
+                ],
                 published: 1,
                 received: 2,
                 lost_down: 3,
