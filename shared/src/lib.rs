@@ -21,6 +21,7 @@
 //! | `sleep`     | (extension, nonblocking) a sweep found nothing, so the loop napped          |
 //! | `handover`  | (extension) a model switch begins: the old table is torn down, the new one built |
 //! | `model`     | (extension) the server switched IO model; every connection was handed over |
+//! | `relay`     | (extension, `--cluster`) the relay's link to Redis or the nodes it hears changed: the whole [`RelayStatus`] |
 //!
 //! Which syscall each kind stands for depends on the model ([`Model`]): `wait` is `epoll_wait`,
 //! `poll`, `pselect6` or (sigio) `rt_sigtimedwait`; `ctl` is `epoll_ctl`, an edit of the
