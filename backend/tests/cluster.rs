@@ -68,6 +68,22 @@ fn drain(c: &mut Client, quiet: Duration) -> Vec<String> {
     got
 }
 
+/// Lines until (and with) the first that `last` accepts (10 s at most), then whatever else
+/// comes within `quiet` (a duplicate would be there).
+fn read_until(c: &mut Client, mut last: impl FnMut(&str) -> bool, quiet: Duration) -> Vec<String> {
+    let mut got = vec![];
+    loop {
+        let l = c.line();
+        let done = last(&l);
+        got.push(l);
+        if done {
+            break;
+        }
+    }
+    got.extend(drain(c, quiet));
+    got
+}
+
 #[test]
 fn three_nodes_deliver_every_line_exactly_once_in_order() {
     if !redis_available(REQUIRE) {
@@ -106,7 +122,18 @@ fn three_nodes_deliver_every_line_exactly_once_in_order() {
         cl.send(&lines);
     }
     for (node, cl) in clients.iter_mut() {
-        let got = drain(cl, Duration::from_millis(1500));
+        // Every sender's last line, then a quiet spell for anything twice.
+        let mut last_seen = std::collections::HashSet::new();
+        let got = read_until(
+            cl,
+            |l| {
+                if l.ends_with(&format!("-{}", N - 1)) {
+                    last_seen.insert(l.to_string());
+                }
+                last_seen.len() == 3
+            },
+            Duration::from_millis(500),
+        );
         let mut seen: HashMap<&str, Vec<usize>> = HashMap::new();
         for l in &got {
             let Some((who, text)) = l.strip_prefix('[').and_then(|l| l.split_once("] ")) else { continue };
@@ -159,7 +186,7 @@ fn redis_killed_mid_traffic_local_chat_goes_on_and_the_relay_comes_back() {
     sa.send("a-down\n");
     sb.send("b-down\n");
     // Local delivery goes on on both nodes.
-    let on_a = drain(&mut ra, Duration::from_millis(700));
+    let on_a = read_until(&mut ra, |l| l == "[sa] a-down", Duration::from_millis(200));
     for i in 0..40 {
         assert!(on_a.contains(&format!("[sa] a-{i}")), "A's own line a-{i} reached A's client: {on_a:?}");
     }
@@ -181,7 +208,7 @@ fn redis_killed_mid_traffic_local_chat_goes_on_and_the_relay_comes_back() {
     wait_relay(wb, "up", &["A", "B"], Duration::from_secs(10));
     assert!(back <= Duration::from_secs(5), "the relay came back {back:?} after Redis did (at most 5 s)");
     sa.send("after\n");
-    let got = drain(&mut rb, Duration::from_millis(700));
+    let got = read_until(&mut rb, |l| l == "[sa@A] after", Duration::from_millis(300));
     let mut from_a: Vec<&String> = before_kill.iter().chain(got.iter().filter(|l| l.starts_with("[sa@A] "))).collect();
     assert_eq!(from_a.last().map(|s| s.as_str()), Some("[sa@A] after"), "{got:?}");
     from_a.pop();
@@ -269,11 +296,12 @@ fn a_slow_redis_meets_a_bounded_queue_and_every_dropped_line_is_counted() {
     sender.send("/nick sal\n");
     wait_relay(web, "up", &["A", "B"], Duration::from_secs(10));
     // The sender hears its own lines (the room includes it): read them as they come.
+    const N: usize = 6000;
     let mut echo = Client::from_stream(sender.stream.try_clone().unwrap());
-    let reader = std::thread::spawn(move || drain(&mut echo, Duration::from_millis(3000)));
+    let last = format!("[sal] {} ", N - 1);
+    let reader = std::thread::spawn(move || read_until(&mut echo, |l| l.starts_with(&last), Duration::from_millis(300)));
     // Redis stops reading: the kernel's buffers fill, then the relay's queue, then lines drop.
     redis.pause(true);
-    const N: usize = 6000;
     let line = "x".repeat(4000);
     let far = std::thread::spawn(move || {
         let mut seen = 0;
