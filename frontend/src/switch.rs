@@ -31,10 +31,6 @@ pub fn request_body(model: IoModel) -> String {
 /// server's own words when it gave any, the page's in `lang`). Status 0: the request never got
 /// an answer.
 pub fn answer(status: u16, body: &str, lang: Lang) -> Result<IoModel, String> {
-    #[derive(serde::Deserialize)]
-    struct Refusal {
-        error: String,
-    }
     if status == 200 {
         return serde_json::from_str::<ModelRequest>(body).map(|r| r.model).map_err(|e| match lang {
             Lang::En => format!("the server switched, but its answer is not a model: {e}"),
@@ -47,10 +43,13 @@ pub fn answer(status: u16, body: &str, lang: Lang) -> Result<IoModel, String> {
             Lang::Zh => format!("服务器没有回答：{body}"),
         });
     }
-    match serde_json::from_str::<Refusal>(body) {
-        Ok(r) => Err(r.error),
-        Err(_) if body.trim().is_empty() => Err(format!("HTTP {status}")),
-        Err(_) => Err(format!("HTTP {status}: {}", body.trim())),
+    // `{"error": "..."}`, read as a `Value` (whose reader the page has anyway) rather than a
+    // struct of its own.
+    let said = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| v.get("error")?.as_str().map(str::to_string));
+    match said {
+        Some(error) => Err(error),
+        None if body.trim().is_empty() => Err(format!("HTTP {status}")),
+        None => Err(format!("HTTP {status}: {}", body.trim())),
     }
 }
 

@@ -3,10 +3,11 @@
 //! `relay` in its own loop; a `relay` event tells the picture whenever that link or the set of
 //! nodes it hears changes.
 
-use serde::{Deserialize, Serialize};
+use crate::map_struct::map_struct_deserialize;
+use serde::Serialize;
 
 /// Where the relay's connection to Redis stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RelayState {
     /// A non-blocking `connect` is under way (or the handshake: `HELLO 3`, `SUBSCRIBE`).
@@ -22,7 +23,7 @@ impl RelayState {
 }
 
 /// One node the relay hears (its own included, marked `me`), from the presence channel.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClusterNode {
     pub name: String,
     /// Chat clients on that node at its last heartbeat.
@@ -33,7 +34,7 @@ pub struct ClusterNode {
 
 /// Everything the picture shows of the cluster: the link, the nodes that are up, and what was
 /// not relayed (never silently).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RelayStatus {
     /// This node's name (`--node`).
     pub node: String,
@@ -66,3 +67,21 @@ pub struct RelayStatus {
     /// while this node's link was down, or cut by Redis).
     pub missed: u64,
 }
+
+// Read by `crate::map_struct` (a map only; the same fields, defaults and errors as a derive).
+map_struct_deserialize!(ClusterNode { name, clients, me: default });
+map_struct_deserialize!(RelayStatus {
+    node,
+    redis,
+    state,
+    fd: default,
+    since_ms,
+    error: default,
+    nodes,
+    published,
+    received,
+    lost_down,
+    lost_slow,
+    unconfirmed: default,
+    missed,
+});

@@ -1,5 +1,6 @@
 //! One step of the loop: the event vocabulary (see the crate docs for the table).
 
+use crate::map_struct::map_struct_deserialize;
 use crate::{Counters, Interest, Model, ReadyFlags, RelayStatus};
 use serde::{Deserialize, Serialize};
 
@@ -87,11 +88,14 @@ pub enum CloseReason {
     Shutdown,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReadyFd {
     pub fd: i32,
     pub flags: ReadyFlags,
 }
+
+// Read by `crate::map_struct` (a map only; the same fields and errors as a derive).
+map_struct_deserialize!(ReadyFd { fd, flags });
 
 /// One step of the loop. `kind` comes from the flattened body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

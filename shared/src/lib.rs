@@ -45,6 +45,7 @@
 pub mod cluster;
 mod event;
 mod interest;
+mod map_struct;
 mod model;
 mod msg;
 pub mod pack;

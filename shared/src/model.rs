@@ -4,6 +4,7 @@
 //! server here; IO multiplexing comes in four pollers. The names are the `--model` values, the
 //! `"model"` of a snapshot and of `GET /api/stats`, and the body of `POST /api/model`.
 
+use crate::map_struct::map_struct_deserialize;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -154,15 +155,15 @@ impl FromStr for App {
     }
 }
 
-/// The body of `POST /api/model`, and of its `200` answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The body of `POST /api/model`, and of its `200` answer. Unknown fields are refused (its
+/// reader below is `deny_unknown_fields`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ModelRequest {
     pub model: Model,
 }
 
 /// Whether this server can run a model, and if not, why (io_uring refused by the kernel).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ModelAvailability {
     pub model: Model,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,7 +172,7 @@ pub struct ModelAvailability {
 
 /// What one model cost while it served, measured on the live traffic (one row of the page's
 /// compare panel). Rates are over `seconds`, the time it served in this session.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ModelStats {
     pub model: Model,
     /// It serves now (the row is still growing).
@@ -204,13 +205,37 @@ pub struct ModelStats {
 }
 
 /// `GET /api/models`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ModelsReport {
     pub current: Model,
     pub available: Vec<ModelAvailability>,
     /// One row per model that has served in this session, in the order they first did.
     pub rows: Vec<ModelStats>,
 }
+
+// Read by `crate::map_struct` (a map only; the same fields, defaults and errors as a derive).
+map_struct_deserialize!(deny_unknown_fields ModelRequest { model });
+map_struct_deserialize!(ModelAvailability { model, unavailable: default });
+map_struct_deserialize!(ModelStats {
+    model,
+    serving,
+    seconds,
+    messages,
+    deliveries,
+    syscalls,
+    syscalls_per_delivery: default,
+    wakeups_per_s,
+    eagain_per_s,
+    cpu_percent,
+    cpu_user_s,
+    cpu_sys_s,
+    ctx_switches_per_s,
+    threads,
+    rss_bytes,
+    rtt_p50_us: default,
+    rtt_samples,
+});
+map_struct_deserialize!(ModelsReport { current, available, rows });
 
 #[cfg(test)]
 mod tests {

@@ -24,9 +24,10 @@
 //! Packed events are 6–15 bytes each (a busy room's run is under 12 on average): compact
 //! without a compressor, so the page reads and writes the same file with no extra code.
 
+use crate::map_struct::map_struct_deserialize;
 use crate::pack::{PackError, Unpacker};
 use crate::{Event, Model, ServerMsg, Snapshot};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::fmt;
 use std::io::{self, Read, Write};
 
@@ -41,7 +42,7 @@ pub const CHUNK_TARGET: usize = 1 << 20;
 /// [`CHUNK_TARGET`] and one event).
 pub const MAX_EVENTS_CHUNK: usize = 4 * CHUNK_TARGET;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RecordHeader {
     /// The format version (the digit in [`MAGIC`]).
     pub format: u32,
@@ -52,6 +53,10 @@ pub struct RecordHeader {
     pub chat_addr: String,
     pub model: Option<Model>,
 }
+
+// Read by `crate::map_struct` (a map only; the same fields and errors as a derive: `model`
+// absent is `None`, as the derive reads an absent `Option`).
+map_struct_deserialize!(RecordHeader { format, writer, started_unix_ms, chat_addr, model: default });
 
 #[derive(Debug)]
 pub enum RecordError {

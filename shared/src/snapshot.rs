@@ -1,10 +1,11 @@
 //! The present state of the loop, and how events move it forward.
 
+use crate::map_struct::map_struct_deserialize;
 use crate::{CtlOp, Event, EventBody, Interest, Model, RelayStatus, Role, ThreadOp, ThreadRole, PROTOCOL_VERSION};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// One registered fd as a snapshot sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FdInfo {
     pub fd: i32,
     pub role: Role,
@@ -17,7 +18,7 @@ pub struct FdInfo {
 }
 
 /// One thread of the blocking model.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ThreadInfo {
     pub tid: i32,
     pub fd: i32,
@@ -25,7 +26,7 @@ pub struct ThreadInfo {
 }
 
 /// Totals since the core started.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
     pub wakeups: u64,
     pub accepted: u64,
@@ -42,7 +43,7 @@ pub struct Counters {
 }
 
 /// The present state of the loop.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
     pub version: u32,
     /// `epoll`, `epoll-et`, `poll` or `select`; for the other models, the model's name.
@@ -67,6 +68,34 @@ pub struct Snapshot {
     pub seq: u64,
     pub ts_ns: u64,
 }
+
+// Read by `crate::map_struct` (a map only; the same fields, defaults and errors as a derive).
+map_struct_deserialize!(FdInfo { fd, role, interest, name, pending_out: default });
+map_struct_deserialize!(ThreadInfo { tid, fd, role });
+map_struct_deserialize!(Counters {
+    wakeups,
+    accepted,
+    closed,
+    messages,
+    deliveries,
+    recv_bytes,
+    sent_bytes,
+    dropped_events,
+    eagain: default,
+});
+map_struct_deserialize!(Snapshot {
+    version,
+    poller,
+    model: default,
+    chat_addr,
+    fds,
+    handover: default,
+    threads: default,
+    relay: default,
+    counters,
+    seq,
+    ts_ns,
+});
 
 impl Snapshot {
     /// An empty picture, before the first snapshot arrives.

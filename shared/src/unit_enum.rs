@@ -1,4 +1,4 @@
-//! Reading the wire's unit enums (`Role`, `CtlOp`, `Model`, ...) with one shared visitor.
+//! Reading the wire's unit enums (`Role`, `CtlOp`, `Model`, `RelayState`, ...) with one shared visitor.
 //!
 //! serde's derived `Deserialize` gives each enum its own visitor, variant reader and identifier
 //! visitor, every one instantiated again for each deserializer: about 1.3 KB of the page's wasm
@@ -97,7 +97,7 @@ macro_rules! unit_enum_deserialize {
 
 // The wire's unit enums (their serialized names; `super::tests` checks them against the derived
 // `Serialize`). A variant added without its name here does not compile: see the macro.
-use crate::{CloseReason, CtlOp, Family, Interest, Model, Role, ThreadOp, ThreadRole};
+use crate::{CloseReason, CtlOp, Family, Interest, Model, RelayState, Role, ThreadOp, ThreadRole};
 
 unit_enum_deserialize!(Role { Listener = "listener", Tcp = "tcp", Web = "web", Waker = "waker", Bot = "bot", Relay = "relay" });
 unit_enum_deserialize!(CtlOp { Add = "add", Mod = "mod", Del = "del" });
@@ -135,6 +135,7 @@ unit_enum_deserialize!(Family {
     Asynchronous = "asynchronous",
 });
 unit_enum_deserialize!(Interest { Read = "r", Write = "w", ReadWrite = "rw" });
+unit_enum_deserialize!(RelayState { Connecting = "connecting", Up = "up", Down = "down" });
 
 #[cfg(test)]
 mod tests;

@@ -90,4 +90,5 @@ fn every_enum_reads_what_it_writes() {
     both_ways(&Model::ALL);
     both_ways(&Family::ALL);
     both_ways(&[Interest::Read, Interest::Write, Interest::ReadWrite]);
+    both_ways(&RelayState::ALL);
 }
