@@ -74,8 +74,13 @@ async fn the_cluster_strip_shows_the_nodes_remote_lines_on_the_relay_fd_and_a_re
     b.until("a recv on the relay's fd", &format!("return {LOG}.includes('recv(fd {relay_fd}) →')")).await;
     b.until("the broadcast from the relay's fd", &format!("return {LOG}.includes('broadcast from fd {relay_fd} [bob@B]')")).await;
     let count = |id: &str| format!("return Number({STRIP}.querySelector('[data-count={id}] b').innerText)");
-    b.until("published counted", &format!("{} >= 1", count("published"))).await;
-    b.until("received counted", &format!("{} >= 1", count("received"))).await;
+    // Exactly: ann's one line out, bob's one line in (the counts follow within a heartbeat).
+    b.until("published counted", &format!("{} === 1", count("published"))).await;
+    b.until("received counted", &format!("{} === 1", count("received"))).await;
+    // Nothing else changes now (same nodes, same clients): the counts still follow.
+    bob.send("again from B\n");
+    b.until("bob's second line in the chat", &format!("return {CHAT}.includes('[bob@B] again from B')")).await;
+    b.until("the second line counted", &format!("{} === 2", count("received"))).await;
 
     // Three nodes and a busy room, for the README's picture.
     let c_node = node(&redis, "C", &[]);

@@ -329,7 +329,7 @@ impl Relay {
                         lines.push(Remote { name: format!("{from}@{node}"), text });
                     }
                     m @ (Msg::Hello { .. } | Msg::Bye { .. }) if channel == wire::PRESENCE => {
-                        self.changed |= self.presence.heard(m, now);
+                        self.changed |= self.presence.heard(clean_presence(m), now);
                     }
                     _ => {}
                 }
@@ -420,6 +420,21 @@ fn clean_name(s: &str) -> String {
         "?".into()
     } else {
         n
+    }
+}
+
+/// A presence message made safe to show (`/who` writes its names to terminals): names as
+/// nicks, at most [`wire::NAMES_IN_HELLO`] of them.
+fn clean_presence(m: Msg) -> Msg {
+    match m {
+        Msg::Hello { node, inst, clients, names } => Msg::Hello {
+            node: clean_name(&node),
+            inst,
+            clients,
+            names: names.iter().take(wire::NAMES_IN_HELLO).map(|n| clean_name(n)).collect(),
+        },
+        Msg::Bye { node, inst } => Msg::Bye { node: clean_name(&node), inst },
+        line => line,
     }
 }
 

@@ -236,6 +236,15 @@ fn remote_lines_are_made_safe_before_they_reach_a_terminal() {
     assert_eq!(got[0].name, "malory@B");
     assert!(!got[0].text.contains('\n') && !got[0].text.contains('\x1b'), "{:?}", &got[0].text[..40]);
     assert_eq!(got[0].text.chars().count(), MAX_REMOTE_CHARS);
+    // A heartbeat's names reach /who: cleaned too, and no more than a heartbeat carries.
+    let mut names = vec!["e\x1b[2Jvil".to_string(); 500];
+    names[0] = "ok".into();
+    let hello = Msg::Hello { node: "C\r\n".into(), inst: 6, clients: 500, names };
+    assert!(r.input(&push(wire::PRESENCE, &hello.encode()), t).unwrap().is_empty());
+    let (who, total) = r.remote_names();
+    assert_eq!((who.len(), total), (wire::NAMES_IN_HELLO, 500));
+    assert_eq!(who[0], "ok@C");
+    assert!(who.iter().all(|n| !n.chars().any(char::is_control)), "{:?}", &who[1]);
     // Not ours (another program on the channel): skipped, and the link stays up.
     assert!(r.input(&push(wire::ROOM, b"PING"), t).unwrap().is_empty());
     assert_eq!(r.state(), RelayState::Up);

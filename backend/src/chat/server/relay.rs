@@ -20,11 +20,14 @@ pub(super) struct RelayLink {
     /// it had then (kept fresh every 100 ms at most, so a busy room pays nothing per line).
     stats_at: Instant,
     stats_counts: (u64, u64),
+    /// The lines published and received and the clients here as the picture was last told
+    /// (a `relay` event): told again with the next heartbeat when they moved.
+    told: (u64, u64, u32),
 }
 
 impl RelayLink {
     pub(super) fn new(relay: Relay) -> RelayLink {
-        RelayLink { relay, sock: None, carry: false, stats_at: Instant::now(), stats_counts: (0, 0) }
+        RelayLink { relay, sock: None, carry: false, stats_at: Instant::now(), stats_counts: (0, 0), told: (0, 0, 0) }
     }
 
     pub(super) fn fd(&self) -> Option<RawFd> {
@@ -60,7 +63,11 @@ impl ChatServer {
             (link.stats_at, link.stats_counts) = (now, counts);
             let status = link.relay.status(link.fd(), clients);
             self.control.set_relay(status.clone());
-            if changed {
+            // The picture hears of a change at once, and of moving counts once a heartbeat
+            // (at most one `relay` event a second while lines flow).
+            let told = (counts.0, counts.1, clients);
+            if changed || (beat && told != link.told) {
+                link.told = told;
                 self.sel.tel.emit_table(|| EventBody::Relay { relay: Box::new(status) });
             }
         }
