@@ -3,16 +3,20 @@
 //! the link's state, its bounded output queue, the nodes heard, and the counts of what was
 //! not relayed (never silently: each is counted, shown, and told to the sender once).
 
+mod clean;
 pub mod presence;
 pub mod resp;
+mod url;
 pub mod wire;
 
+use clean::{clean_name, clean_presence, MAX_REMOTE_CHARS};
 use muxscope_shared::{ClusterNode, RelayState, RelayStatus};
 use presence::Presence;
 use resp::Reply;
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+pub use url::parse_url;
 use wire::Msg;
 
 /// How often this node says it is up (and how many clients it has), unless told otherwise
@@ -26,23 +30,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Bytes from Redis held while a frame is incomplete (a line is at most a few KiB; a heartbeat
 /// with its names about 10 KiB).
 pub const IN_LIMIT: usize = 1 << 20;
-
-/// Where to reach Redis: `redis://HOST:PORT` (the port defaults to 6379).
-pub fn parse_url(url: &str) -> Result<SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    let rest = url.strip_prefix("redis://").ok_or_else(|| format!("--cluster {url:?}: expected redis://HOST:PORT"))?;
-    let rest = rest.trim_end_matches('/');
-    if rest.is_empty() || rest.contains('/') || rest.contains('@') {
-        return Err(format!("--cluster {url:?}: expected redis://HOST:PORT (no user, password or database)"));
-    }
-    let with_port =
-        if rest.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) { rest.to_string() } else { format!("{rest}:6379") };
-    with_port
-        .to_socket_addrs()
-        .map_err(|e| format!("--cluster {url:?}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("--cluster {url:?}: no address"))
-}
 
 /// Why a local line was not relayed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -402,39 +389,6 @@ impl Relay {
     /// Other nodes' names for `/who`.
     pub fn remote_names(&self) -> (Vec<String>, u64) {
         self.presence.remote_names(&self.node)
-    }
-}
-
-/// Longest remote line fanned out, in characters (a local one is at most `--max-line` bytes).
-const MAX_REMOTE_CHARS: usize = 4096;
-
-/// A name from another node, as safe as a nick: no whitespace, control characters or brackets,
-/// at most 32 characters.
-fn clean_name(s: &str) -> String {
-    let n: String = s
-        .chars()
-        .filter(|c| !c.is_whitespace() && !c.is_control() && *c != '[' && *c != ']')
-        .take(muxscope_shared::MAX_NICK_CHARS)
-        .collect();
-    if n.is_empty() {
-        "?".into()
-    } else {
-        n
-    }
-}
-
-/// A presence message made safe to show (`/who` writes its names to terminals): names as
-/// nicks, at most [`wire::NAMES_IN_HELLO`] of them.
-fn clean_presence(m: Msg) -> Msg {
-    match m {
-        Msg::Hello { node, inst, clients, names } => Msg::Hello {
-            node: clean_name(&node),
-            inst,
-            clients,
-            names: names.iter().take(wire::NAMES_IN_HELLO).map(|n| clean_name(n)).collect(),
-        },
-        Msg::Bye { node, inst } => Msg::Bye { node: clean_name(&node), inst },
-        line => line,
     }
 }
 
