@@ -25,6 +25,10 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role in declaration order: a role's index here is its packed byte, so new roles
+    /// go at the end (recordings keep their meaning).
+    pub const ALL: [Role; 6] = [Role::Listener, Role::Tcp, Role::Web, Role::Waker, Role::Bot, Role::Relay];
+
     /// A chat client (a broadcast's recipient, counted as online), not the loop's own fds.
     pub fn is_client(self) -> bool {
         matches!(self, Role::Tcp | Role::Web | Role::Bot)
@@ -86,6 +90,37 @@ pub enum CloseReason {
     FdExhausted,
     /// The server is stopping.
     Shutdown,
+}
+
+// Every variant in declaration order (the packed codec's indices; the tests' lists). The
+// wire's reader (`unit_enum.rs`) checks at compile time that each has as many as it names.
+impl CtlOp {
+    pub const ALL: [CtlOp; 3] = [CtlOp::Add, CtlOp::Mod, CtlOp::Del];
+}
+
+impl ThreadOp {
+    pub const ALL: [ThreadOp; 2] = [ThreadOp::Spawn, ThreadOp::Exit];
+}
+
+impl ThreadRole {
+    pub const ALL: [ThreadRole; 3] = [ThreadRole::Acceptor, ThreadRole::Reader, ThreadRole::Writer];
+}
+
+impl CloseReason {
+    pub const ALL: [CloseReason; 12] = [
+        CloseReason::Eof,
+        CloseReason::Quit,
+        CloseReason::Error,
+        CloseReason::LineTooLong,
+        CloseReason::LineTimeout,
+        CloseReason::OutputHardLimit,
+        CloseReason::OutputSoftLimit,
+        CloseReason::SelectorLimit,
+        CloseReason::MaxClients,
+        CloseReason::PerIpLimit,
+        CloseReason::FdExhausted,
+        CloseReason::Shutdown,
+    ];
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -15,6 +15,9 @@ pub enum Interest {
 }
 
 impl Interest {
+    /// Every interest in declaration order.
+    pub const ALL: [Interest; 3] = [Interest::Read, Interest::Write, Interest::ReadWrite];
+
     pub fn is_readable(self) -> bool {
         matches!(self, Interest::Read | Interest::ReadWrite)
     }

@@ -88,10 +88,12 @@ macro_rules! unit_enum_deserialize {
                 $crate::unit_enum::read(d, e).map(|i| ALL[i])
             }
         }
-        // Every variant is listed: a new one stops the build here until it is.
+        // Every variant is listed: a new one stops the build here until it is; and `$ty::ALL`
+        // (the codec's and the tests' list) has as many (its order: `super::tests`).
         const _: fn($ty) = |v| match v {
             $($ty::$variant => ()),+
         };
+        const _: () = assert!($ty::ALL.len() == [$(stringify!($variant)),+].len(), "ALL lists every variant");
     };
 }
 

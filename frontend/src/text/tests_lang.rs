@@ -148,25 +148,12 @@ fn kinds() -> Vec<EventBody> {
         EventBody::gap(3),
         EventBody::Gap { dropped: 3, folded: true, resync: false, counters: None },
     ];
-    for op in [ThreadOp::Spawn, ThreadOp::Exit] {
-        for role in [ThreadRole::Acceptor, ThreadRole::Reader, ThreadRole::Writer] {
+    for op in ThreadOp::ALL {
+        for role in ThreadRole::ALL {
             all.push(EventBody::Thread { op, tid: 4242, fd: 5, role });
         }
     }
-    for reason in [
-        CloseReason::Eof,
-        CloseReason::Quit,
-        CloseReason::Error,
-        CloseReason::LineTooLong,
-        CloseReason::LineTimeout,
-        CloseReason::OutputHardLimit,
-        CloseReason::OutputSoftLimit,
-        CloseReason::SelectorLimit,
-        CloseReason::MaxClients,
-        CloseReason::PerIpLimit,
-        CloseReason::FdExhausted,
-        CloseReason::Shutdown,
-    ] {
+    for reason in CloseReason::ALL {
         all.push(EventBody::Close { fd: 5, reason, detail: None });
     }
     for state in muxscope_shared::RelayState::ALL {

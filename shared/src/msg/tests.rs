@@ -41,7 +41,7 @@ fn model() -> impl Strategy<Value = Model> {
     prop::sample::select(Model::ALL.to_vec())
 }
 fn role() -> impl Strategy<Value = Role> {
-    prop::sample::select(vec![Role::Listener, Role::Tcp, Role::Web, Role::Waker, Role::Bot, Role::Relay])
+    prop::sample::select(Role::ALL.to_vec())
 }
 fn counters() -> impl Strategy<Value = Counters> {
     (any::<[u64; 4]>(), any::<[u64; 5]>()).prop_map(|(a, b)| Counters {
@@ -86,10 +86,11 @@ fn body() -> impl Strategy<Value = EventBody> {
     let ready = prop::collection::vec((any::<i32>(), 0u8..32).prop_map(|(fd, f)| ReadyFd { fd, flags: ReadyFlags(f) }), 0..3);
     let reason = prop::sample::select(vec![CloseReason::Eof, CloseReason::Quit, CloseReason::LineTooLong, CloseReason::Shutdown]);
     prop_oneof![
-        (any::<bool>(), any::<i32>(), prop::option::of(prop::sample::select(vec![Interest::Read, Interest::Write, Interest::ReadWrite])))
-            .prop_flat_map(move |(add, fd, interest)| (role(), prop::option::of(text())).prop_map(move |(role, error)| {
+        (any::<bool>(), any::<i32>(), prop::option::of(prop::sample::select(Interest::ALL.to_vec()))).prop_flat_map(
+            move |(add, fd, interest)| (role(), prop::option::of(text())).prop_map(move |(role, error)| {
                 EventBody::Ctl { op: if add { CtlOp::Add } else { CtlOp::Del }, fd, interest, role, error }
-            })),
+            })
+        ),
         (any::<i64>(), any::<u32>(), ready, any::<(u32, u64, u32, u32, bool)>()).prop_map(|(timeout_ms, registered, ready, t)| {
             EventBody::Wait { timeout_ms, registered, ready, ready_total: t.0, blocked_ns: t.1, scanned: t.2, rescan: t.3, overflow: t.4 }
         }),
@@ -106,8 +107,12 @@ fn body() -> impl Strategy<Value = EventBody> {
         (any::<i32>(), text(), role()).prop_map(|(fd, name, role)| EventBody::Nick { fd, name, role }),
         any::<i32>().prop_map(|listener| EventBody::AcceptEagain { listener }),
         any::<u64>().prop_map(|ns| EventBody::Sleep { ns }),
-        (any::<(bool, i32, i32)>(), prop::sample::select(vec![ThreadRole::Acceptor, ThreadRole::Reader, ThreadRole::Writer]))
-            .prop_map(|(t, role)| EventBody::Thread { op: if t.0 { ThreadOp::Spawn } else { ThreadOp::Exit }, tid: t.1, fd: t.2, role }),
+        (any::<(bool, i32, i32)>(), prop::sample::select(ThreadRole::ALL.to_vec())).prop_map(|(t, role)| EventBody::Thread {
+            op: if t.0 { ThreadOp::Spawn } else { ThreadOp::Exit },
+            tid: t.1,
+            fd: t.2,
+            role
+        }),
         any::<(u32, u32, u64)>().prop_map(|t| EventBody::UringEnter { submitted: t.0, wait_nr: t.1, blocked_ns: t.2 }),
         (model(), model()).prop_map(|(from, to)| EventBody::Handover { from, to }),
         (model(), prop::option::of(model())).prop_map(|(model, from)| EventBody::Model { model, from }),

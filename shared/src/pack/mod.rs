@@ -30,7 +30,7 @@
 //! the declaration order of their type (checked by a test that round-trips every variant); a
 //! new variant is added at the end, so old bytes keep their meaning.
 
-use crate::{CloseReason, Event, EventBody, Interest, Model, Role};
+use crate::{Event, EventBody, Interest, Model};
 use std::fmt;
 
 mod unpack;
@@ -249,23 +249,6 @@ fn put_body(b: &mut Vec<u8>, body: &EventBody) {
         }
     }
 }
-
-/// A role's index is its packed byte: new roles go at the end (recordings keep their meaning).
-const ROLES: [Role; 6] = [Role::Listener, Role::Tcp, Role::Web, Role::Waker, Role::Bot, Role::Relay];
-const REASONS: [CloseReason; 12] = [
-    CloseReason::Eof,
-    CloseReason::Quit,
-    CloseReason::Error,
-    CloseReason::LineTooLong,
-    CloseReason::LineTimeout,
-    CloseReason::OutputHardLimit,
-    CloseReason::OutputSoftLimit,
-    CloseReason::SelectorLimit,
-    CloseReason::MaxClients,
-    CloseReason::PerIpLimit,
-    CloseReason::FdExhausted,
-    CloseReason::Shutdown,
-];
 
 fn model_index(m: Model) -> u8 {
     Model::ALL.iter().position(|x| *x == m).expect("every model is in Model::ALL") as u8

@@ -1,5 +1,5 @@
 use super::*;
-use crate::{Counters, CtlOp, ReadyFd, ReadyFlags, ThreadOp, ThreadRole};
+use crate::{CloseReason, Counters, CtlOp, ReadyFd, ReadyFlags, Role, ThreadOp, ThreadRole};
 use proptest::prelude::*;
 
 fn ev(seq: u64, ts_ns: u64, body: EventBody) -> Event {
@@ -23,12 +23,12 @@ fn counters(n: u64) -> Counters {
 /// One of every kind, and every value of every enum a kind carries.
 fn every_kind() -> Vec<EventBody> {
     let mut v = vec![];
-    for (i, op) in [CtlOp::Add, CtlOp::Mod, CtlOp::Del].into_iter().enumerate() {
+    for (i, op) in CtlOp::ALL.into_iter().enumerate() {
         let interest = [Some(Interest::Read), Some(Interest::ReadWrite), None][i];
         v.push(EventBody::Ctl { op, fd: 5, interest, role: Role::Tcp, error: None });
     }
     v.push(EventBody::Ctl { op: CtlOp::Add, fd: 1500, interest: Some(Interest::Write), role: Role::Web, error: Some("EBADF".into()) });
-    for role in ROLES {
+    for role in Role::ALL {
         v.push(EventBody::Nick { fd: 3, name: "名字".into(), role });
     }
     v.push(EventBody::Wait {
@@ -48,8 +48,8 @@ fn every_kind() -> Vec<EventBody> {
     v.push(EventBody::Broadcast { from: 9, name: "alice".into(), recipients: 1000, bytes: 14, text: "hello\u{0}world".into() });
     v.push(EventBody::AcceptEagain { listener: 3 });
     v.push(EventBody::Sleep { ns: 1_000_000 });
-    for op in [ThreadOp::Spawn, ThreadOp::Exit] {
-        for role in [ThreadRole::Acceptor, ThreadRole::Reader, ThreadRole::Writer] {
+    for op in ThreadOp::ALL {
+        for role in ThreadRole::ALL {
             v.push(EventBody::Thread { op, tid: 4242, fd: 7, role });
         }
     }
@@ -59,7 +59,7 @@ fn every_kind() -> Vec<EventBody> {
         v.push(EventBody::Model { model: m, from: Some(Model::Poll) });
     }
     v.push(EventBody::Model { model: Model::Epoll, from: None });
-    for reason in REASONS {
+    for reason in CloseReason::ALL {
         v.push(EventBody::Close { fd: 9, reason, detail: None });
     }
     v.push(EventBody::Close { fd: 9, reason: CloseReason::Error, detail: Some("ECONNRESET".into()) });
@@ -96,10 +96,19 @@ fn every_kind_and_enum_value_round_trips() {
     let events: Vec<Event> = every_kind().into_iter().enumerate().map(|(i, b)| ev(100 + i as u64, 5_000 + 10 * i as u64, b)).collect();
     assert_eq!(unpack(&pack(&events)).unwrap(), events);
     // Each enum's table is its declaration order: JSON names agree with what the bytes say.
-    for (i, r) in ROLES.iter().enumerate() {
+    for (i, r) in Role::ALL.iter().enumerate() {
         assert_eq!(*r as usize, i);
     }
-    for (i, r) in REASONS.iter().enumerate() {
+    for (i, r) in CloseReason::ALL.iter().enumerate() {
+        assert_eq!(*r as usize, i);
+    }
+    for (i, r) in CtlOp::ALL.iter().enumerate() {
+        assert_eq!(*r as usize, i);
+    }
+    for (i, r) in ThreadOp::ALL.iter().enumerate() {
+        assert_eq!(*r as usize, i);
+    }
+    for (i, r) in ThreadRole::ALL.iter().enumerate() {
         assert_eq!(*r as usize, i);
     }
 }
@@ -218,7 +227,7 @@ proptest! {
 #[test]
 fn a_bot_is_role_four_and_named_bot() {
     // Appended, so recordings made before bots existed unpack as they did.
-    assert_eq!(ROLES[4], Role::Bot);
+    assert_eq!(Role::ALL[4], Role::Bot);
     assert_eq!(serde_json::to_string(&Role::Bot).unwrap(), "\"bot\"");
     let e = vec![ev(1, 1_000, EventBody::Nick { fd: 9, name: "bot-1".into(), role: Role::Bot })];
     assert_eq!(unpack(&pack(&e)).unwrap(), e);
@@ -229,7 +238,7 @@ fn a_bot_is_role_four_and_named_bot() {
 #[test]
 fn the_relay_is_role_five_and_no_client() {
     // Appended after the bot, for the same reason.
-    assert_eq!(ROLES[5], Role::Relay);
+    assert_eq!(Role::ALL[5], Role::Relay);
     assert_eq!(serde_json::to_string(&Role::Relay).unwrap(), "\"relay\"");
     assert!(!Role::Relay.is_client(), "the relay is no broadcast recipient and counts as no one online");
 }

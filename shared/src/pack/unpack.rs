@@ -1,7 +1,7 @@
 //! Packed bytes back into events (see the module above for the encoding).
 
-use super::{PackError, REASONS, ROLES};
-use crate::{Counters, CtlOp, Event, EventBody, Interest, Model, ReadyFd, ReadyFlags, ThreadOp, ThreadRole};
+use super::PackError;
+use crate::{CloseReason, Counters, CtlOp, Event, EventBody, Interest, Model, ReadyFd, ReadyFlags, Role, ThreadOp, ThreadRole};
 
 /// Decodes a [`Packer`]'s bytes, in order. Stops (returns `None`) after the first error.
 pub struct Unpacker<'a> {
@@ -44,7 +44,7 @@ impl Iterator for Unpacker<'_> {
 fn get_body(r: &mut Reader, tag: u8) -> Result<EventBody, PackError> {
     Ok(match tag {
         0 => EventBody::Ctl {
-            op: r.pick(&[CtlOp::Add, CtlOp::Mod, CtlOp::Del], "ctl op")?,
+            op: r.pick(&CtlOp::ALL, "ctl op")?,
             fd: r.i32()?,
             interest: match r.u8()? {
                 0 => None,
@@ -53,7 +53,7 @@ fn get_body(r: &mut Reader, tag: u8) -> Result<EventBody, PackError> {
                 3 => Some(Interest::ReadWrite),
                 _ => return Err(r.err("interest")),
             },
-            role: r.pick(&ROLES, "role")?,
+            role: r.pick(&Role::ALL, "role")?,
             error: r.opt_str()?,
         },
         1 => {
@@ -87,14 +87,14 @@ fn get_body(r: &mut Reader, tag: u8) -> Result<EventBody, PackError> {
         }
         4 => EventBody::Send { fd: r.i32()?, bytes: r.u()?, would_block: r.bool()?, queued: r.u()? },
         5 => EventBody::Broadcast { from: r.i32()?, name: r.str()?, recipients: r.u32()?, bytes: r.u32()?, text: r.str()? },
-        6 => EventBody::Nick { fd: r.i32()?, name: r.str()?, role: r.pick(&ROLES, "role")? },
+        6 => EventBody::Nick { fd: r.i32()?, name: r.str()?, role: r.pick(&Role::ALL, "role")? },
         7 => EventBody::AcceptEagain { listener: r.i32()? },
         8 => EventBody::Sleep { ns: r.u()? },
         9 => EventBody::Thread {
-            op: r.pick(&[ThreadOp::Spawn, ThreadOp::Exit], "thread op")?,
+            op: r.pick(&ThreadOp::ALL, "thread op")?,
             tid: r.i32()?,
             fd: r.i32()?,
-            role: r.pick(&[ThreadRole::Acceptor, ThreadRole::Reader, ThreadRole::Writer], "thread role")?,
+            role: r.pick(&ThreadRole::ALL, "thread role")?,
         },
         10 => EventBody::UringEnter { submitted: r.u32()?, wait_nr: r.u32()?, blocked_ns: r.u()? },
         11 => EventBody::Handover { from: r.pick(&Model::ALL, "model")?, to: r.pick(&Model::ALL, "model")? },
@@ -103,7 +103,7 @@ fn get_body(r: &mut Reader, tag: u8) -> Result<EventBody, PackError> {
             let from = if r.bool()? { Some(r.pick(&Model::ALL, "model")?) } else { None };
             EventBody::Model { model, from }
         }
-        13 => EventBody::Close { fd: r.i32()?, reason: r.pick(&REASONS, "close reason")?, detail: r.opt_str()? },
+        13 => EventBody::Close { fd: r.i32()?, reason: r.pick(&CloseReason::ALL, "close reason")?, detail: r.opt_str()? },
         14 => {
             let dropped = r.u()?;
             let flags = r.u8()?;
