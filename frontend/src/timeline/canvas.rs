@@ -41,18 +41,6 @@ pub fn role_color(r: Role) -> &'static str {
     }
 }
 
-/// As the stage's `data-role` says it.
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Listener => "listener",
-        Role::Tcp => "tcp",
-        Role::Web => "web",
-        Role::Waker => "waker",
-        Role::Bot => "bot",
-        Role::Relay => "relay",
-    }
-}
-
 fn mark_color(k: MarkKind) -> &'static str {
     match k {
         MarkKind::Recv => COPY,
@@ -245,7 +233,8 @@ fn labels(ctx: &Ctx, w: &Window, l: &Layout, height: f64, lang: Lang) {
     for (r, &id) in l.rows.iter().enumerate() {
         let lane = &w.lanes[id as usize];
         let again = if lane.generation > 0 { "↻" } else { "" };
-        let role = role_name(lane.role);
+        // As the stage's `data-role` says it.
+        let role = crate::dots::role_class(lane.role);
         let text = short(&format!("{}{again}{} · {role}", lane.fd, name_after_fd(lane)), 26);
         ctx.set_fill_style_str(if lane.closed.is_some() { DIM } else { role_color(lane.role) });
         let _ = ctx.fill_text(&text, 6.0, AXIS_H + LOOP_H + r as f64 * ROW_H + ROW_H / 2.0);
