@@ -15,8 +15,7 @@
 use super::{bench, f, median, muxscope, redis, Proc, Report};
 use crate::{step, Result};
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const REDIS_SOLO: u16 = 5050;
@@ -38,16 +37,9 @@ fn node(chat: u16, web: u16, cluster: Option<(u16, &str)>) -> Result<Node> {
     Ok(Node { _proc: muxscope(chat, &extra)?, chat: format!("127.0.0.1:{chat}"), web })
 }
 
-/// `GET /api/stats` of a node, by hand (a few lines of HTTP/1.1 beat a client crate here).
+/// `GET /api/stats` of a node.
 fn stats(web: u16) -> Result<Value> {
-    let err = |e: std::io::Error| format!("GET /api/stats on port {web}: {e}");
-    let mut s = TcpStream::connect(("127.0.0.1", web)).map_err(err)?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).map_err(err)?;
-    write!(s, "GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1:{web}\r\nConnection: close\r\n\r\n").map_err(err)?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).map_err(err)?;
-    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    serde_json::from_str(body).map_err(|e| format!("/api/stats on port {web}: {e}: {text:?}"))
+    crate::soak::sample::api_stats(SocketAddr::from(([127, 0, 0, 1], web))).map_err(|e| format!("GET /api/stats on port {web}: {e}"))
 }
 
 /// Waits (at most 15 s) until every node's relay is up and sees all `nodes.len()` nodes.

@@ -15,7 +15,7 @@
 
 mod chat;
 mod page;
-mod sample;
+pub(crate) mod sample;
 mod watchers;
 
 use self::chat::{chat_load, ChatCounts};

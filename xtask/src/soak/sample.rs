@@ -61,7 +61,8 @@ pub(super) fn proc_kib(pid: u32, key: &str) -> Option<u64> {
     status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok())
 }
 
-pub(super) fn api_stats(web: SocketAddr) -> io::Result<Value> {
+/// `GET /api/stats` of a muxscope's web port (the soak's samples, the bench's relay counters).
+pub(crate) fn api_stats(web: SocketAddr) -> io::Result<Value> {
     let mut s = TcpStream::connect_timeout(&web, IO_TIMEOUT)?;
     s.set_read_timeout(Some(IO_TIMEOUT))?;
     s.set_write_timeout(Some(IO_TIMEOUT))?;
