@@ -159,24 +159,27 @@ impl ChatServer {
                 }
             }
             Some(Command::Who) => {
-                if let Some(line) = self.cluster_who() {
-                    self.send_private(fd, line.as_bytes());
-                    return ControlFlow::Continue(());
-                }
-                let names = self
-                    .live
-                    .iter()
-                    .filter_map(|&f| match &self.slots[f as usize] {
-                        Slot::Client(c) if !c.closing => Some(c.name()),
-                        _ => None,
-                    })
-                    .collect();
-                self.send_private(fd, protocol::who_line(names).as_bytes());
+                // In a cluster, the whole room (each name marked with its node).
+                let line = self.cluster_who().unwrap_or_else(|| protocol::who_line(self.online_names(usize::MAX)));
+                self.send_private(fd, line.as_bytes());
             }
             Some(Command::Help) => self.send_private(fd, protocol::HELP),
             Some(Command::Say(text)) => self.broadcast(fd, text),
         }
         ControlFlow::Continue(())
+    }
+
+    /// The names of the clients online (not being closed), the first `max`: `/who`'s, and a
+    /// cluster heartbeat's.
+    pub(super) fn online_names(&self, max: usize) -> Vec<String> {
+        self.live
+            .iter()
+            .filter_map(|&f| match &self.slots[f as usize] {
+                Slot::Client(c) if !c.closing => Some(c.name()),
+                _ => None,
+            })
+            .take(max)
+            .collect()
     }
 
     pub(super) fn set_nick(&mut self, fd: RawFd, name: &str) {

@@ -53,7 +53,7 @@ impl ChatServer {
             self.relay_connect(&mut link);
         }
         let clients = self.clients_online();
-        let relay_names = || self.local_names(crate::chat::relay::wire::NAMES_IN_HELLO);
+        let relay_names = || self.online_names(crate::chat::relay::wire::NAMES_IN_HELLO);
         let beat = link.relay.tick(now, clients, relay_names);
         self.relay_flush(&mut link);
         let changed = std::mem::take(&mut link.relay.changed);
@@ -259,23 +259,11 @@ impl ChatServer {
         self.send_private(fd, note.as_bytes());
     }
 
-    /// Local names, the first `max`, for a heartbeat.
-    fn local_names(&self, max: usize) -> Vec<String> {
-        self.live
-            .iter()
-            .filter_map(|&f| match &self.slots[f as usize] {
-                Slot::Client(c) if !c.closing => Some(c.name()),
-                _ => None,
-            })
-            .take(max)
-            .collect()
-    }
-
     /// `/who` in a cluster: every node's names, each marked with its node.
     pub(super) fn cluster_who(&self) -> Option<String> {
         let link = self.relay.as_ref()?;
         let node = &link.relay.node;
-        let mut names: Vec<String> = self.local_names(usize::MAX).into_iter().map(|n| format!("{n}@{node}")).collect();
+        let mut names: Vec<String> = self.online_names(usize::MAX).into_iter().map(|n| format!("{n}@{node}")).collect();
         let local = names.len() as u64;
         let (remote, remote_total) = link.relay.remote_names();
         names.extend(remote);
