@@ -212,14 +212,7 @@ impl ChatServer {
     /// The link is gone: the fd leaves the loop (unregistered, closed, told), the relay counts
     /// what it lost and waits out its backoff.
     fn relay_fail(&mut self, link: &mut RelayLink, why: String) {
-        if let Some(sock) = link.sock.take() {
-            let fd = sock.as_raw_fd();
-            let _ = self.sel.unregister(fd);
-            drop(sock);
-            self.counters.closed += 1;
-            let detail = Some(why.clone());
-            self.sel.tel.emit_table(|| EventBody::Close { fd, reason: CloseReason::Error, detail });
-        }
+        self.close_relay_fd(link, CloseReason::Error, Some(why.clone()));
         if link.relay.state() == RelayState::Up {
             tracing::warn!(redis = %link.relay.url, "relay down: {why}");
         } else {
@@ -281,14 +274,19 @@ impl ChatServer {
         let Some(mut link) = self.relay.take() else { return };
         link.relay.bye();
         self.relay_flush(&mut link);
-        if let Some(sock) = link.sock.take() {
-            let fd = sock.as_raw_fd();
-            let _ = self.sel.unregister(fd);
-            drop(sock);
-            self.counters.closed += 1;
-            self.sel.tel.emit_table(|| EventBody::Close { fd, reason: CloseReason::Shutdown, detail: None });
-        }
+        self.close_relay_fd(&mut link, CloseReason::Shutdown, None);
         self.relay = Some(link);
+    }
+
+    /// The relay's socket leaves the loop (unregistered before it is closed, as a client's) and
+    /// the picture is told; nothing if it has none.
+    fn close_relay_fd(&mut self, link: &mut RelayLink, reason: CloseReason, detail: Option<String>) {
+        let Some(sock) = link.sock.take() else { return };
+        let fd = sock.as_raw_fd();
+        let _ = self.sel.unregister(fd);
+        drop(sock);
+        self.counters.closed += 1;
+        self.sel.tel.emit_table(|| EventBody::Close { fd, reason, detail });
     }
 
     /// Whether the relay owes a read now (edge-triggered budget), or when its timers are due.
