@@ -40,7 +40,12 @@ impl Presence {
             }
             Msg::Bye { node, inst } => {
                 self.next_seq.remove(&inst);
-                self.peers.get(&node).filter(|p| p.inst == inst).is_some() && self.peers.remove(&node).is_some()
+                // Another run's goodbye (an older one of the same name) leaves this one be.
+                let this_run = self.peers.get(&node).is_some_and(|p| p.inst == inst);
+                if this_run {
+                    self.peers.remove(&node);
+                }
+                this_run
             }
             Msg::Line { .. } => false,
         }
@@ -48,13 +53,15 @@ impl Presence {
 
     /// Drops nodes unheard for three heartbeats. True when any went.
     pub fn expire(&mut self, now: Instant) -> bool {
+        let (ttl, next_seq) = (self.ttl, &mut self.next_seq);
         let before = self.peers.len();
-        let gone: Vec<u64> =
-            self.peers.values().filter(|p| now.saturating_duration_since(p.last_seen) >= self.ttl).map(|p| p.inst).collect();
-        self.peers.retain(|_, p| now.saturating_duration_since(p.last_seen) < self.ttl);
-        for inst in gone {
-            self.next_seq.remove(&inst);
-        }
+        self.peers.retain(|_, p| {
+            let alive = now.saturating_duration_since(p.last_seen) < ttl;
+            if !alive {
+                next_seq.remove(&p.inst);
+            }
+            alive
+        });
         self.peers.len() != before
     }
 
