@@ -5,8 +5,8 @@
 use super::tests::{recv, send, snapshot, wait};
 use super::*;
 use crate::history::History;
-use crate::state::{Action, Item, Model, Scene};
-use muxscope_shared::{CloseReason, CtlOp, EventBody, Interest, Role, ServerMsg};
+use crate::state::{Action, Item, Scene};
+use muxscope_shared::{CloseReason, CtlOp, EventBody, Interest, Role};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -115,14 +115,7 @@ proptest! {
             prop_assert!(want.warnings.all().all(|w| w.at < i as u64 && w.count >= 1));
         }
         // On the page: played, then stepped back.
-        let mut m = Model::with_history(History::with_spacing(usize::MAX, spacing));
-        m.update(Action::Pause);
-        for item in &items {
-            match item {
-                Item::Snapshot(s) => m.update(Action::Server(ServerMsg::Snapshot(s.clone()))),
-                Item::Event(e) => m.update(Action::Server(ServerMsg::Events { events: vec![e.clone()] })),
-            };
-        }
+        let mut m = crate::state::tests_props::paused_with(&items, spacing);
         for _ in 0..items.len() {
             m.update(Action::Step);
         }

@@ -38,7 +38,7 @@ mod tests_models;
 #[cfg(test)]
 mod tests_open;
 #[cfg(test)]
-mod tests_props;
+pub(crate) mod tests_props;
 mod update;
 
 use crate::history::{HistoryStats, Timeline, DEFAULT_BOUND};

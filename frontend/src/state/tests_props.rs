@@ -214,6 +214,20 @@ fn folds(items: &[Item]) -> Vec<Scene> {
     out
 }
 
+/// A paused page (unbounded history, keyframes every `spacing`) that has received `items` and
+/// played none of them yet.
+pub(crate) fn paused_with(items: &[Item], spacing: u64) -> Model {
+    let mut m = Model::with_history(History::with_spacing(usize::MAX, spacing));
+    m.update(Action::Pause);
+    for item in items {
+        match item {
+            Item::Snapshot(s) => m.update(Action::Server(ServerMsg::Snapshot(s.clone()))),
+            Item::Event(e) => m.update(Action::Server(ServerMsg::Events { events: vec![e.clone()] })),
+        };
+    }
+    m
+}
+
 fn history(items: &[Item], bound: usize, spacing: u64) -> History {
     let mut h = History::with_spacing(bound, spacing);
     for item in items {
@@ -253,14 +267,7 @@ proptest! {
     #[test]
     fn stepping_back_then_forward_gives_the_same_page(ops in prop::collection::vec(op(), 1..120), back in 1usize..60, spacing in 1u64..30) {
         let items = session(&ops);
-        let mut m = Model::with_history(History::with_spacing(usize::MAX, spacing));
-        m.update(Action::Pause);
-        for item in &items {
-            match item {
-                Item::Snapshot(s) => m.update(Action::Server(ServerMsg::Snapshot(s.clone()))),
-                Item::Event(e) => m.update(Action::Server(ServerMsg::Events { events: vec![e.clone()] })),
-            };
-        }
+        let mut m = paused_with(&items, spacing);
         // Played by Step, one at a time.
         for _ in 0..items.len() {
             prop_assert!(m.update(Action::Step));
