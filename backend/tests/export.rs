@@ -27,6 +27,9 @@ fn session(server: &Server) {
     for x in [&mut a, &mut b, &mut c] {
         x.line_until("[alice] hello");
     }
+    // Nothing happens for a moment, so the loop's wait blocks (the trace must show a long one;
+    // without the pause a fast run can answer every step within a millisecond).
+    std::thread::sleep(std::time::Duration::from_millis(50));
     assert_eq!(switch_model(web, "poll"), 200);
     b.send("one\ntwo\n");
     let bob = b.name();
