@@ -2,6 +2,7 @@
 #![allow(clippy::await_holding_lock)]
 
 mod common;
+use common::ws::Ws;
 use common::*;
 use futures_util::StreamExt;
 use muxscope_shared::ServerMsg;
@@ -19,8 +20,6 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn watcher(web: SocketAddr) -> Ws {
     tokio_tungstenite::connect_async(format!("ws://{web}/ws/events")).await.expect("ws connect").0

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod cli;
 pub mod redis;
+pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
