@@ -3,7 +3,7 @@
 //!
 //! Targets: muxscope (core only; core with a draining telemetry consumer; core + gateway with a
 //! headless Chromium watching the page), the seed's Python chat server (if `../shared/seed` is
-//! there), Redis pub/sub, and the kernel floor; and (h) every IO model of muxscope on the same
+//! there), Redis pub/sub, NATS, and the kernel floor; and (h) every IO model of muxscope on the same
 //! connections ([`models`], plotted by [`svg`]). Loopback only; every run bounded.
 
 mod blast;
@@ -124,6 +124,11 @@ fn redis(port: u16) -> Result<Proc> {
     spawn("redis", c, port, false)
 }
 
+/// NATS (`nats-server`, Debian's package), loopback only.
+fn nats(port: u16) -> Result<Proc> {
+    spawn("nats", with_fd_limit("nats-server", &["-a", "127.0.0.1", "-p", &port.to_string()]), port, false)
+}
+
 /// Runs one `muxscope bench` scenario; returns its JSON.
 fn bench(args: &[&str]) -> Result<Value> {
     let mut c = with_fd_limit(&muxscope_bin(), &[&["bench"][..], args].concat());
@@ -184,7 +189,7 @@ pub fn main(args: &[String]) -> Result {
     let only: Option<Vec<String>> =
         args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|v| v.split(',').map(str::to_string).collect());
     let run = |sec: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == sec || (sec == "models" && x == "h")));
-    // The seed, Redis and the shared muxscope only serve (a), (b) and (c); the browser (b) and (e).
+    // The seed, Redis, NATS and the shared muxscope only serve (a), (b) and (c); the browser (b) and (e).
     let servers = run("a") || run("b") || run("c");
     setup(run("b") || run("e"), servers)?;
     step("building muxscope (release)");
@@ -200,12 +205,14 @@ pub fn main(args: &[String]) -> Result {
     // on the way out), so every seed measurement gets a fresh one.
     let mut seed = if servers { start_seed()? } else { None };
     let mut rd = if servers { Some(redis(5003)?) } else { None };
+    let mut nt = if servers { Some(nats(5007)?) } else { None };
     let targets: Vec<(&str, String, &str)> = {
         let mut t = vec![("muxscope", "127.0.0.1:5001".to_string(), "line")];
         if seed.is_some() {
             t.push(("seed (Python selectors)", "127.0.0.1:3999".into(), "line"));
         }
         t.push(("Redis pub/sub", "127.0.0.1:5003".into(), "redis"));
+        t.push(("NATS", "127.0.0.1:5007".into(), "nats"));
         t
     };
 
@@ -213,8 +220,8 @@ pub fn main(args: &[String]) -> Result {
     if run("a") {
         step("(a) fan-out: one 64 B message to N idle clients");
         r.line("## (a) fan-out: one 64 B message to N idle clients, until the last has it".into());
-        r.line("| N | kernel floor p50 / p95 | muxscope p50 / p95 | seed p50 / p95 | Redis p50 / p95 | muxscope ÷ floor (p50) |".into());
-        r.line("|---|---|---|---|---|---|".into());
+        r.line("| N | kernel floor p50 / p95 | muxscope p50 / p95 | seed p50 / p95 | Redis p50 / p95 | NATS p50 / p95 | muxscope ÷ floor | muxscope ÷ Redis | muxscope ÷ NATS (p50) |".into());
+        r.line("|---|---|---|---|---|---|---|---|---|".into());
         let sizes: &[usize] = if quick { &[1000] } else { &[1000, 5000, 10000] };
         for &n in sizes {
             let rounds = if n >= 10000 { "20" } else { "30" };
@@ -222,7 +229,7 @@ pub fn main(args: &[String]) -> Result {
             let floor_n = n.min(9000).to_string();
             let floor = bench(&["floor", "--clients", &floor_n, "--rounds", rounds])?;
             let mut cells = vec![format!("{:.1} / {:.1}{}", f(&floor, "p50_ms"), f(&floor, "p95_ms"), if n > 9000 { " (9k)" } else { "" })];
-            let mut mux_p50 = f64::NAN;
+            let (mut mux_p50, mut redis_p50, mut nats_p50) = (f64::NAN, f64::NAN, f64::NAN);
             for (name, addr, proto) in &targets {
                 if name.starts_with("seed") {
                     drop(seed.take());
@@ -230,15 +237,24 @@ pub fn main(args: &[String]) -> Result {
                     seed = start_seed()?;
                 }
                 let v = bench(&["fanout", "--target", addr, "--proto", proto, "--clients", &n.to_string(), "--rounds", rounds])?;
-                if *name == "muxscope" {
-                    mux_p50 = f(&v, "p50_ms");
+                match *proto {
+                    "redis" => redis_p50 = f(&v, "p50_ms"),
+                    "nats" => nats_p50 = f(&v, "p50_ms"),
+                    _ if *name == "muxscope" => mux_p50 = f(&v, "p50_ms"),
+                    _ => {}
                 }
                 cells.push(format!("{:.1} / {:.1}", f(&v, "p50_ms"), f(&v, "p95_ms")));
             }
             if seed.is_none() {
                 cells.insert(2, "—".into());
             }
-            r.line(format!("| {n} | {} | {:.2}× |", cells.join(" | "), mux_p50 / f(&floor, "p50_ms")));
+            r.line(format!(
+                "| {n} | {} | {:.2}× | {:.2}× | {:.2}× |",
+                cells.join(" | "),
+                mux_p50 / f(&floor, "p50_ms"),
+                mux_p50 / redis_p50,
+                mux_p50 / nats_p50
+            ));
         }
         r.line(String::new());
     }
@@ -256,15 +272,17 @@ pub fn main(args: &[String]) -> Result {
         r.line("|---|---|---|---|---|".into());
         drop(mux.take());
         drop(rd.take());
+        drop(nt.take());
         let n = if quick { "2000" } else { "10000" };
         let have_seed = seed.is_some();
         // A fresh seed too: the old one still holds what the earlier runs left behind.
         drop(seed.take());
         let mut connect_secs = vec![];
-        for (name, proto) in [("muxscope", "line"), ("seed (Python selectors)", "line"), ("Redis pub/sub", "redis")] {
+        for (name, proto) in [("muxscope", "line"), ("seed (Python selectors)", "line"), ("Redis pub/sub", "redis"), ("NATS", "nats")] {
             let (p, addr) = match name {
                 "muxscope" => (muxscope(5011, &[])?, "127.0.0.1:5011"),
                 "Redis pub/sub" => (redis(5013)?, "127.0.0.1:5013"),
+                "NATS" => (nats(5017)?, "127.0.0.1:5017"),
                 _ if have_seed => {
                     std::thread::sleep(Duration::from_millis(500));
                     (start_seed()?.ok_or("the seed vanished")?, "127.0.0.1:3999")
@@ -289,6 +307,9 @@ pub fn main(args: &[String]) -> Result {
         {
             r.line(format!("\nmuxscope connects {:.1}× faster than Redis.", rs.1 / m.1));
         }
+        if let (Some(m), Some(ns)) = (connect_secs.iter().find(|x| x.0 == "muxscope"), connect_secs.iter().find(|x| x.0 == "NATS")) {
+            r.line(format!("muxscope connects {:.1}× faster than NATS.", ns.1 / m.1));
+        }
     }
     drop(seed);
 
@@ -298,6 +319,7 @@ pub fn main(args: &[String]) -> Result {
     }
     drop(mux);
     drop(rd);
+    drop(nt);
 
     // (h) every IO model on the same connections: its own servers, one per size
     if run("models") {

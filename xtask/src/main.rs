@@ -135,7 +135,9 @@ fn apt_install(packages: &[&str]) -> Result {
 }
 
 /// Installs whatever is missing; skips what is there at the right version.
-pub fn setup(browser: bool, redis: bool) -> Result {
+/// `peers`: Redis and NATS, the servers the cluster and the load generators are tested and
+/// measured against.
+pub fn setup(browser: bool, peers: bool) -> Result {
     step("checking the toolchain");
     let targets = output(cmd("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
     if !targets.lines().any(|t| t.trim() == "wasm32-unknown-unknown") {
@@ -179,8 +181,11 @@ pub fn setup(browser: bool, redis: bool) -> Result {
             missing.push("fonts-wqy-microhei");
         }
     }
-    if redis && output(Command::new("redis-server").arg("--version")).is_none() {
+    if peers && output(Command::new("redis-server").arg("--version")).is_none() {
         missing.push("redis-server");
+    }
+    if peers && output(Command::new("nats-server").arg("--version")).is_none() {
+        missing.push("nats-server");
     }
     if !missing.is_empty() {
         step(&format!("installing Debian packages: {}", missing.join(" ")));
@@ -224,14 +229,15 @@ fn test(args: &[String]) -> Result {
     status(cmd("cargo").args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     build_web()?;
     step("running every test (cargo test --workspace), the real-browser test included");
-    // MUXSCOPE_REQUIRE_BROWSER / _STRACE / _REDIS: the browser, fidelity and cluster tests must
-    // run here, not skip.
+    // MUXSCOPE_REQUIRE_BROWSER / _STRACE / _REDIS / _NATS: the browser, fidelity, cluster and
+    // load-generator tests must run here, not skip.
     status(
         cmd("cargo")
             .args(["test", "--workspace"])
             .args(args)
             .env("MUXSCOPE_REQUIRE_BROWSER", "1")
             .env("MUXSCOPE_REQUIRE_STRACE", "1")
-            .env("MUXSCOPE_REQUIRE_REDIS", "1"),
+            .env("MUXSCOPE_REQUIRE_REDIS", "1")
+            .env("MUXSCOPE_REQUIRE_NATS", "1"),
     )
 }

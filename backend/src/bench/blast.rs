@@ -21,7 +21,7 @@ pub struct BlastResult {
 pub fn blast(targets: &[SocketAddr], proto: Proto, clients: usize, senders: usize, seconds: f64) -> io::Result<BlastResult> {
     let mut rx = Receivers::connect_spread(targets, clients, proto)?;
     let idx = rx.index();
-    let mut first = TcpStream::connect(targets[0])?;
+    let mut first = proto.sender(targets[0])?;
     let stop = Arc::new(AtomicBool::new(false));
     let drain0 = drain_in_background(&first, stop.clone())?;
     let base = barrier(&mut rx, &mut first, proto, &idx)?;
@@ -29,8 +29,7 @@ pub fn blast(targets: &[SocketAddr], proto: Proto, clients: usize, senders: usiz
     let sent = Arc::new(AtomicU64::new(0));
     let mut threads = vec![];
     for s in 0..senders {
-        let sock = if s == 0 { first.try_clone()? } else { TcpStream::connect(spread(targets, s))? };
-        sock.set_nodelay(true)?;
+        let sock = if s == 0 { first.try_clone()? } else { proto.sender(spread(targets, s))? };
         let drain = if s == 0 { None } else { Some(drain_in_background(&sock, stop.clone())?) };
         let (stop, sent) = (stop.clone(), sent.clone());
         threads.push(std::thread::spawn(move || {

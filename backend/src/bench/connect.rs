@@ -26,14 +26,14 @@ pub fn rss_of(pid: u32) -> io::Result<u64> {
 }
 
 /// (c) `clients` connections made one after another, then proof that the server serves them all
-/// (line: one broadcast reaches every one; redis: every SUBSCRIBE was confirmed).
+/// (line: one broadcast reaches every one; redis, nats: every subscription was confirmed).
 /// (d) With `pid`, the server's RSS growth per idle client, measured after the barrier.
 pub fn connect(target: SocketAddr, proto: Proto, clients: usize, pid: Option<u32>) -> io::Result<ConnectResult> {
     let rss_before = pid.map(rss_of).transpose()?;
     let t0 = Instant::now();
     let mut rx = Receivers::connect(target, clients, proto)?;
     let idx = rx.index();
-    let mut sender = TcpStream::connect(target)?;
+    let mut sender = proto.sender(target)?;
     let stop = Arc::new(AtomicBool::new(false));
     let drain = drain_in_background(&sender, stop.clone())?;
     barrier(&mut rx, &mut sender, proto, &idx)?;

@@ -15,8 +15,7 @@ pub struct FanoutResult {
 /// (a remote one arrives as `[name@NODE] text`: still one line, and lines are what is counted).
 pub fn fanout(targets: &[SocketAddr], proto: Proto, clients: usize, rounds: usize) -> io::Result<FanoutResult> {
     let mut rx = Receivers::connect_spread(targets, clients, proto)?;
-    let mut sender = TcpStream::connect(targets[0])?;
-    sender.set_nodelay(true)?;
+    let mut sender = proto.sender(targets[0])?;
     let stop = Arc::new(AtomicBool::new(false));
     let drain = drain_in_background(&sender, stop.clone())?;
     let idx = rx.index();

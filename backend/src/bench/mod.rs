@@ -1,8 +1,8 @@
 //! `muxscope bench`: load generators that measure any chat-like server at an address, so one run
-//! can compare muxscope, the seed's Python server, Redis pub/sub and the kernel floor.
+//! can compare muxscope, the seed's Python server, Redis pub/sub, NATS and the kernel floor.
 //!
-//! Protocols: `line` (muxscope, the seed: a line in, a line out to everyone) and `redis`
-//! (SUBSCRIBE / PUBLISH). Every load loop is bounded in count and time and targets loopback only.
+//! Protocols: `line` (muxscope, the seed: a line in, a line out to everyone), `redis`
+//! (SUBSCRIBE / PUBLISH) and `nats` (SUB / PUB, NATS's text protocol). Every load loop is bounded in count and time and targets loopback only.
 //!
 //! One file per scenario: [`fanout`] (and the kernel [`floor`]), [`blast`], [`connect`] (connects
 //! and RSS per idle client), [`load`] (a busy room and the soak's churn), [`models`] (every IO
@@ -38,6 +38,16 @@ pub enum Proto {
     Line,
     /// Redis pub/sub: receivers SUBSCRIBE, senders PUBLISH.
     Redis,
+    /// NATS: everyone says CONNECT (not verbose, so no `+OK` per message), receivers SUB,
+    /// senders PUB.
+    Nats,
+}
+
+/// What a NATS client says first: without it the server acknowledges every message (`+OK`).
+macro_rules! nats_connect {
+    () => {
+        "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n"
+    };
 }
 
 const CHANNEL: &str = "bench";
@@ -57,6 +67,7 @@ impl Proto {
         match self {
             Proto::Line => format!("{}\n", payload(tag)),
             Proto::Redis => format!("PUBLISH {CHANNEL} {}\r\n", payload(tag)),
+            Proto::Nats => format!("PUB {CHANNEL} {PAYLOAD_LEN}\r\n{}\r\n", payload(tag)),
         }
     }
     /// LFs a receiver sees per delivered message.
@@ -65,6 +76,8 @@ impl Proto {
             Proto::Line => 1,
             // *3 / $7 / message / $5 / bench / $64 / payload
             Proto::Redis => 7,
+            // MSG bench 1 64 / payload
+            Proto::Nats => 2,
         }
     }
     /// What a receiver sends right after connecting, and how many LFs prove the server took it.
@@ -73,7 +86,19 @@ impl Proto {
             Proto::Line => (b"", 0),
             // *3 / $9 / subscribe / $5 / bench / :1
             Proto::Redis => (b"SUBSCRIBE bench\r\n", 6),
+            // The server's INFO, then the PONG: it comes after the SUB is in place.
+            Proto::Nats => (concat!(nats_connect!(), "SUB bench 1\r\nPING\r\n").as_bytes(), 2),
         }
+    }
+
+    /// A sender's connection, ready for [`Proto::message`]s.
+    fn sender(self, target: SocketAddr) -> io::Result<TcpStream> {
+        let mut s = TcpStream::connect(target)?;
+        s.set_nodelay(true)?;
+        if self == Proto::Nats {
+            s.write_all(nats_connect!().as_bytes())?;
+        }
+        Ok(s)
     }
 }
 
@@ -211,7 +236,7 @@ fn set_reset_on_close(s: &TcpStream) {
 fn barrier(rx: &mut Receivers, sender: &mut TcpStream, proto: Proto, idx: &[usize]) -> io::Result<u64> {
     let (_, hello_lfs) = proto.hello();
     match proto {
-        Proto::Redis => {
+        Proto::Redis | Proto::Nats => {
             rx.wait_all(hello_lfs, idx)?;
             Ok(hello_lfs)
         }

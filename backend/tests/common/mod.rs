@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod cli;
+pub mod nats;
 pub mod redis;
 pub mod ws;
 

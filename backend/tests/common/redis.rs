@@ -54,6 +54,10 @@ impl Redis {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// SIGSTOP / SIGCONT: a Redis that stops reading (a slow or hung server), then goes on.
     pub fn pause(&self, on: bool) {
         let pid = self.child.as_ref().expect("running").id() as i32;

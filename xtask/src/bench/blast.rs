@@ -1,5 +1,6 @@
 //! (b) blast: 1,000 clients and 4 senders against muxscope (alone, with its event stream
-//! drained, and with the gateway and a headless Chromium watching the page), the seed and Redis;
+//! drained, and with the gateway and a headless Chromium watching the page), the seed, Redis and
+//! NATS;
 //! then many alone/watched pairs for what watching costs.
 
 use super::{bench, bootstrap_median, f, median, muxscope, start_seed, Proc, Report};
@@ -23,6 +24,7 @@ pub(super) fn section(quick: bool, r: &mut Report, seed: &mut Option<Proc>) -> R
         ("muxscope, event stream drained (--drain-events)".into(), "127.0.0.1:5002".into(), "line"),
         ("muxscope + gateway, headless Chromium watching the page".into(), "127.0.0.1:5004".into(), "line"),
         ("Redis pub/sub".into(), "127.0.0.1:5003".into(), "redis"),
+        ("NATS".into(), "127.0.0.1:5007".into(), "nats"),
     ];
     if seed.is_some() {
         blast_targets.insert(3, ("seed (Python selectors)".into(), "127.0.0.1:3999".into(), "line"));
@@ -56,15 +58,24 @@ pub(super) fn section(quick: bool, r: &mut Report, seed: &mut Option<Proc>) -> R
             cut[i] += v["receivers_cut"].as_u64().unwrap_or(0);
         }
     }
-    let redis_med = median(results[blast_targets.len() - 1].clone());
+    let med_of = |proto: &str| blast_targets.iter().position(|t| t.2 == proto).map_or(f64::NAN, |i| median(results[i].clone()));
+    let (redis_med, nats_med) = (med_of("redis"), med_of("nats"));
     let base = median(results[0].clone());
     r.line(format!("## (b) blast: 1,000 clients, 4 senders pushing 64 B lines; deliveries/s, median of {runs} × {secs} s"));
-    r.line("| target | deliveries/s (median) | runs | ÷ Redis | ÷ muxscope alone | receivers cut |".into());
-    r.line("|---|---|---|---|---|---|".into());
+    r.line("| target | deliveries/s (median) | runs | ÷ Redis | ÷ NATS | ÷ muxscope alone | receivers cut |".into());
+    r.line("|---|---|---|---|---|---|---|".into());
     for (i, (name, _, _)) in blast_targets.iter().enumerate() {
         let m = median(results[i].clone());
         let all: Vec<String> = results[i].iter().map(|x| format!("{:.2} M", x / 1e6)).collect();
-        r.line(format!("| {name} | {:.2} M | {} | {:.2}× | {:.2} | {} |", m / 1e6, all.join(", "), m / redis_med, m / base, cut[i]));
+        r.line(format!(
+            "| {name} | {:.2} M | {} | {:.2}× | {:.2}× | {:.2} | {} |",
+            m / 1e6,
+            all.join(", "),
+            m / redis_med,
+            m / nats_med,
+            m / base,
+            cut[i]
+        ));
     }
     if chromium_wall_s > 0.0 {
         r.line(format!(
