@@ -10,6 +10,7 @@ mod blast;
 mod cluster;
 mod models;
 mod page;
+mod peers_svg;
 mod record;
 mod svg;
 
@@ -206,6 +207,8 @@ pub fn main(args: &[String]) -> Result {
     let mut seed = if servers { start_seed()? } else { None };
     let mut rd = if servers { Some(redis(5003)?) } else { None };
     let mut nt = if servers { Some(nats(5007)?) } else { None };
+    // What docs/peers.svg draws: (a)'s p50s and (b)'s medians.
+    let mut peers = peers_svg::Peers { fanout: vec![], blast: vec![] };
     let targets: Vec<(&str, String, &str)> = {
         let mut t = vec![("muxscope", "127.0.0.1:5001".to_string(), "line")];
         if seed.is_some() {
@@ -228,6 +231,7 @@ pub fn main(args: &[String]) -> Result {
             // The floor holds both ends of every connection in one process: 9,000 pairs fit the limit.
             let floor_n = n.min(9000).to_string();
             let floor = bench(&["floor", "--clients", &floor_n, "--rounds", rounds])?;
+            peers.fanout.push(("floor".into(), n.min(9000) as f64, f(&floor, "p50_ms")));
             let mut cells = vec![format!("{:.1} / {:.1}{}", f(&floor, "p50_ms"), f(&floor, "p95_ms"), if n > 9000 { " (9k)" } else { "" })];
             let (mut mux_p50, mut redis_p50, mut nats_p50) = (f64::NAN, f64::NAN, f64::NAN);
             for (name, addr, proto) in &targets {
@@ -237,6 +241,7 @@ pub fn main(args: &[String]) -> Result {
                     seed = start_seed()?;
                 }
                 let v = bench(&["fanout", "--target", addr, "--proto", proto, "--clients", &n.to_string(), "--rounds", rounds])?;
+                peers.fanout.push((name.to_string(), n as f64, f(&v, "p50_ms")));
                 match *proto {
                     "redis" => redis_p50 = f(&v, "p50_ms"),
                     "nats" => nats_p50 = f(&v, "p50_ms"),
@@ -261,7 +266,7 @@ pub fn main(args: &[String]) -> Result {
 
     // (b) blast
     if run("b") {
-        blast::section(quick, &mut r, &mut seed)?;
+        peers.blast = blast::section(quick, &mut r, &mut seed)?;
     }
 
     // (c) connects and (d) RSS per idle client, each on a fresh server
@@ -332,6 +337,13 @@ pub fn main(args: &[String]) -> Result {
     // (k) the cluster's hop through Redis: its own Redis servers and nodes
     if run("k") {
         cluster::section(quick, &mut r)?;
+    }
+    if run("a") && run("b") {
+        let svg = peers_svg::plot(&peers, &format!("{started}, cargo xtask bench{}", if quick { " --quick" } else { "" }));
+        let file = if quick { root().join("bench-results/peers.svg") } else { root().join("docs/peers.svg") };
+        let _ = std::fs::create_dir_all(root().join("bench-results"));
+        std::fs::write(&file, svg).map_err(|e| format!("writing {}: {e}", file.display()))?;
+        step(&format!("the plot of (a) and (b): {}", file.display()));
     }
     let dir = root().join("bench-results");
     let _ = std::fs::create_dir_all(&dir);

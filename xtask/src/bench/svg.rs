@@ -32,7 +32,7 @@ struct Panel {
     unit: fn(f64) -> String,
 }
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
@@ -44,7 +44,7 @@ fn ms(v: f64) -> String {
     }
 }
 
-fn per_sec(v: f64) -> String {
+pub(super) fn per_sec(v: f64) -> String {
     match v {
         v if v >= 1e6 => format!("{:.0} M/s", v / 1e6),
         v if v >= 1e3 => format!("{:.0} k/s", v / 1e3),
@@ -188,7 +188,7 @@ fn troubled(r: &Value) -> bool {
 }
 
 /// A line through `pts` (x, y, hollow), with a dot on each unless dashed.
-fn polyline(s: &mut String, pts: &[(f64, f64, bool)], colour: &str, width: f64, dash: Option<&str>) {
+pub(super) fn polyline(s: &mut String, pts: &[(f64, f64, bool)], colour: &str, width: f64, dash: Option<&str>) {
     if pts.is_empty() {
         return;
     }
