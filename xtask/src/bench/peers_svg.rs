@@ -3,7 +3,7 @@
 //! with the kernel floor dashed; right, blast deliveries/s as bars on a log scale. Lower is better
 //! on the left, longer on the right.
 
-use super::svg::{esc, per_sec, polyline};
+use super::svg::{esc, per_sec, polyline, x_caption, x_grid, y_grid};
 use std::fmt::Write;
 
 const W: f64 = 1000.0;
@@ -81,32 +81,13 @@ fn fanout_panel(s: &mut String, rows: &[(String, f64, f64)]) {
     let _ = writeln!(s, r##"<rect x="{LEFT}" y="{TOP}" width="{FAN_W}" height="{PANEL_H}" fill="none" stroke="#999"/>"##);
     let mut v = 0.0;
     while v <= y1 + 1e-9 {
-        let y = py(v);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e4e4e4"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#444">{v:.0} µs</text>"##,
-            LEFT + FAN_W,
-            LEFT - 5.0,
-            y + 4.0
-        );
+        y_grid(s, LEFT, FAN_W, py(v), &format!("{v:.0} µs"));
         v += 5.0;
     }
     for &n in &sizes {
-        let x = px(n);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#e4e4e4"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#444">{}</text>"##,
-            TOP + PANEL_H,
-            TOP + PANEL_H + 16.0,
-            super::models::thousands(n as u64)
-        );
+        x_grid(s, px(n), TOP, PANEL_H, &super::models::thousands(n as u64));
     }
-    let _ = writeln!(
-        s,
-        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#444">N idle clients (the floor stops at 9,000)</text>"##,
-        LEFT + FAN_W / 2.0,
-        TOP + PANEL_H + 34.0
-    );
+    x_caption(s, LEFT + FAN_W / 2.0, TOP + PANEL_H, "N idle clients (the floor stops at 9,000)");
     let line = |s: &mut String, name: &str, colour: &str, width: f64, dash: Option<&str>| {
         let pts: Vec<(f64, f64, bool)> = rows.iter().filter(|r| r.0 == name && r.2 > 0.0).map(|r| (px(r.1), py(per(r)), false)).collect();
         polyline(s, &pts, colour, width, dash);
@@ -146,14 +127,7 @@ fn blast_panel(s: &mut String, bars: &[(String, f64)]) {
     let _ = writeln!(s, r##"<rect x="{BAR_LEFT}" y="{TOP}" width="{BAR_W}" height="{PANEL_H}" fill="none" stroke="#999"/>"##);
     let mut d = x0;
     while d <= x1 + 1e-9 {
-        let x = px(10f64.powf(d));
-        let _ = writeln!(
-            s,
-            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#e4e4e4"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#444">{}</text>"##,
-            TOP + PANEL_H,
-            TOP + PANEL_H + 16.0,
-            esc(&per_sec(10f64.powf(d)))
-        );
+        x_grid(s, px(10f64.powf(d)), TOP, PANEL_H, &per_sec(10f64.powf(d)));
         d += 1.0;
     }
     let step = PANEL_H / (bars.len().max(1) as f64);

@@ -96,33 +96,13 @@ pub fn plot(rows: &[Value], subtitle: &str) -> String {
         // Decades on y, the measured sizes on x.
         let mut d = y0;
         while d <= y1 + 1e-9 {
-            let y = py(10f64.powf(d));
-            let _ = writeln!(
-                s,
-                r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e4e4e4"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#444">{}</text>"##,
-                left + PANEL_W,
-                left - 5.0,
-                y + 4.0,
-                esc(&(p.unit)(10f64.powf(d)))
-            );
+            y_grid(&mut s, left, PANEL_W, py(10f64.powf(d)), &(p.unit)(10f64.powf(d)));
             d += 1.0;
         }
         for &n in &sizes {
-            let x = px(n);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#e4e4e4"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#444">{}</text>"##,
-                TOP + PANEL_H,
-                TOP + PANEL_H + 16.0,
-                super::models::thousands(n as u64)
-            );
+            x_grid(&mut s, px(n), TOP, PANEL_H, &super::models::thousands(n as u64));
         }
-        let _ = writeln!(
-            s,
-            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#444">connections (N idle clients)</text>"##,
-            left + PANEL_W / 2.0,
-            TOP + PANEL_H + 34.0
-        );
+        x_caption(&mut s, left + PANEL_W / 2.0, TOP + PANEL_H, "connections (N idle clients)");
         if i == 0 {
             let pts: Vec<(f64, f64)> =
                 floors.iter().filter_map(|r| Some((r["clients"].as_f64()?, r["p50_ms"].as_f64().filter(|v| *v > 0.0)?))).collect();
@@ -180,6 +160,34 @@ pub fn plot(rows: &[Value], subtitle: &str) -> String {
     );
     s.push_str("</svg>\n");
     s
+}
+
+/// A horizontal grid line across a panel at `y`, labelled at the panel's left edge.
+pub(super) fn y_grid(s: &mut String, left: f64, width: f64, y: f64, label: &str) {
+    let _ = writeln!(
+        s,
+        r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e4e4e4"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#444">{}</text>"##,
+        left + width,
+        left - 5.0,
+        y + 4.0,
+        esc(label)
+    );
+}
+
+/// A vertical grid line down a panel (from `top`, `height` tall) at `x`, labelled under it.
+pub(super) fn x_grid(s: &mut String, x: f64, top: f64, height: f64, label: &str) {
+    let _ = writeln!(
+        s,
+        r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#e4e4e4"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#444">{}</text>"##,
+        top + height,
+        top + height + 16.0,
+        esc(label)
+    );
+}
+
+/// The x axis's caption, centred at `cx` under the labels of a panel whose bottom is `bottom`.
+pub(super) fn x_caption(s: &mut String, cx: f64, bottom: f64, text: &str) {
+    let _ = writeln!(s, r##"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" fill="#444">{}</text>"##, bottom + 34.0, esc(text));
 }
 
 /// The server cut receivers or stalled during this row's blast: its point is drawn hollow.
