@@ -3,8 +3,9 @@
 //!
 //! Targets: muxscope (core only; core with a draining telemetry consumer; core + gateway with a
 //! headless Chromium watching the page), the seed's Python chat server (if `../shared/seed` is
-//! there), Redis pub/sub, NATS, and the kernel floor; and (h) every IO model of muxscope on the same
-//! connections ([`models`], plotted by [`svg`]). Loopback only; every run bounded.
+//! there), Redis pub/sub, NATS, and the kernel floor, plotted together by [`peers_svg`]; and (h)
+//! every IO model of muxscope on the same connections ([`models`], plotted by [`svg`]). Loopback
+//! only; every run bounded.
 
 mod blast;
 mod cluster;
@@ -190,7 +191,8 @@ pub fn main(args: &[String]) -> Result {
     let only: Option<Vec<String>> =
         args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|v| v.split(',').map(str::to_string).collect());
     let run = |sec: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == sec || (sec == "models" && x == "h")));
-    // The seed, Redis, NATS and the shared muxscope only serve (a), (b) and (c); the browser (b) and (e).
+    // The seed, Redis, NATS and the shared muxscope only serve (a), (b) and (c); the browser (b)
+    // and (e).
     let servers = run("a") || run("b") || run("c");
     setup(run("b") || run("e"), servers)?;
     step("building muxscope (release)");

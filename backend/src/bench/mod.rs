@@ -2,7 +2,8 @@
 //! can compare muxscope, the seed's Python server, Redis pub/sub, NATS and the kernel floor.
 //!
 //! Protocols: `line` (muxscope, the seed: a line in, a line out to everyone), `redis`
-//! (SUBSCRIBE / PUBLISH) and `nats` (SUB / PUB, NATS's text protocol). Every load loop is bounded in count and time and targets loopback only.
+//! (SUBSCRIBE / PUBLISH) and `nats` (SUB / PUB, NATS's text protocol). Every load loop is
+//! bounded in count and time and targets loopback only.
 //!
 //! One file per scenario: [`fanout`] (and the kernel [`floor`]), [`blast`], [`connect`] (connects
 //! and RSS per idle client), [`load`] (a busy room and the soak's churn), [`models`] (every IO
