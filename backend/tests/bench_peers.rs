@@ -2,7 +2,7 @@
 //! muxscope (the line protocol), `redis-server` (SUBSCRIBE / PUBLISH) and `nats-server` (SUB /
 //! PUB). A probe subscribed beside the bench's clients checks what went over the wire: every
 //! round's 64 B message, once, in the protocol's own framing. `blast` and `connect` must run to
-//! the end with numbers that add up.
+//! the end with numbers that add up (a blast may cut receivers that fall behind; it counts them).
 
 mod common;
 
@@ -61,12 +61,17 @@ fn exercise(target: SocketAddr, proto: &str, mut probe: Client, pid: u32) {
     assert!(stray.is_empty(), "{proto}: the server objected or acknowledged: {stray:?}");
     drop(probe);
 
-    let v = bench(&["blast", "--target", &t, "--proto", proto, "--clients", "40", "--senders", "2", "--seconds", "1"]);
-    let (deliveries, sent) = (v["deliveries"].as_u64().unwrap(), v["sent_messages"].as_u64().unwrap());
-    // Forty receivers on one reading thread fall behind two senders: a server may cut them
-    // (muxscope does, past its bounded per-client queue), and the bench counts them.
-    assert!(v["receivers_cut"].as_u64().is_some_and(|c| c <= 40), "{proto}: {v}");
-    assert!(deliveries > 0 && deliveries <= sent * 40, "{proto}: {deliveries} deliveries of {sent} messages to 40: {v}");
+    // One reading thread for every receiver can fall behind a sender that writes as fast as the
+    // server takes it, and a server may cut receivers that fall too far behind (muxscope does,
+    // past its bounded per-client queue; Redis and NATS allow more). The bench counts them, and
+    // a receiver that stayed to the end was sent lines all along, so it must have some.
+    let clients = 400u64;
+    let v = bench(&["blast", "--target", &t, "--proto", proto, "--clients", &clients.to_string(), "--senders", "1", "--seconds", "1"]);
+    let (deliveries, sent, cut) =
+        (v["deliveries"].as_u64().unwrap(), v["sent_messages"].as_u64().unwrap(), v["receivers_cut"].as_u64().unwrap());
+    assert!(sent > 0 && cut <= clients, "{proto}: {v}");
+    assert!(cut == clients || deliveries > 0, "{proto}: {} receivers stayed and none got a line: {v}", clients - cut);
+    assert!(deliveries <= sent * clients, "{proto}: {deliveries} deliveries of {sent} messages to {clients}: {v}");
 
     let v = bench(&["connect", "--target", &t, "--proto", proto, "--clients", "300", "--pid", &pid.to_string()]);
     assert_eq!(v["clients"], 300, "{proto}: {v}");
