@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod cli;
 pub mod nats;
+pub mod peer;
 pub mod redis;
 pub mod ws;
 

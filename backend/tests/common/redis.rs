@@ -1,25 +1,17 @@
 //! A real `redis-server` on a free loopback port, for the cluster tests; killed on drop.
 
 use super::browser::free_port;
-use super::TIMEOUT;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 pub struct Redis {
     pub port: u16,
     child: Option<Child>,
 }
 
-/// Whether redis-server can run here; when it cannot, a test skips unless `require` (the env
-/// var `cargo xtask test` sets) says it must run, and then fails.
+/// Whether redis-server can run here (see [`super::peer::available`]).
 pub fn redis_available(require: &str) -> bool {
-    let ok = Command::new("redis-server").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-    if !ok {
-        assert!(std::env::var(require).as_deref() != Ok("1"), "redis-server is not installed, and {require}=1 says this test must run");
-        eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
-    }
-    ok
+    super::peer::available("redis-server", require)
 }
 
 impl Redis {
@@ -47,11 +39,7 @@ impl Redis {
             .spawn()
             .expect("start redis-server");
         self.child = Some(child);
-        let deadline = Instant::now() + TIMEOUT;
-        while TcpStream::connect(self.addr()).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not listen on {}", self.port);
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        super::peer::wait_listening(self.addr(), "redis-server");
     }
 
     pub fn pid(&self) -> u32 {
